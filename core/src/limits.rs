@@ -1,0 +1,77 @@
+//! Size limits on what a record may hold, checked on every save so a runaway paste or a hostile
+//! document cannot bloat the store or the sync traffic. Documented in `docs/data-model.md`.
+
+use serde_json::Value;
+
+/// Longest free-text narrative (`narrative`, `notes`, `actions_taken`), in bytes.
+pub const MAX_NARRATIVE_BYTES: usize = 64 * 1024;
+/// Longest grounds for a stop-search, in bytes.
+pub const MAX_GROUNDS_BYTES: usize = 4 * 1024;
+/// Longest other text field, in bytes.
+pub const MAX_FIELD_BYTES: usize = 2 * 1024;
+/// Most items in any list (victims, property, workflow events...).
+pub const MAX_LIST_ITEMS: usize = 500;
+/// Largest automerge document accepted by `import-doc`, in bytes.
+pub const MAX_DOCUMENT_BYTES: usize = 8 * 1024 * 1024;
+
+/// Fields holding long free text.
+pub const NARRATIVE_FIELDS: [&str; 3] = ["narrative", "notes", "actions_taken"];
+
+/// The first few characters of user input, for error messages (never the whole thing).
+pub fn preview(s: &str) -> String {
+    let mut out: String = s.chars().take(40).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Checks every string and list in a record's JSON against the limits; names the first field over.
+pub fn check(record: &Value) -> Result<(), crate::Error> {
+    walk(record, "")
+}
+
+fn walk(value: &Value, path: &str) -> Result<(), crate::Error> {
+    match value {
+        Value::String(s) => {
+            let leaf = path.rsplit('.').next().unwrap_or(path);
+            let max = if NARRATIVE_FIELDS.contains(&leaf) {
+                MAX_NARRATIVE_BYTES
+            } else if leaf == "grounds" {
+                MAX_GROUNDS_BYTES
+            } else {
+                MAX_FIELD_BYTES
+            };
+            if s.len() > max {
+                return Err(crate::Error::invalid(
+                    path,
+                    "max-length",
+                    format!("is {} bytes; at most {max} are allowed", s.len()),
+                ));
+            }
+            Ok(())
+        }
+        Value::Array(items) => {
+            if items.len() > MAX_LIST_ITEMS {
+                return Err(crate::Error::invalid(
+                    path,
+                    "max-items",
+                    format!("has {} items; at most {MAX_LIST_ITEMS} are allowed", items.len()),
+                ));
+            }
+            items
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, v)| walk(v, &format!("{path}[{i}]")))
+        }
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            walk(v, &p)
+        }),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if f.is_finite() => Ok(()),
+            _ => Err(crate::Error::invalid(path, "finite-number", "must be a finite number")),
+        },
+        Value::Null | Value::Bool(_) => Ok(()),
+    }
+}
