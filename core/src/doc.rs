@@ -1,8 +1,336 @@
-//! STUB
-/// Document errors.
+//! One automerge document per record, and the mapping between it and the typed records.
+//!
+//! The mapping is driven by the records' serde derives: a record becomes a JSON tree, and the tree
+//! is reconciled into the document by one generic, conflict-preserving walk (see
+//! `docs/adr/0002-document-mapping.md` for why not autosurgeon's reconcile):
+//!
+//! - scalars are last-writer-wins registers, written **only when their value changed**; a field
+//!   that holds concurrent values after a merge keeps them until a person chooses one
+//!   ([`RecordDoc::resolve`]), so a later unrelated save never settles a legal conflict silently;
+//! - free-text fields ([`crate::limits::NARRATIVE_FIELDS`]) are automerge text, edited by splices
+//!   computed from a character diff, so two officers adding to one account both keep their words;
+//! - lists are diffed item by item, so concurrent additions (victims, workflow events) both stay;
+//! - a coded value (an object with a `code`) whose code changes is replaced whole, so code and
+//!   label can never come from two different writers.
+//!
+//! One save is one automerge change, committed with a message naming the officer, their role and
+//! the action, and the device time in milliseconds. This module does no I/O.
+
+mod history;
+mod mapping;
+
+pub use history::FieldChange;
+
+use crate::domain::{OfficerId, Record, RecordKind, Role, Timestamp};
+use automerge::{
+    ActorId, Automerge, ChangeHash, LoadOptions, ReadDoc, TextEncoding, transaction::CommitOptions,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Why a document could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum DocError {
-    /// Not an automerge document.
+    /// The bytes are not an automerge document (or are truncated).
     #[error("not a Fieldbook document: {0}")]
     NotADocument(String),
+    /// An automerge document, but not one of a Fieldbook record.
+    #[error("the document is not a Fieldbook record: {0}")]
+    NotARecord(String),
+    /// Automerge refused an operation.
+    #[error("document operation failed: {0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    /// A conflict resolution named a field that has no conflict.
+    #[error("{0} holds no conflict to resolve")]
+    NoConflict(String),
 }
+
+/// Who makes a change, written into every change's message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeAuthor {
+    /// The officer.
+    pub by: OfficerId,
+    /// Their role.
+    pub role: Role,
+}
+
+/// The structured message of a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeMessage {
+    /// The officer.
+    pub by: OfficerId,
+    /// Their role.
+    pub role: Role,
+    /// What the change does, e.g. "create", "edit", "submit".
+    pub action: String,
+}
+
+impl ChangeMessage {
+    /// Reads a change message; `None` for changes not written by Fieldbook.
+    pub fn parse(message: Option<&str>) -> Option<ChangeMessage> {
+        serde_json::from_str(message?).ok()
+    }
+}
+
+/// A legally significant field holding concurrent different values after a merge.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Conflict {
+    /// Field path, e.g. `outcome` or `classification.category`.
+    pub field: String,
+    /// The value shown now (automerge's deterministic winner).
+    pub current: Value,
+    /// Every concurrent value, each with who wrote it.
+    pub values: Vec<ConflictValue>,
+}
+
+/// One of the concurrent values of a conflicted field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConflictValue {
+    /// The value.
+    pub value: Value,
+    /// The officer who wrote it, when known.
+    pub by: Option<OfficerId>,
+}
+
+/// Legally significant field paths per kind: concurrent values here are conflicts for a person.
+/// A path matches itself and everything below it.
+pub fn legal_fields(kind: RecordKind) -> &'static [&'static str] {
+    match kind {
+        RecordKind::CrimeReport => &[
+            "classification",
+            "outcome",
+            "recording_decision",
+            "reported_at",
+            "occurred_from",
+            "occurred_to",
+            "victims",
+            "victim_decision",
+        ],
+        RecordKind::StopSearch => &[
+            "grounds",
+            "authorisation_ref",
+            "legislation",
+            "object_of_search",
+            "outcome",
+            "outcome_linked_to_object_of_search",
+            "detained_at",
+            "searched_at",
+            "removal_of_more_than_outer_clothing",
+        ],
+        RecordKind::VictimNeedsAssessment => &["crime_id", "victim_id", "referral", "assessed_at"],
+        RecordKind::NeighbourhoodIssue => &["reported_at", "asb_type", "qualifier"],
+        RecordKind::Person => &["date_of_birth"],
+    }
+}
+
+/// A record's automerge document.
+#[derive(Debug)]
+pub struct RecordDoc {
+    doc: Automerge,
+    /// Heads at the last save to storage; the next incremental save starts after these.
+    saved_heads: Vec<ChangeHash>,
+}
+
+impl RecordDoc {
+    /// A new document holding `record`, as one change by `author`.
+    pub fn create(
+        record: &Record,
+        actor: &ActorId,
+        author: &ChangeAuthor,
+        at: Timestamp,
+    ) -> Result<RecordDoc, DocError> {
+        let doc =
+            Automerge::new_with_encoding(TextEncoding::UnicodeCodePoint).with_actor(actor.clone());
+        let mut this = RecordDoc {
+            doc,
+            saved_heads: Vec::new(),
+        };
+        this.update(record, author, "create", at)?;
+        Ok(this)
+    }
+
+    /// Loads a document from saved bytes (whole or concatenated incremental chunks), writing as
+    /// `actor` from now on. Refuses anything that is not a whole, valid automerge document.
+    pub fn load(bytes: &[u8], actor: &ActorId) -> Result<RecordDoc, DocError> {
+        let options = LoadOptions::new()
+            .on_partial_load(automerge::OnPartialLoad::Error)
+            .text_encoding(TextEncoding::UnicodeCodePoint);
+        let mut doc = Automerge::load_with_options(bytes, options)
+            .map_err(|e| DocError::NotADocument(e.to_string()))?;
+        if doc.get_heads().is_empty() {
+            return Err(DocError::NotADocument("the document has no changes".into()));
+        }
+        doc.set_actor(actor.clone());
+        let saved_heads = doc.get_heads();
+        let this = RecordDoc { doc, saved_heads };
+        this.kind()?;
+        Ok(this)
+    }
+
+    /// The kind of record this document holds.
+    pub fn kind(&self) -> Result<RecordKind, DocError> {
+        let json = mapping::read_path(&self.doc, &["meta", "kind"], None);
+        let kind = json
+            .as_ref()
+            .and_then(Value::as_str)
+            .ok_or_else(|| DocError::NotARecord("it has no meta.kind".into()))?;
+        kind.parse().map_err(|_| {
+            DocError::NotARecord(format!("unknown kind '{}'", crate::limits::preview(kind)))
+        })
+    }
+
+    /// The document as a JSON tree (winning values of any conflicts).
+    pub fn to_json(&self) -> Value {
+        mapping::read_doc(&self.doc, None)
+    }
+
+    /// The document as a typed record.
+    pub fn hydrate(&self) -> Result<Record, DocError> {
+        let kind = self.kind()?;
+        Record::from_json(kind, self.to_json()).map_err(|e| DocError::NotARecord(e.to_string()))
+    }
+
+    /// Writes `record` into the document as one change (no change when nothing differs).
+    /// Returns the new change's hash.
+    pub fn update(
+        &mut self,
+        record: &Record,
+        author: &ChangeAuthor,
+        action: &str,
+        at: Timestamp,
+    ) -> Result<Option<ChangeHash>, DocError> {
+        let json = record.to_json();
+        let Value::Object(map) = &json else {
+            return Err(DocError::NotARecord(
+                "a record must be a JSON object".into(),
+            ));
+        };
+        let mut tx = self.doc.transaction();
+        mapping::reconcile_map(&mut tx, &automerge::ROOT, map, "")?;
+        let options = commit_options(author, action, at);
+        Ok(tx.commit_with(options).0)
+    }
+
+    /// Chooses `value` for a conflicted field, as one change. Only fields with concurrent values
+    /// can be resolved this way.
+    pub fn resolve(
+        &mut self,
+        field: &str,
+        value: &Value,
+        author: &ChangeAuthor,
+        at: Timestamp,
+    ) -> Result<ChangeHash, DocError> {
+        let (obj, key) = mapping::locate(&self.doc, field)
+            .ok_or_else(|| DocError::NoConflict(field.to_owned()))?;
+        if self.doc.get_all(&obj, key.as_str())?.len() < 2 {
+            return Err(DocError::NoConflict(field.to_owned()));
+        }
+        let mut tx = self.doc.transaction();
+        mapping::put_value(&mut tx, &obj, &key, value, key.as_str())?;
+        let options = commit_options(author, "resolve-conflict", at);
+        tx.commit_with(options)
+            .0
+            .ok_or_else(|| DocError::NoConflict(field.to_owned()))
+    }
+
+    /// Legal fields holding concurrent different values.
+    pub fn conflicts(&self) -> Vec<Conflict> {
+        let Ok(kind) = self.kind() else {
+            return Vec::new();
+        };
+        let authors = history::actor_officers(&self.doc);
+        mapping::conflicts(&self.doc, legal_fields(kind), &authors)
+    }
+
+    /// Field-level history: who changed what, when, from what to what.
+    pub fn history(&self) -> Vec<FieldChange> {
+        history::field_changes(&self.doc)
+    }
+
+    /// Merges another replica of the same record into this one.
+    pub fn merge(&mut self, other: &mut RecordDoc) -> Result<(), DocError> {
+        self.doc.merge(&mut other.doc)?;
+        Ok(())
+    }
+
+    /// Applies changes received from elsewhere (raw change bytes, e.g. from sync).
+    pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<(), DocError> {
+        self.doc
+            .load_incremental(bytes)
+            .map_err(|e| DocError::NotADocument(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Bytes for storage since the last save: an incremental chunk, or `None` if nothing changed.
+    pub fn save_incremental(&mut self) -> Option<Vec<u8>> {
+        let heads = self.doc.get_heads();
+        if heads == self.saved_heads {
+            return None;
+        }
+        let bytes = self.doc.save_after(&self.saved_heads);
+        self.saved_heads = heads;
+        Some(bytes)
+    }
+
+    /// The whole document, compacted.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.saved_heads = self.doc.get_heads();
+        self.doc.save()
+    }
+
+    /// Current heads.
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// Current heads as concatenated 32-byte hashes (the form storage keeps).
+    pub fn heads_bytes(&self) -> Vec<u8> {
+        self.doc.get_heads().iter().flat_map(|h| h.0).collect()
+    }
+
+    /// Current heads as hex strings (the form workflow events keep).
+    pub fn heads_hex(&self) -> Vec<String> {
+        self.doc.get_heads().iter().map(|h| h.to_string()).collect()
+    }
+
+    /// The underlying automerge document (read only).
+    pub fn automerge(&self) -> &Automerge {
+        &self.doc
+    }
+
+    /// A second replica of this document writing as `actor` (tests and sync simulations).
+    pub fn fork_as(&self, actor: &ActorId) -> RecordDoc {
+        let doc = self.doc.fork().with_actor(actor.clone());
+        let saved_heads = doc.get_heads();
+        RecordDoc { doc, saved_heads }
+    }
+
+    /// Number of changes in the document's history.
+    pub fn change_count(&self) -> usize {
+        self.doc.get_changes(&[]).len()
+    }
+}
+
+fn commit_options(author: &ChangeAuthor, action: &str, at: Timestamp) -> CommitOptions {
+    let message = ChangeMessage {
+        by: author.by.clone(),
+        role: author.role,
+        action: action.to_owned(),
+    };
+    CommitOptions::default()
+        .with_message(serde_json::to_string(&message).unwrap_or_default())
+        .with_time(at.millis())
+}
+
+/// A fresh random actor id for a new device install.
+pub fn new_actor() -> ActorId {
+    ActorId::from(uuid::Uuid::new_v4().as_bytes().as_slice())
+}
+
+/// Used only by the mapping to decide which strings are automerge text.
+fn is_text_field(key: &str) -> bool {
+    crate::limits::NARRATIVE_FIELDS.contains(&key)
+}
+
+#[cfg(test)]
+mod tests;

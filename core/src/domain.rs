@@ -121,7 +121,9 @@ impl std::str::FromStr for RecordKind {
                 crate::Error::invalid(
                     "kind",
                     "known-kind",
-                    format!("unknown record kind '{s}': use crime, vna, stop-search, issue or person"),
+                    format!(
+                        "unknown record kind '{s}': use crime, vna, stop-search, issue or person"
+                    ),
                 )
             })
     }
@@ -1057,9 +1059,7 @@ impl Record {
     /// Recomputes fields that are derived, never typed (the stop-search age range).
     pub fn derive_fields(&mut self, reference: &crate::refdata::ReferenceData) {
         if let Record::StopSearch(s) = self {
-            s.age_range = s
-                .age
-                .map(|a| reference.age_range_for(a.years).to_owned());
+            s.age_range = s.age.map(|a| reference.age_range_for(a.years).to_owned());
         }
     }
 }

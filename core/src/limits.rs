@@ -56,7 +56,10 @@ fn walk(value: &Value, path: &str) -> Result<(), crate::Error> {
                 return Err(crate::Error::invalid(
                     path,
                     "max-items",
-                    format!("has {} items; at most {MAX_LIST_ITEMS} are allowed", items.len()),
+                    format!(
+                        "has {} items; at most {MAX_LIST_ITEMS} are allowed",
+                        items.len()
+                    ),
                 ));
             }
             items
@@ -65,12 +68,20 @@ fn walk(value: &Value, path: &str) -> Result<(), crate::Error> {
                 .try_for_each(|(i, v)| walk(v, &format!("{path}[{i}]")))
         }
         Value::Object(map) => map.iter().try_for_each(|(k, v)| {
-            let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            let p = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
             walk(v, &p)
         }),
         Value::Number(n) => match n.as_f64() {
             Some(f) if f.is_finite() => Ok(()),
-            _ => Err(crate::Error::invalid(path, "finite-number", "must be a finite number")),
+            _ => Err(crate::Error::invalid(
+                path,
+                "finite-number",
+                "must be a finite number",
+            )),
         },
         Value::Null | Value::Bool(_) => Ok(()),
     }

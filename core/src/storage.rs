@@ -17,16 +17,22 @@ use std::path::Path;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The key does not open this database (or its first page is damaged). The file is untouched.
-    #[error("the database key does not open this store (wrong key, or the file is not a Fieldbook store); the file was left untouched")]
+    #[error(
+        "the database key does not open this store (wrong key, or the file is not a Fieldbook store); the file was left untouched"
+    )]
     KeyRejected,
     /// The file opened but is damaged. The file is untouched.
-    #[error("the store is damaged ({detail}); the file was left untouched: keep it and restore from the server")]
+    #[error(
+        "the store is damaged ({detail}); the file was left untouched: keep it and restore from the server"
+    )]
     Corrupt {
         /// What the integrity check reported (no personal data).
         detail: String,
     },
     /// The database was written by a newer Fieldbook.
-    #[error("the store has schema version {found}; this build knows up to {supported}: update the app")]
+    #[error(
+        "the store has schema version {found}; this build knows up to {supported}: update the app"
+    )]
     TooNew {
         /// Version in the file.
         found: u32,

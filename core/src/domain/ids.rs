@@ -27,7 +27,10 @@ impl std::str::FromStr for RecordId {
             crate::Error::invalid(
                 "id",
                 "uuid",
-                format!("'{}' is not a record id (expected a UUID such as 0192f3c4-...)", crate::limits::preview(s)),
+                format!(
+                    "'{}' is not a record id (expected a UUID such as 0192f3c4-...)",
+                    crate::limits::preview(s)
+                ),
             )
         })
     }
@@ -42,9 +45,12 @@ impl Serialize for RecordId {
 impl<'de> Deserialize<'de> for RecordId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Uuid::parse_str(&s)
-            .map(RecordId)
-            .map_err(|_| serde::de::Error::custom(format!("'{}' is not a record id", crate::limits::preview(&s))))
+        Uuid::parse_str(&s).map(RecordId).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "'{}' is not a record id",
+                crate::limits::preview(&s)
+            ))
+        })
     }
 }
 
@@ -57,8 +63,8 @@ impl OfficerId {
     /// Checks the shape and makes an officer id.
     pub fn new(s: impl Into<String>) -> Result<OfficerId, crate::Error> {
         let s = s.into();
-        let ok = (2..=16).contains(&s.len())
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        let ok =
+            (2..=16).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if ok {
             Ok(OfficerId(s.to_ascii_uppercase()))
         } else {

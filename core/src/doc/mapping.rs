@@ -1,0 +1,454 @@
+//! The generic walk between a record's JSON tree and its automerge document.
+
+use super::{Conflict, ConflictValue, DocError, is_text_field};
+use crate::domain::OfficerId;
+use automerge::{
+    ActorId, ChangeHash, ObjId, ObjType, Prop, ReadDoc, ScalarValue, Value as AmValue,
+    transaction::Transactable,
+};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// Makes the map `obj` hold exactly `new`, writing only what differs.
+pub(super) fn reconcile_map<T: Transactable + ReadDoc>(
+    tx: &mut T,
+    obj: &ObjId,
+    new: &Map<String, Value>,
+    path: &str,
+) -> Result<(), DocError> {
+    let existing: Vec<String> = tx.keys(obj).collect();
+    for key in existing {
+        if new.get(&key).is_none_or(Value::is_null) {
+            tx.delete(obj, key.as_str())?;
+        }
+    }
+    for (key, value) in new {
+        let child_path = join(path, key);
+        let current = tx.get(obj, key.as_str())?;
+        match (value, current) {
+            (Value::Null, _) => {}
+            (Value::String(s), Some((AmValue::Object(ObjType::Text), id)))
+                if is_text_field(key) =>
+            {
+                splice_text(tx, &id, s)?;
+            }
+            (Value::Object(m), Some((AmValue::Object(ObjType::Map), id)))
+                if !code_changed(tx, &id, m) =>
+            {
+                reconcile_map(tx, &id, m, &child_path)?;
+            }
+            (Value::Array(items), Some((AmValue::Object(ObjType::List), id))) => {
+                reconcile_list(tx, &id, items, &child_path)?;
+            }
+            (v, Some((AmValue::Scalar(existing), _))) if is_scalar(v) && !is_text_field(key) => {
+                if scalar_to_json(&existing) != *v {
+                    tx.put(obj, key.as_str(), json_to_scalar(v))?;
+                }
+            }
+            (v, _) => put_value(tx, obj, key, v, key)?,
+        }
+    }
+    Ok(())
+}
+
+/// Writes `value` at `key` of map `obj` unconditionally (a fresh object for maps, lists, text).
+pub(super) fn put_value<T: Transactable + ReadDoc>(
+    tx: &mut T,
+    obj: &ObjId,
+    key: &str,
+    value: &Value,
+    field_name: &str,
+) -> Result<(), DocError> {
+    match value {
+        Value::Object(m) => {
+            let id = tx.put_object(obj, key, ObjType::Map)?;
+            reconcile_map(tx, &id, m, key)?;
+        }
+        Value::Array(items) => {
+            let id = tx.put_object(obj, key, ObjType::List)?;
+            reconcile_list(tx, &id, items, key)?;
+        }
+        Value::String(s) if is_text_field(field_name) => {
+            let id = tx.put_object(obj, key, ObjType::Text)?;
+            tx.splice_text(&id, 0, 0, s)?;
+        }
+        Value::Null => tx.put(obj, key, ScalarValue::Null)?,
+        scalar => tx.put(obj, key, json_to_scalar(scalar))?,
+    }
+    Ok(())
+}
+
+/// A coded value (an object with a `code`) whose code changes is replaced whole.
+fn code_changed<T: ReadDoc>(tx: &T, id: &ObjId, new: &Map<String, Value>) -> bool {
+    let Some(new_code) = new.get("code") else {
+        return false;
+    };
+    match tx.get(id, "code") {
+        Ok(Some((AmValue::Scalar(old), _))) => scalar_to_json(&old) != *new_code,
+        _ => false,
+    }
+}
+
+fn reconcile_list<T: Transactable + ReadDoc>(
+    tx: &mut T,
+    list: &ObjId,
+    items: &[Value],
+    path: &str,
+) -> Result<(), DocError> {
+    let len = tx.length(list);
+    let mut old_values = Vec::with_capacity(len);
+    let mut old_ids = Vec::with_capacity(len);
+    for i in 0..len {
+        match tx.get(list, i)? {
+            Some((v, id)) => {
+                old_values.push(read_value(&*tx, v, &id, None));
+                old_ids.push(Some(id));
+            }
+            None => {
+                old_values.push(Value::Null);
+                old_ids.push(None);
+            }
+        }
+    }
+    let old_keys: Vec<String> = old_values.iter().map(Value::to_string).collect();
+    let new_keys: Vec<String> = items.iter().map(Value::to_string).collect();
+    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &old_keys, &new_keys);
+    let mut index = 0usize;
+    for op in ops {
+        match op {
+            similar::DiffOp::Equal { len, .. } => index += len,
+            similar::DiffOp::Delete { old_len, .. } => {
+                for _ in 0..old_len {
+                    tx.delete(list, index)?;
+                }
+            }
+            similar::DiffOp::Insert {
+                new_index, new_len, ..
+            } => {
+                for item in &items[new_index..new_index + new_len] {
+                    insert_value(tx, list, index, item, path)?;
+                    index += 1;
+                }
+            }
+            similar::DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                new_len,
+            } => {
+                // Edit objects in place where both sides are objects, so concurrent edits to
+                // different fields of one item both survive; delete or insert the rest.
+                let paired = old_len.min(new_len);
+                for k in 0..paired {
+                    let new_item = &items[new_index + k];
+                    match (new_item, &old_ids[old_index + k]) {
+                        (Value::Object(m), Some(id))
+                            if matches!(old_values[old_index + k], Value::Object(_))
+                                && !code_changed(tx, id, &m) =>
+                        {
+                            reconcile_map(tx, id, m, path)?;
+                        }
+                        _ => {
+                            tx.delete(list, index)?;
+                            insert_value(tx, list, index, new_item, path)?;
+                        }
+                    }
+                    index += 1;
+                }
+                for _ in paired..old_len {
+                    tx.delete(list, index)?;
+                }
+                for item in &items[new_index + paired..new_index + new_len] {
+                    insert_value(tx, list, index, item, path)?;
+                    index += 1;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn insert_value<T: Transactable + ReadDoc>(
+    tx: &mut T,
+    list: &ObjId,
+    index: usize,
+    value: &Value,
+    path: &str,
+) -> Result<(), DocError> {
+    match value {
+        Value::Object(m) => {
+            let id = tx.insert_object(list, index, ObjType::Map)?;
+            reconcile_map(tx, &id, m, path)?;
+        }
+        Value::Array(items) => {
+            let id = tx.insert_object(list, index, ObjType::List)?;
+            reconcile_list(tx, &id, items, path)?;
+        }
+        scalar => tx.insert(list, index, json_to_scalar(scalar))?,
+    }
+    Ok(())
+}
+
+/// Turns the text object into `new` with the fewest splices (a character diff), so concurrent
+/// additions elsewhere in the text survive.
+fn splice_text<T: Transactable + ReadDoc>(
+    tx: &mut T,
+    text: &ObjId,
+    new: &str,
+) -> Result<(), DocError> {
+    let old = tx.text(text)?;
+    if old == new {
+        return Ok(());
+    }
+    let old_chars: Vec<char> = old.chars().collect();
+    let new_chars: Vec<char> = new.chars().collect();
+    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &old_chars, &new_chars);
+    let mut index = 0usize;
+    for op in ops {
+        let (_, old_range, new_range) = op.as_tag_tuple();
+        match op {
+            similar::DiffOp::Equal { len, .. } => index += len,
+            _ => {
+                let inserted: String = new_chars[new_range.clone()].iter().collect();
+                let deleted = isize::try_from(old_range.len()).unwrap_or(isize::MAX);
+                tx.splice_text(text, index, deleted, &inserted)?;
+                index += new_range.len();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_scalar(v: &Value) -> bool {
+    matches!(v, Value::Bool(_) | Value::Number(_) | Value::String(_))
+}
+
+fn json_to_scalar(v: &Value) -> ScalarValue {
+    match v {
+        Value::Bool(b) => ScalarValue::Boolean(*b),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                ScalarValue::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                ScalarValue::Uint(u)
+            } else {
+                ScalarValue::F64(n.as_f64().unwrap_or(0.0))
+            }
+        }
+        Value::String(s) => ScalarValue::Str(s.as_str().into()),
+        Value::Null | Value::Array(_) | Value::Object(_) => ScalarValue::Null,
+    }
+}
+
+fn scalar_to_json(s: &ScalarValue) -> Value {
+    match s {
+        ScalarValue::Str(s) => Value::String(s.to_string()),
+        ScalarValue::Int(i) => Value::from(*i),
+        ScalarValue::Uint(u) => Value::from(*u),
+        ScalarValue::F64(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        ScalarValue::Boolean(b) => Value::Bool(*b),
+        ScalarValue::Timestamp(t) => Value::from(*t),
+        ScalarValue::Counter(c) => Value::from(i64::from(c)),
+        ScalarValue::Bytes(b) => Value::String(hex::encode(b)),
+        ScalarValue::Null | ScalarValue::Unknown { .. } => Value::Null,
+    }
+}
+
+/// The whole document as JSON, at `heads` or now.
+pub(super) fn read_doc<D: ReadDoc>(doc: &D, heads: Option<&[ChangeHash]>) -> Value {
+    read_object(doc, &automerge::ROOT, ObjType::Map, heads)
+}
+
+/// The value at a path of map keys, at `heads` or now.
+pub(super) fn read_path<D: ReadDoc>(
+    doc: &D,
+    path: &[&str],
+    heads: Option<&[ChangeHash]>,
+) -> Option<Value> {
+    let mut obj = automerge::ROOT;
+    let (last, parents) = path.split_last()?;
+    for key in parents {
+        match get(doc, &obj, Prop::Map((*key).to_owned()), heads)? {
+            (AmValue::Object(ObjType::Map), id) => obj = id,
+            _ => return None,
+        }
+    }
+    let (value, id) = get(doc, &obj, Prop::Map((*last).to_owned()), heads)?;
+    Some(read_value(doc, value, &id, heads))
+}
+
+/// The map and key a dotted field path names (map keys only).
+pub(super) fn locate<D: ReadDoc>(doc: &D, field: &str) -> Option<(ObjId, String)> {
+    let parts: Vec<&str> = field.split('.').collect();
+    let (last, parents) = parts.split_last()?;
+    let mut obj = automerge::ROOT;
+    for key in parents {
+        match doc.get(&obj, *key).ok()?? {
+            (AmValue::Object(ObjType::Map), id) => obj = id,
+            _ => return None,
+        }
+    }
+    Some((obj, (*last).to_owned()))
+}
+
+fn get<D: ReadDoc>(
+    doc: &D,
+    obj: &ObjId,
+    prop: Prop,
+    heads: Option<&[ChangeHash]>,
+) -> Option<(AmValue<'static>, ObjId)> {
+    let got = match heads {
+        Some(h) => doc.get_at(obj, prop, h),
+        None => doc.get(obj, prop),
+    };
+    got.ok().flatten().map(|(v, id)| (v.into_owned(), id))
+}
+
+fn read_value<D: ReadDoc>(
+    doc: &D,
+    value: AmValue<'_>,
+    id: &ObjId,
+    heads: Option<&[ChangeHash]>,
+) -> Value {
+    match value {
+        AmValue::Scalar(s) => scalar_to_json(&s),
+        AmValue::Object(t) => read_object(doc, id, t, heads),
+    }
+}
+
+fn read_object<D: ReadDoc>(
+    doc: &D,
+    obj: &ObjId,
+    kind: ObjType,
+    heads: Option<&[ChangeHash]>,
+) -> Value {
+    match kind {
+        ObjType::Map | ObjType::Table => {
+            let keys: Vec<String> = match heads {
+                Some(h) => doc.keys_at(obj, h).collect(),
+                None => doc.keys(obj).collect(),
+            };
+            let mut map = Map::new();
+            for key in keys {
+                if let Some((v, id)) = get(doc, obj, Prop::Map(key.clone()), heads) {
+                    map.insert(key, read_value(doc, v, &id, heads));
+                }
+            }
+            Value::Object(map)
+        }
+        ObjType::List => {
+            let len = match heads {
+                Some(h) => doc.length_at(obj, h),
+                None => doc.length(obj),
+            };
+            let items = (0..len)
+                .filter_map(|i| get(doc, obj, Prop::Seq(i), heads))
+                .map(|(v, id)| read_value(doc, v, &id, heads))
+                .collect();
+            Value::Array(items)
+        }
+        ObjType::Text => {
+            let text = match heads {
+                Some(h) => doc.text_at(obj, h),
+                None => doc.text(obj),
+            };
+            Value::String(text.unwrap_or_default())
+        }
+    }
+}
+
+/// Every legal field holding two or more different concurrent values.
+pub(super) fn conflicts<D: ReadDoc>(
+    doc: &D,
+    legal: &[&str],
+    authors: &HashMap<ActorId, OfficerId>,
+) -> Vec<Conflict> {
+    let mut found = Vec::new();
+    walk_conflicts(
+        doc,
+        &automerge::ROOT,
+        ObjType::Map,
+        "",
+        legal,
+        authors,
+        &mut found,
+    );
+    found
+}
+
+fn walk_conflicts<D: ReadDoc>(
+    doc: &D,
+    obj: &ObjId,
+    kind: ObjType,
+    path: &str,
+    legal: &[&str],
+    authors: &HashMap<ActorId, OfficerId>,
+    found: &mut Vec<Conflict>,
+) {
+    let props: Vec<(Prop, String)> = match kind {
+        ObjType::Map | ObjType::Table => doc
+            .keys(obj)
+            .map(|k| {
+                let p = join(path, &k);
+                (Prop::Map(k), p)
+            })
+            .collect(),
+        ObjType::List => (0..doc.length(obj))
+            .map(|i| (Prop::Seq(i), format!("{path}[{i}]")))
+            .collect(),
+        ObjType::Text => return,
+    };
+    for (prop, field) in props {
+        let all = doc.get_all(obj, prop.clone()).unwrap_or_default();
+        if all.len() > 1 && is_legal(&field, legal) {
+            let values: Vec<ConflictValue> = all
+                .iter()
+                .map(|(v, id)| ConflictValue {
+                    value: read_value(doc, v.clone(), id, None),
+                    by: op_actor(id).and_then(|a| authors.get(&a).cloned()),
+                })
+                .collect();
+            let mut distinct: Vec<&Value> = values.iter().map(|v| &v.value).collect();
+            distinct.dedup();
+            distinct.sort_by_key(|v| v.to_string());
+            distinct.dedup();
+            if distinct.len() > 1 {
+                let current = get(doc, obj, prop.clone(), None)
+                    .map(|(v, id)| read_value(doc, v, &id, None))
+                    .unwrap_or(Value::Null);
+                found.push(Conflict {
+                    field: field.clone(),
+                    current,
+                    values,
+                });
+            }
+        }
+        if let Some((AmValue::Object(child_kind), id)) = get(doc, obj, prop, None) {
+            walk_conflicts(doc, &id, child_kind, &field, legal, authors, found);
+        }
+    }
+}
+
+fn op_actor(id: &ObjId) -> Option<ActorId> {
+    match id {
+        ObjId::Id(_, actor, _) => Some(actor.clone()),
+        ObjId::Root => None,
+    }
+}
+
+fn is_legal(field: &str, legal: &[&str]) -> bool {
+    legal.iter().any(|l| {
+        field == *l
+            || field
+                .strip_prefix(l)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    })
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
