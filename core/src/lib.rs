@@ -3,13 +3,17 @@
 //! STUB crate doc: replaced by the README once the API settles.
 
 pub mod clock;
+pub mod device;
 pub mod doc;
 pub mod domain;
+pub mod edit;
 mod error;
 pub mod limits;
+pub mod projection;
 pub mod refdata;
 pub mod rules;
 pub mod storage;
 pub mod workflow;
 
+pub use device::Device;
 pub use error::{Error, Result};

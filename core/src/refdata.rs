@@ -32,3 +32,36 @@ impl ReferenceData {
         }
     }
 }
+
+/// STUB (merge: replaced by the data-driven version).
+#[derive(Debug)]
+pub struct Offence {
+    /// code
+    pub code: String,
+    /// label
+    pub label: String,
+    /// police.uk category
+    pub category: String,
+}
+
+/// STUB
+#[derive(Debug)]
+pub struct CrimeOutcome {
+    /// code
+    pub code: String,
+    /// label
+    pub label: String,
+}
+
+impl ReferenceData {
+    /// STUB
+    pub fn offence(&self, code: &str) -> Option<&Offence> {
+        let _ = code;
+        None
+    }
+    /// STUB
+    pub fn outcome(&self, code: &str) -> Option<&CrimeOutcome> {
+        let _ = code;
+        None
+    }
+}

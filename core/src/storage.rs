@@ -158,4 +158,95 @@ impl Store {
         let _ = (path, key, create);
         Err(StoreError::Missing)
     }
+    /// STUB
+    pub fn save(&mut self, s: &DocumentSave) -> Result<(), StoreError> {
+        let _ = s;
+        Err(StoreError::Missing)
+    }
+    /// STUB
+    pub fn save_many(&mut self, s: &[DocumentSave]) -> Result<(), StoreError> {
+        let _ = s;
+        Err(StoreError::Missing)
+    }
+    /// STUB
+    pub fn load(&self, id: RecordId) -> Result<Option<StoredDocument>, StoreError> {
+        let _ = id;
+        Err(StoreError::Missing)
+    }
+    /// STUB
+    pub fn projection(&self, id: RecordId) -> Result<Option<Projection>, StoreError> {
+        let _ = id;
+        Err(StoreError::Missing)
+    }
+    /// STUB
+    pub fn list(&self, q: &RecordQuery) -> Result<Vec<Projection>, StoreError> {
+        let _ = q;
+        Err(StoreError::Missing)
+    }
+    /// STUB
+    pub fn drafts(&self, a: &OfficerId) -> Result<Vec<Projection>, StoreError> {
+        let _ = a;
+        Err(StoreError::Missing)
+    }
+    /// STUB
+    pub fn overdue_decisions(&self, now_ms: i64) -> Result<Vec<Projection>, StoreError> {
+        let _ = now_ms;
+        Err(StoreError::Missing)
+    }
+    /// STUB
+    pub fn receipts_needed(&self) -> Result<Vec<Projection>, StoreError> {
+        Err(StoreError::Missing)
+    }
+    /// STUB
+    pub fn linking_to(&self, to: RecordId, role: &str) -> Result<Vec<RecordId>, StoreError> {
+        let _ = (to, role);
+        Err(StoreError::Missing)
+    }
+    /// STUB
+    pub fn count(&self) -> Result<u64, StoreError> {
+        Err(StoreError::Missing)
+    }
+    /// STUB
+    pub fn ids(&self) -> Result<Vec<RecordId>, StoreError> {
+        Err(StoreError::Missing)
+    }
+    /// STUB
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let _ = key;
+        Err(StoreError::Missing)
+    }
+    /// STUB
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        let _ = (key, value);
+        Err(StoreError::Missing)
+    }
+    /// STUB
+    pub fn log_access(&mut self, e: &AccessLogEntry) -> Result<(), StoreError> {
+        let _ = e;
+        Err(StoreError::Missing)
+    }
+    /// STUB
+    pub fn access_log(&self, id: RecordId) -> Result<Vec<AccessLogEntry>, StoreError> {
+        let _ = id;
+        Err(StoreError::Missing)
+    }
+    /// STUB
+    pub fn check_integrity(&self) -> Result<(), StoreError> {
+        Err(StoreError::Missing)
+    }
+}
+
+/// STUB
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessLogEntry {
+    /// ms
+    pub at_ms: i64,
+    /// who
+    pub officer: OfficerId,
+    /// what
+    pub record_id: RecordId,
+    /// view/create/alter/export
+    pub action: String,
+    /// why
+    pub purpose: String,
 }

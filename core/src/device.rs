@@ -1,0 +1,612 @@
+//! [`Device`]: one enrolled user's records on one phone (or the headless CLI device).
+//!
+//! Ties the pieces together: typed records in, rules checked, one automerge change per save,
+//! the change and the refreshed projection written in one durable SQLite transaction, a small LRU
+//! of loaded documents. Every method that returns has either stored its work durably or changed
+//! nothing. Reads of personal data (person records) are written to the access log.
+
+use crate::clock::Clock;
+use crate::doc::{ChangeAuthor, Conflict, FieldChange, RecordDoc};
+use crate::domain::{OfficerId, Person, Record, RecordId, RecordKind, Role, Status, Timestamp};
+use crate::edit::{self, Assignment};
+use crate::refdata::{self, ReferenceData};
+use crate::rules::{self, Finding, RuleContext};
+use crate::storage::{
+    AccessLogEntry, DatabaseKey, DocumentSave, Projection, RecordQuery, Store, StoreError,
+};
+use crate::workflow::{self, User};
+use crate::{Error, limits, projection};
+use automerge::ActorId;
+use lru::LruCache;
+use serde_json::Value;
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Loaded documents kept in memory (about 30 KB each).
+const CACHE_DOCUMENTS: usize = 64;
+/// Chunks a document may be stored as before it is compacted into one.
+const COMPACT_AFTER_CHUNKS: u32 = 32;
+
+/// Fields a user never sets directly.
+const MANAGED_FIELDS: [(&str, &str); 3] = [
+    (
+        "meta",
+        "is kept by Fieldbook (id, author, times, workflow): use submit, approve, return",
+    ),
+    (
+        "age_range",
+        "is derived from the person's age: set age.years (and age.estimated)",
+    ),
+    (
+        "receipt_reference",
+        "is assigned when the record is created and never changes",
+    ),
+];
+
+#[derive(Debug)]
+struct Loaded {
+    doc: RecordDoc,
+    chunks: u32,
+}
+
+/// One device: its store, its enrolled user and its automerge actor.
+pub struct Device {
+    store: Store,
+    user: User,
+    actor: ActorId,
+    clock: Arc<dyn Clock>,
+    reference: &'static ReferenceData,
+    cache: LruCache<RecordId, Loaded>,
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Device")
+            .field("user", &self.user)
+            .field("actor", &self.actor.to_hex_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Device {
+    /// Creates a new store at `path` for `officer` in `role`, with a fresh automerge actor id for
+    /// this install. Refuses if a store already exists there.
+    pub fn init(
+        path: &Path,
+        key: &DatabaseKey,
+        officer: OfficerId,
+        role: Role,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Device, Error> {
+        if path.exists() {
+            return Err(Error::invalid(
+                "store",
+                "store-exists",
+                "a store already exists at this path: open it, or choose another path",
+            ));
+        }
+        let mut store = Store::open(path, key, true)?;
+        let actor = crate::doc::new_actor();
+        store.set_meta("officer", officer.as_str())?;
+        store.set_meta("role", role.as_str())?;
+        store.set_meta("actor", &actor.to_hex_string())?;
+        Ok(Device::assemble(
+            store,
+            User { officer, role },
+            actor,
+            clock,
+        ))
+    }
+
+    /// Opens an existing store. Loads no documents.
+    pub fn open(path: &Path, key: &DatabaseKey, clock: Arc<dyn Clock>) -> Result<Device, Error> {
+        let store = Store::open(path, key, false)?;
+        let (Some(officer), Some(role), Some(actor)) = (
+            store.meta("officer")?,
+            store.meta("role")?,
+            store.meta("actor")?,
+        ) else {
+            return Err(Error::NotInitialised);
+        };
+        let actor_bytes = hex::decode(actor).map_err(|_| StoreError::Corrupt {
+            detail: "the device actor id is not hex".into(),
+        })?;
+        let user = User {
+            officer: OfficerId::new(officer)?,
+            role: role.parse()?,
+        };
+        Ok(Device::assemble(
+            store,
+            user,
+            ActorId::from(actor_bytes),
+            clock,
+        ))
+    }
+
+    fn assemble(store: Store, user: User, actor: ActorId, clock: Arc<dyn Clock>) -> Device {
+        Device {
+            store,
+            user,
+            actor,
+            clock,
+            reference: refdata::current(),
+            cache: LruCache::new(NonZeroUsize::new(CACHE_DOCUMENTS).unwrap_or(NonZeroUsize::MIN)),
+        }
+    }
+
+    /// The enrolled user.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+
+    /// This install's automerge actor id (hex).
+    pub fn actor_hex(&self) -> String {
+        self.actor.to_hex_string()
+    }
+
+    /// The time on this device's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Writing
+    // -----------------------------------------------------------------------------------------
+
+    /// Creates a record of `kind`, optionally filled from a JSON object of fields (as
+    /// `show --json` prints them, without `meta`). Returns it once it is durably stored.
+    pub fn create(&mut self, kind: RecordKind, fields: Option<Value>) -> Result<Record, Error> {
+        workflow::may_create(&self.user, kind)?;
+        let now = self.now();
+        let mut record = Record::new(kind, RecordId::generate(), self.user.officer.clone(), now);
+        if let Some(fields) = fields {
+            let Value::Object(map) = &fields else {
+                return Err(Error::invalid(
+                    "record",
+                    "json-object",
+                    "the fields must be a JSON object",
+                ));
+            };
+            for key in map.keys() {
+                if let Some((_, why)) = MANAGED_FIELDS.iter().find(|(f, _)| f == key) {
+                    return Err(Error::invalid(key.as_str(), "managed-field", *why));
+                }
+            }
+            let mut json = record.to_json();
+            edit::merge(&mut json, fields);
+            record = Record::from_json(kind, json)?;
+        }
+        record.derive_fields(self.reference);
+        limits::check(&record.to_json())?;
+        let doc = RecordDoc::create(&record, &self.actor, &self.author(), now)?;
+        self.persist(record.id(), Loaded { doc, chunks: 0 }, now)?;
+        if kind == RecordKind::Person {
+            self.log_access(record.id(), "create", "recorded at the scene")?;
+        }
+        Ok(record)
+    }
+
+    /// Applies `field.path=value` assignments to a record as one change.
+    pub fn set_fields(&mut self, id: RecordId, assignments: &[String]) -> Result<Record, Error> {
+        let mut record = self.record(id)?;
+        let kind = record.kind();
+        for text in assignments {
+            let a = Assignment::parse(text)?;
+            if let Some((_, why)) = MANAGED_FIELDS.iter().find(|(f, _)| *f == a.root()) {
+                return Err(Error::invalid(a.field.as_str(), "managed-field", *why));
+            }
+            record = self.assign(kind, &record, &a)?;
+        }
+        self.save(record.clone())?;
+        Ok(record)
+    }
+
+    fn assign(&self, kind: RecordKind, record: &Record, a: &Assignment) -> Result<Record, Error> {
+        let mut candidates = a.candidates();
+        if let Some(expanded) = self.expand_shorthand(kind, a) {
+            candidates.insert(0, expanded);
+        }
+        let mut first_error = None;
+        for value in candidates {
+            let mut json = record.to_json();
+            edit::apply(&mut json, a, value)?;
+            match Record::from_json(kind, json) {
+                Ok(r) => return Ok(r),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_error
+            .unwrap_or_else(|| Error::invalid(a.field.as_str(), "well-typed", "no value fits")))
+    }
+
+    /// `classification=8N` and `outcome=16` expand to the coded values from reference data.
+    fn expand_shorthand(&self, kind: RecordKind, a: &Assignment) -> Option<Value> {
+        if kind != RecordKind::CrimeReport || a.append || a.path.len() != 1 {
+            return None;
+        }
+        let code = a.raw.trim();
+        match a.root() {
+            "classification" => {
+                let offence = self.reference.offence(code)?;
+                Some(serde_json::json!({
+                    "offence": { "code": offence.code, "label": offence.label },
+                    "category": offence.category,
+                }))
+            }
+            "outcome" => {
+                let outcome = self.reference.outcome(code)?;
+                Some(serde_json::json!({ "code": outcome.code, "label": outcome.label }))
+            }
+            _ => None,
+        }
+    }
+
+    /// Saves an edited record as one change. `meta` must be unchanged: workflow moves through
+    /// [`Device::submit`] and the supervisor calls.
+    pub fn save(&mut self, mut record: Record) -> Result<(), Error> {
+        let stored = self.record(record.id())?;
+        if stored.meta() != record.meta() {
+            return Err(Error::invalid("meta", "managed-field", MANAGED_FIELDS[0].1));
+        }
+        workflow::may_edit(&self.user, stored.meta())?;
+        record.derive_fields(self.reference);
+        self.write(record, "edit")
+    }
+
+    fn write(&mut self, record: Record, action: &str) -> Result<(), Error> {
+        limits::check(&record.to_json())?;
+        let id = record.id();
+        let now = self.now();
+        let author = self.author();
+        let mut loaded = self.take(id)?;
+        loaded.doc.update(&record, &author, action, now)?;
+        if record.kind() == RecordKind::Person {
+            self.log_access(id, "alter", action)?;
+        }
+        self.persist(id, loaded, now)
+    }
+
+    /// Writes what changed since the last save, with the refreshed projection, in one
+    /// transaction. On failure the document is dropped from memory, so the stored version stays
+    /// the truth.
+    fn persist(&mut self, id: RecordId, mut loaded: Loaded, now: Timestamp) -> Result<(), Error> {
+        let replace = loaded.chunks == 0 || loaded.chunks >= COMPACT_AFTER_CHUNKS;
+        let bytes = if replace {
+            Some(loaded.doc.save())
+        } else {
+            loaded.doc.save_incremental()
+        };
+        let Some(bytes) = bytes else {
+            self.cache.put(id, loaded);
+            return Ok(());
+        };
+        let record = loaded.doc.hydrate()?;
+        let conflicts = u32::try_from(loaded.doc.conflicts().len()).unwrap_or(u32::MAX);
+        let save = DocumentSave {
+            id,
+            bytes,
+            replace,
+            heads: loaded.doc.heads_bytes(),
+            projection: projection::derive(&record, now.millis(), conflicts),
+        };
+        self.store.save(&save)?;
+        loaded.chunks = if replace { 1 } else { loaded.chunks + 1 };
+        self.cache.put(id, loaded);
+        Ok(())
+    }
+
+    /// Runs the rules and, if none fails, submits the record for review.
+    pub fn submit(&mut self, id: RecordId) -> Result<Record, Error> {
+        let mut record = self.record(id)?;
+        let findings = self.check(id)?;
+        workflow::submit(&mut record, &self.user, &findings, self.now())?;
+        self.write(record.clone(), "submit")?;
+        Ok(record)
+    }
+
+    /// Supervisor: returns a submitted record to its author with a reason.
+    pub fn return_to_author(&mut self, id: RecordId, reason: &str) -> Result<Record, Error> {
+        let mut record = self.record(id)?;
+        workflow::return_to_author(&mut record, &self.user, reason, self.now())?;
+        self.write(record.clone(), "return")?;
+        Ok(record)
+    }
+
+    /// Supervisor: approves a submitted record at its current heads.
+    pub fn approve(&mut self, id: RecordId) -> Result<Record, Error> {
+        let mut record = self.record(id)?;
+        let findings = self.check(id)?;
+        let heads = self.take(id).map(|l| {
+            let h = l.doc.heads_hex();
+            self.cache.put(id, l);
+            h
+        })?;
+        workflow::approve(&mut record, &self.user, &findings, heads, self.now())?;
+        self.write(record.clone(), "approve")?;
+        Ok(record)
+    }
+
+    /// Chooses a value for a conflicted legal field, as one change.
+    pub fn resolve_conflict(
+        &mut self,
+        id: RecordId,
+        field: &str,
+        value: &Value,
+    ) -> Result<(), Error> {
+        let stored = self.record(id)?;
+        workflow::may_edit(&self.user, stored.meta())?;
+        let now = self.now();
+        let author = self.author();
+        let mut loaded = self.take(id)?;
+        if let Err(e) = loaded.doc.resolve(field, value, &author, now) {
+            self.cache.put(id, loaded);
+            return Err(e.into());
+        }
+        if let Err(e) = loaded.doc.hydrate() {
+            // The chosen value does not fit the record: drop the in-memory change.
+            return Err(Error::invalid(field, "well-typed", e.to_string()));
+        }
+        self.persist(id, loaded, now)
+    }
+
+    /// Imports a raw automerge document (e.g. from another device): a new record is stored, a
+    /// known one is merged. Anything that is not a valid record is refused and nothing changes.
+    pub fn import_document(&mut self, bytes: &[u8]) -> Result<RecordId, Error> {
+        if bytes.len() > limits::MAX_DOCUMENT_BYTES {
+            return Err(Error::invalid(
+                "document",
+                "max-size",
+                format!(
+                    "is {} bytes; at most {} are accepted",
+                    bytes.len(),
+                    limits::MAX_DOCUMENT_BYTES
+                ),
+            ));
+        }
+        let mut incoming = RecordDoc::load(bytes, &self.actor)?;
+        let record = incoming.hydrate()?;
+        limits::check(&record.to_json())?;
+        let id = record.id();
+        let now = self.now();
+        let loaded = match self.take(id) {
+            Ok(mut existing) => {
+                let kind = existing.doc.kind()?;
+                if kind != record.kind() {
+                    self.cache.put(id, existing);
+                    return Err(Error::WrongKind {
+                        id,
+                        expected: kind,
+                        actual: record.kind(),
+                    });
+                }
+                existing.doc.merge(&mut incoming)?;
+                if let Err(e) = existing.doc.hydrate() {
+                    return Err(e.into());
+                }
+                existing
+            }
+            Err(Error::NotFound(_)) => Loaded {
+                doc: incoming,
+                chunks: 0,
+            },
+            Err(e) => return Err(e),
+        };
+        self.persist(id, loaded, now)?;
+        Ok(id)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reading
+    // -----------------------------------------------------------------------------------------
+
+    /// A record, hydrated from its document. Reading a person is logged.
+    pub fn get(&mut self, id: RecordId) -> Result<Record, Error> {
+        let record = self.record(id)?;
+        if record.kind() == RecordKind::Person {
+            self.log_access(id, "view", "shown on device")?;
+        }
+        Ok(record)
+    }
+
+    fn record(&mut self, id: RecordId) -> Result<Record, Error> {
+        let loaded = self.take(id)?;
+        let record = loaded.doc.hydrate();
+        self.cache.put(id, loaded);
+        Ok(record?)
+    }
+
+    /// Removes the loaded document from the cache (loading it if needed); callers put it back.
+    fn take(&mut self, id: RecordId) -> Result<Loaded, Error> {
+        if let Some(l) = self.cache.pop(&id) {
+            return Ok(l);
+        }
+        let stored = self.store.load(id)?.ok_or(Error::NotFound(id))?;
+        let doc = RecordDoc::load(&stored.bytes, &self.actor)?;
+        Ok(Loaded {
+            doc,
+            chunks: stored.chunks,
+        })
+    }
+
+    /// Every finding for a record, with its linked people, assessments and crime gathered.
+    pub fn check(&mut self, id: RecordId) -> Result<Vec<Finding>, Error> {
+        let record = self.record(id)?;
+        let mut ctx = RuleContext::bare(self.now(), self.user.role);
+        let mut person_ids: Vec<RecordId> = Vec::new();
+        match &record {
+            Record::Crime(c) => {
+                person_ids.extend(c.victims.iter().copied());
+                for vna_id in self.store.linking_to(id, "crime")? {
+                    if let Record::Vna(v) = self.record(vna_id)? {
+                        ctx.assessments.push(v);
+                    }
+                }
+            }
+            Record::Vna(v) => {
+                person_ids.extend(v.victim_id);
+                if let Some(crime_id) = v.crime_id {
+                    match self.record(crime_id) {
+                        Ok(Record::Crime(c)) => ctx.crime = Some(c),
+                        Ok(_) | Err(Error::NotFound(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Record::StopSearch(s) => person_ids.extend(s.person_id),
+            Record::Issue(_) | Record::Person(_) => {}
+        }
+        for pid in person_ids {
+            if let Some(p) = self.person(pid)? {
+                ctx.people.push(p);
+            }
+        }
+        Ok(rules::check(&record, &ctx, self.reference))
+    }
+
+    fn person(&mut self, id: RecordId) -> Result<Option<Person>, Error> {
+        match self.record(id) {
+            Ok(Record::Person(p)) => Ok(Some(p)),
+            Ok(_) | Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Legal fields with concurrent values awaiting a person's choice.
+    pub fn conflicts(&mut self, id: RecordId) -> Result<Vec<Conflict>, Error> {
+        let loaded = self.take(id)?;
+        let conflicts = loaded.doc.conflicts();
+        self.cache.put(id, loaded);
+        Ok(conflicts)
+    }
+
+    /// Field-level history: who, when, old → new.
+    pub fn history(&mut self, id: RecordId) -> Result<Vec<FieldChange>, Error> {
+        let loaded = self.take(id)?;
+        let history = loaded.doc.history();
+        let kind = loaded.doc.kind();
+        self.cache.put(id, loaded);
+        if kind? == RecordKind::Person {
+            self.log_access(id, "view", "history")?;
+        }
+        Ok(history)
+    }
+
+    /// The whole document as raw automerge bytes.
+    pub fn export_document(&mut self, id: RecordId) -> Result<Vec<u8>, Error> {
+        let loaded = self.take(id)?;
+        let bytes = loaded.doc.automerge().save();
+        let kind = loaded.doc.kind();
+        self.cache.put(id, loaded);
+        if kind? == RecordKind::Person {
+            self.log_access(id, "export", "document export")?;
+        }
+        Ok(bytes)
+    }
+
+    /// Records matching a query, newest first (projection only: no documents loaded).
+    pub fn list(&self, query: &RecordQuery) -> Result<Vec<Projection>, Error> {
+        Ok(self.store.list(query)?)
+    }
+
+    /// The user's drafts.
+    pub fn my_drafts(&self) -> Result<Vec<Projection>, Error> {
+        Ok(self.store.drafts(&self.user.officer)?)
+    }
+
+    /// Crime reports whose recording decision is more than 24 hours after the report.
+    pub fn overdue_decisions(&self) -> Result<Vec<Projection>, Error> {
+        Ok(self.store.overdue_decisions(self.now().millis())?)
+    }
+
+    /// Stop-searches where no receipt has been given yet.
+    pub fn receipts_needed(&self) -> Result<Vec<Projection>, Error> {
+        Ok(self.store.receipts_needed()?)
+    }
+
+    /// The projection of one record.
+    pub fn projection(&self, id: RecordId) -> Result<Projection, Error> {
+        self.store.projection(id)?.ok_or(Error::NotFound(id))
+    }
+
+    /// Number of records held.
+    pub fn count(&self) -> Result<u64, Error> {
+        Ok(self.store.count()?)
+    }
+
+    /// Who read or changed this person's data, and why.
+    pub fn access_log(&self, id: RecordId) -> Result<Vec<AccessLogEntry>, Error> {
+        Ok(self.store.access_log(id)?)
+    }
+
+    /// The stop-search receipt, producible offline.
+    pub fn receipt(&mut self, id: RecordId) -> Result<String, Error> {
+        let record = self.record(id)?;
+        let Record::StopSearch(s) = record else {
+            return Err(Error::WrongKind {
+                id,
+                expected: RecordKind::StopSearch,
+                actual: record.kind(),
+            });
+        };
+        let or_missing = |v: &Option<String>| v.clone().unwrap_or_else(|| "(not recorded)".into());
+        let place = s
+            .location
+            .as_ref()
+            .and_then(|l| l.description.clone())
+            .unwrap_or_else(|| "(not recorded)".into());
+        let when = s
+            .detained_at
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|| "(not recorded)".into());
+        Ok(format!(
+            "STOP AND SEARCH RECEIPT\n\
+             Reference:         {reference}\n\
+             Date and time:     {when}\n\
+             Place:             {place}\n\
+             Officer:           {officer}\n\
+             Power used:        {power}\n\
+             Object of search:  {object}\n\
+             Outcome:           {outcome}\n\
+             \n\
+             You are entitled to a copy of the full record of this search for 12 months from\n\
+             today. Ask at any police station or through the force website, quoting the\n\
+             reference above. You did not have to give your name or address.\n",
+            reference = s.receipt_reference,
+            officer = s.meta.author,
+            power = or_missing(&s.legislation),
+            object = or_missing(&s.object_of_search),
+            outcome = or_missing(&s.outcome),
+        ))
+    }
+
+    /// Status of one record.
+    pub fn status(&self, id: RecordId) -> Result<Status, Error> {
+        Ok(self.projection(id)?.status)
+    }
+
+    /// Checks the store file's integrity.
+    pub fn check_integrity(&self) -> Result<(), Error> {
+        Ok(self.store.check_integrity()?)
+    }
+
+    fn author(&self) -> ChangeAuthor {
+        ChangeAuthor {
+            by: self.user.officer.clone(),
+            role: self.user.role,
+        }
+    }
+
+    fn log_access(&mut self, id: RecordId, action: &str, purpose: &str) -> Result<(), Error> {
+        let entry = AccessLogEntry {
+            at_ms: self.now().millis(),
+            officer: self.user.officer.clone(),
+            record_id: id,
+            action: action.to_owned(),
+            purpose: purpose.to_owned(),
+        };
+        Ok(self.store.log_access(&entry)?)
+    }
+}
