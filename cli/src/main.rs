@@ -1,1 +1,331 @@
-fn main() {}
+//! `fieldbook`: the headless Fieldbook device. The force's IT scripts and tests with it; the
+//! README's main command runs its demo. Every command opens the store, does one thing, and exits:
+//! 0 done, 1 refused by the rules (findings printed), 2 bad input or a failure (message printed).
+
+mod demo;
+mod output;
+
+use clap::{Parser, Subcommand};
+use fieldbook_core::clock::{Clock, SystemClock};
+use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status, Timestamp};
+use fieldbook_core::storage::{DatabaseKey, RecordQuery};
+use fieldbook_core::{Device, Error};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(name = "fieldbook", version, about = "The headless Fieldbook device: record, check and submit police field records offline")]
+struct Cli {
+    /// The device's store (an encrypted SQLite file).
+    #[arg(long, global = true, env = "FIELDBOOK_STORE")]
+    store: Option<PathBuf>,
+    /// A file holding the store key: 64 hex characters (a raw 256-bit key) or a passphrase.
+    /// Without it, the key is read from FIELDBOOK_KEY.
+    #[arg(long, global = true)]
+    key_file: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a new store for one enrolled user.
+    Init {
+        /// Collar or warrant number.
+        #[arg(long)]
+        officer: String,
+        /// officer, pcso or supervisor.
+        #[arg(long)]
+        role: String,
+    },
+    /// Create a record: crime, vna, stop-search, issue or person. Prints its id.
+    New {
+        /// crime, vna, stop-search, issue or person.
+        kind: String,
+        /// A JSON file of fields to start from (as `show --json` prints them, without `meta`).
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+    /// Set fields: `field.path=value`, `field+=value` (append), `field=` (clear).
+    Set {
+        /// Record id.
+        id: String,
+        /// Assignments.
+        #[arg(required = true)]
+        assignments: Vec<String>,
+    },
+    /// Show a record.
+    Show {
+        /// Record id.
+        id: String,
+        /// Print the record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List records (newest first).
+    List {
+        /// Only this kind.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this status: draft, submitted, returned, approved.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this author.
+        #[arg(long)]
+        author: Option<String>,
+        /// From this time (RFC 3339).
+        #[arg(long)]
+        from: Option<String>,
+        /// Before this time (RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+        /// My drafts only.
+        #[arg(long)]
+        drafts: bool,
+        /// Crime reports whose recording decision is overdue (over 24 h after the report).
+        #[arg(long)]
+        overdue: bool,
+        /// Stop-searches still needing a receipt.
+        #[arg(long)]
+        receipts_needed: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run every rule for a record; exit 1 and print the findings if any fails.
+    Check {
+        /// Record id.
+        id: String,
+        /// Print findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Submit a record for review; exit 1 with every finding if refused.
+    Submit {
+        /// Record id.
+        id: String,
+    },
+    /// Field-level history: who, when, old → new.
+    History {
+        /// Record id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Legal fields holding concurrent values after a merge.
+    Conflicts {
+        /// Record id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Choose the value of a conflicted legal field.
+    Resolve {
+        /// Record id.
+        id: String,
+        /// Field path, as `conflicts` lists it.
+        field: String,
+        /// The chosen value (JSON, or text).
+        value: String,
+    },
+    /// Print the stop-search receipt.
+    Receipt {
+        /// Record id.
+        id: String,
+    },
+    /// Write a record's raw automerge document to a file.
+    ExportDoc {
+        /// Record id.
+        id: String,
+        /// Output file.
+        file: PathBuf,
+    },
+    /// Import a raw automerge document (a new record, or merged into a known one).
+    ImportDoc {
+        /// Input file.
+        file: PathBuf,
+    },
+    /// Who viewed or changed a person's data, and why.
+    AccessLog {
+        /// Person record id.
+        id: String,
+    },
+    /// Run a scripted scenario on a temporary store and print a transcript.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            output::print_error(&e);
+            match e {
+                Error::Refused { .. } => ExitCode::from(1),
+                _ => ExitCode::from(2),
+            }
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Error> {
+    if let Command::Demo = cli.command {
+        return demo::run().map(|()| ExitCode::SUCCESS);
+    }
+    let store = cli.store.clone().ok_or_else(|| {
+        Error::invalid("--store", "required", "name the store file with --store PATH (or FIELDBOOK_STORE)")
+    })?;
+    let key = read_key(cli.key_file.as_deref())?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if let Command::Init { officer, role } = &cli.command {
+        let role: Role = role.parse()?;
+        let device = Device::init(&store, &key, OfficerId::new(officer.as_str())?, role, clock)?;
+        println!(
+            "initialised store for {} ({}), device actor {}",
+            device.user().officer,
+            device.user().role.as_str(),
+            device.actor_hex()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut device = Device::open(&store, &key, clock)?;
+    let id = |s: &str| s.parse::<RecordId>();
+    match cli.command {
+        Command::Init { .. } | Command::Demo => unreachable!("handled above"),
+        Command::New { kind, json } => {
+            let kind: RecordKind = kind.parse()?;
+            let fields = json.map(|f| read_json(&f)).transpose()?;
+            let record = device.create(kind, fields)?;
+            println!("{}", record.id());
+        }
+        Command::Set { id: i, assignments } => {
+            device.set_fields(id(&i)?, &assignments)?;
+        }
+        Command::Show { id: i, json } => {
+            let rid = id(&i)?;
+            let record = device.get(rid)?;
+            let projection = device.projection(rid)?;
+            let conflicts = device.conflicts(rid)?;
+            if json {
+                output::print_json(&record.to_json());
+            } else {
+                output::print_record(&record, &projection, &conflicts);
+            }
+        }
+        Command::List {
+            kind,
+            status,
+            author,
+            from,
+            to,
+            drafts,
+            overdue,
+            receipts_needed,
+            json,
+        } => {
+            let rows = if drafts {
+                device.my_drafts()?
+            } else if overdue {
+                device.overdue_decisions()?
+            } else if receipts_needed {
+                device.receipts_needed()?
+            } else {
+                let query = RecordQuery {
+                    kind: kind.map(|k| k.parse()).transpose()?,
+                    status: status.map(|s| s.parse::<Status>()).transpose()?,
+                    author: author.map(OfficerId::new).transpose()?,
+                    from: from.map(|t| Timestamp::parse(&t).map(|t| t.millis())).transpose()?,
+                    to: to.map(|t| Timestamp::parse(&t).map(|t| t.millis())).transpose()?,
+                    limit: None,
+                };
+                device.list(&query)?
+            };
+            output::print_list(&rows, json);
+        }
+        Command::Check { id: i, json } => {
+            let findings = device.check(id(&i)?)?;
+            output::print_findings(&findings, json);
+            if !fieldbook_core::rules::passes(&findings) {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Submit { id: i } => {
+            let record = device.submit(id(&i)?)?;
+            println!("submitted {} for review", record.id());
+        }
+        Command::History { id: i, json } => {
+            let history = device.history(id(&i)?)?;
+            output::print_history(&history, json);
+        }
+        Command::Conflicts { id: i, json } => {
+            let conflicts = device.conflicts(id(&i)?)?;
+            output::print_conflicts(&conflicts, json);
+        }
+        Command::Resolve { id: i, field, value } => {
+            let value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
+            device.resolve_conflict(id(&i)?, &field, &value)?;
+            println!("resolved {field}");
+        }
+        Command::Receipt { id: i } => print!("{}", device.receipt(id(&i)?)?),
+        Command::ExportDoc { id: i, file } => {
+            let bytes = device.export_document(id(&i)?)?;
+            std::fs::write(&file, &bytes).map_err(|e| io_error(&file, &e))?;
+            println!("wrote {} bytes", bytes.len());
+        }
+        Command::ImportDoc { file } => {
+            let bytes = std::fs::read(&file).map_err(|e| io_error(&file, &e))?;
+            let rid = device.import_document(&bytes)?;
+            println!("{rid}");
+        }
+        Command::AccessLog { id: i } => {
+            for e in device.access_log(id(&i)?)? {
+                let at = Timestamp::from_millis(e.at_ms).map(|t| t.to_rfc3339()).unwrap_or_default();
+                println!("{at}  {:<10} {:<8} {}", e.officer, e.action, e.purpose);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The store key from `--key-file` or `FIELDBOOK_KEY`: 64 hex characters are a raw key,
+/// anything else a passphrase.
+fn read_key(key_file: Option<&Path>) -> Result<DatabaseKey, Error> {
+    let text = match key_file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| io_error(path, &e))?,
+        None => std::env::var("FIELDBOOK_KEY").map_err(|_| {
+            Error::invalid("--key-file", "required", "supply the store key with --key-file FILE or FIELDBOOK_KEY")
+        })?,
+    };
+    parse_key(text.trim())
+}
+
+fn parse_key(text: &str) -> Result<DatabaseKey, Error> {
+    if text.is_empty() {
+        return Err(Error::invalid("key", "non-empty", "the store key is empty"));
+    }
+    if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
+        let mut raw = [0u8; 32];
+        hex::decode_to_slice(text, &mut raw)
+            .map_err(|_| Error::invalid("key", "hex", "the key is not valid hex"))?;
+        return Ok(DatabaseKey::Raw(raw));
+    }
+    Ok(DatabaseKey::Passphrase(text.to_owned()))
+}
+
+fn read_json(path: &Path) -> Result<serde_json::Value, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| io_error(path, &e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::invalid(
+            "--json",
+            "json",
+            format!("the file is not valid JSON (line {}, column {})", e.line(), e.column()),
+        )
+    })
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> Error {
+    Error::invalid("file", "readable", format!("{}: {e}", path.display()))
+}

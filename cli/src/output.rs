@@ -1,0 +1,176 @@
+//! How the CLI prints: plain aligned text for people, `--json` for scripts.
+
+use fieldbook_core::Error;
+use fieldbook_core::doc::{Conflict, FieldChange};
+use fieldbook_core::domain::{Record, Timestamp};
+use fieldbook_core::rules::{Finding, Severity};
+use fieldbook_core::storage::Projection;
+use serde_json::Value;
+
+pub fn print_error(e: &Error) {
+    match e {
+        Error::Refused { findings } => {
+            eprintln!("refused: {} finding(s)", findings.len());
+            for f in findings {
+                eprintln!("  {:<40} {} [{}]", f.field, f.message, f.rule);
+            }
+        }
+        other => eprintln!("error: {other}"),
+    }
+}
+
+pub fn print_json(v: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: {e}"),
+    }
+}
+
+fn time(ms: Option<i64>) -> String {
+    ms.and_then(Timestamp::from_millis)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_else(|| "-".into())
+}
+
+pub fn print_record(record: &Record, p: &Projection, conflicts: &[Conflict]) {
+    let meta = record.meta();
+    println!("{} {}", meta.kind.label(), meta.id);
+    println!("  status:      {}", p.status);
+    println!("  author:      {}", meta.author);
+    println!("  created:     {}", meta.created_at);
+    for e in &meta.workflow {
+        let reason = e.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+        println!("  {:<12} {} by {}{reason}", format!("{:?}:", e.action).to_lowercase(), e.at, e.by);
+    }
+    let mut lines = Vec::new();
+    if let Value::Object(map) = record.to_json() {
+        for (k, v) in map {
+            if k != "meta" {
+                flatten(&k, &v, &mut lines);
+            }
+        }
+    }
+    for (k, v) in lines {
+        println!("  {k:<40} {v}");
+    }
+    for c in conflicts {
+        let values: Vec<String> = c
+            .values
+            .iter()
+            .map(|v| format!("{} (by {})", v.value, v.by.as_ref().map_or("?".into(), |o| o.to_string())))
+            .collect();
+        println!("  CONFLICT {}: {}", c.field, values.join(" vs "));
+    }
+}
+
+fn flatten(path: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, v) in m {
+                flatten(&format!("{path}.{k}"), v, out);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(&format!("{path}[{i}]"), v, out);
+            }
+        }
+        Value::String(s) => out.push((path.to_owned(), s.clone())),
+        Value::Object(_) | Value::Array(_) => {}
+        other => out.push((path.to_owned(), other.to_string())),
+    }
+}
+
+pub fn print_list(rows: &[Projection], json: bool) {
+    if json {
+        let items: Vec<Value> = rows
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "id": p.id.to_string(),
+                    "kind": p.kind.as_str(),
+                    "status": p.status.as_str(),
+                    "author": p.author.as_str(),
+                    "created_at": time(Some(p.created_at)),
+                    "event_at": p.event_at.map(|t| time(Some(t))),
+                    "decision_due_at": p.decision_due_at.map(|t| time(Some(t))),
+                    "receipt_needed": p.receipt_needed,
+                    "classification": p.classification,
+                    "flags": p.flags,
+                    "conflicts": p.conflicts,
+                })
+            })
+            .collect();
+        print_json(&items);
+        return;
+    }
+    for p in rows {
+        println!(
+            "{}  {:<11} {:<9} {:<8} {:<25} {}{}",
+            p.id,
+            p.kind.as_str(),
+            p.status.as_str(),
+            p.author,
+            time(p.event_at.or(Some(p.created_at))),
+            p.classification.as_deref().unwrap_or(""),
+            if p.conflicts > 0 { format!("  ({} conflict(s))", p.conflicts) } else { String::new() }
+        );
+    }
+    println!("{} record(s)", rows.len());
+}
+
+pub fn print_findings(findings: &[Finding], json: bool) {
+    if json {
+        print_json(&findings);
+        return;
+    }
+    if findings.is_empty() {
+        println!("ok: every rule passes");
+    }
+    for f in findings {
+        let level = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        println!("{level:<8} {:<40} {} [{}]", f.field, f.message, f.rule);
+    }
+}
+
+pub fn print_history(history: &[FieldChange], json: bool) {
+    if json {
+        print_json(&history);
+        return;
+    }
+    let show = |v: &Option<Value>| match v {
+        None => "∅".to_owned(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    for h in history {
+        println!(
+            "{}  {:<8} {:<8} {:<32} {} → {}",
+            h.at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into()),
+            h.by.as_ref().map_or("?".into(), |o| o.to_string()),
+            h.action.as_deref().unwrap_or("?"),
+            h.field,
+            show(&h.old),
+            show(&h.new)
+        );
+    }
+}
+
+pub fn print_conflicts(conflicts: &[Conflict], json: bool) {
+    if json {
+        print_json(&conflicts);
+        return;
+    }
+    if conflicts.is_empty() {
+        println!("no conflicts");
+    }
+    for c in conflicts {
+        println!("{} (showing {}):", c.field, c.current);
+        for v in &c.values {
+            println!("    {}  by {}", v.value, v.by.as_ref().map_or("?".into(), |o| o.to_string()));
+        }
+    }
+}
