@@ -15,7 +15,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Debug, Parser)]
-#[command(name = "fieldbook", version, about = "The headless Fieldbook device: record, check and submit police field records offline")]
+#[command(
+    name = "fieldbook",
+    version,
+    about = "The headless Fieldbook device: record, check and submit police field records offline"
+)]
 struct Cli {
     /// The device's store (an encrypted SQLite file).
     #[arg(long, global = true, env = "FIELDBOOK_STORE")]
@@ -176,7 +180,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         return demo::run().map(|()| ExitCode::SUCCESS);
     }
     let store = cli.store.clone().ok_or_else(|| {
-        Error::invalid("--store", "required", "name the store file with --store PATH (or FIELDBOOK_STORE)")
+        Error::invalid(
+            "--store",
+            "required",
+            "name the store file with --store PATH (or FIELDBOOK_STORE)",
+        )
     })?;
     let key = read_key(cli.key_file.as_deref())?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -237,8 +245,12 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                     kind: kind.map(|k| k.parse()).transpose()?,
                     status: status.map(|s| s.parse::<Status>()).transpose()?,
                     author: author.map(OfficerId::new).transpose()?,
-                    from: from.map(|t| Timestamp::parse(&t).map(|t| t.millis())).transpose()?,
-                    to: to.map(|t| Timestamp::parse(&t).map(|t| t.millis())).transpose()?,
+                    from: from
+                        .map(|t| Timestamp::parse(&t).map(|t| t.millis()))
+                        .transpose()?,
+                    to: to
+                        .map(|t| Timestamp::parse(&t).map(|t| t.millis()))
+                        .transpose()?,
                     limit: None,
                 };
                 device.list(&query)?
@@ -264,7 +276,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             let conflicts = device.conflicts(id(&i)?)?;
             output::print_conflicts(&conflicts, json);
         }
-        Command::Resolve { id: i, field, value } => {
+        Command::Resolve {
+            id: i,
+            field,
+            value,
+        } => {
             let value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
             device.resolve_conflict(id(&i)?, &field, &value)?;
             println!("resolved {field}");
@@ -282,7 +298,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::AccessLog { id: i } => {
             for e in device.access_log(id(&i)?)? {
-                let at = Timestamp::from_millis(e.at_ms).map(|t| t.to_rfc3339()).unwrap_or_default();
+                let at = Timestamp::from_millis(e.at_ms)
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default();
                 println!("{at}  {:<10} {:<8} {}", e.officer, e.action, e.purpose);
             }
         }
@@ -296,7 +314,11 @@ fn read_key(key_file: Option<&Path>) -> Result<DatabaseKey, Error> {
     let text = match key_file {
         Some(path) => std::fs::read_to_string(path).map_err(|e| io_error(path, &e))?,
         None => std::env::var("FIELDBOOK_KEY").map_err(|_| {
-            Error::invalid("--key-file", "required", "supply the store key with --key-file FILE or FIELDBOOK_KEY")
+            Error::invalid(
+                "--key-file",
+                "required",
+                "supply the store key with --key-file FILE or FIELDBOOK_KEY",
+            )
         })?,
     };
     parse_key(text.trim())
@@ -321,7 +343,11 @@ fn read_json(path: &Path) -> Result<serde_json::Value, Error> {
         Error::invalid(
             "--json",
             "json",
-            format!("the file is not valid JSON (line {}, column {})", e.line(), e.column()),
+            format!(
+                "the file is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         )
     })
 }

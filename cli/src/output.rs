@@ -39,8 +39,17 @@ pub fn print_record(record: &Record, p: &Projection, conflicts: &[Conflict]) {
     println!("  author:      {}", meta.author);
     println!("  created:     {}", meta.created_at);
     for e in &meta.workflow {
-        let reason = e.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
-        println!("  {:<12} {} by {}{reason}", format!("{:?}:", e.action).to_lowercase(), e.at, e.by);
+        let reason = e
+            .reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        println!(
+            "  {:<12} {} by {}{reason}",
+            format!("{:?}:", e.action).to_lowercase(),
+            e.at,
+            e.by
+        );
     }
     let mut lines = Vec::new();
     if let Value::Object(map) = record.to_json() {
@@ -57,7 +66,13 @@ pub fn print_record(record: &Record, p: &Projection, conflicts: &[Conflict]) {
         let values: Vec<String> = c
             .values
             .iter()
-            .map(|v| format!("{} (by {})", v.value, v.by.as_ref().map_or("?".into(), |o| o.to_string())))
+            .map(|v| {
+                format!(
+                    "{} (by {})",
+                    v.value,
+                    v.by.as_ref().map_or("?".into(), |o| o.to_string())
+                )
+            })
             .collect();
         println!("  CONFLICT {}: {}", c.field, values.join(" vs "));
     }
@@ -113,7 +128,11 @@ pub fn print_list(rows: &[Projection], json: bool) {
             p.author,
             time(p.event_at.or(Some(p.created_at))),
             p.classification.as_deref().unwrap_or(""),
-            if p.conflicts > 0 { format!("  ({} conflict(s))", p.conflicts) } else { String::new() }
+            if p.conflicts > 0 {
+                format!("  ({} conflict(s))", p.conflicts)
+            } else {
+                String::new()
+            }
         );
     }
     println!("{} record(s)", rows.len());
@@ -170,7 +189,11 @@ pub fn print_conflicts(conflicts: &[Conflict], json: bool) {
     for c in conflicts {
         println!("{} (showing {}):", c.field, c.current);
         for v in &c.values {
-            println!("    {}  by {}", v.value, v.by.as_ref().map_or("?".into(), |o| o.to_string()));
+            println!(
+                "    {}  by {}",
+                v.value,
+                v.by.as_ref().map_or("?".into(), |o| o.to_string())
+            );
         }
     }
 }
