@@ -162,6 +162,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Diagnostics go to stderr, off unless FIELDBOOK_LOG is set (e.g. FIELDBOOK_LOG=debug).
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("FIELDBOOK_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

@@ -293,6 +293,7 @@ impl Device {
             projection: projection::derive(&record, now.millis(), conflicts),
         };
         self.store.save(&save)?;
+        tracing::debug!(record = %id, kind = %record.kind(), replace, bytes = save.bytes.len(), "saved");
         loaded.chunks = if replace { 1 } else { loaded.chunks + 1 };
         self.cache.put(id, loaded);
         Ok(())

@@ -1,6 +1,4 @@
-//! # fieldbook-core
-//!
-//! STUB crate doc: replaced by the README once the API settles.
+#![doc = include_str!("../README.md")]
 
 pub mod clock;
 pub mod device;
