@@ -42,6 +42,7 @@ mod schema;
 mod tests;
 
 use crate::domain::{OfficerId, RecordId, RecordKind, Status};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use std::path::Path;
 
@@ -230,6 +231,9 @@ impl Store {
         .map_err(classify)?;
         configure(&conn).map_err(classify)?;
         schema::initialize(&mut conn, &schema::FieldbookSchema)?;
+        // Proved readable and current: closing may now fold the WAL back into the file.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)
+            .map_err(classify)?;
         Ok(Store { conn })
     }
 
@@ -358,6 +362,9 @@ fn open_keyed(path: &Path, key: &DatabaseKey, create: bool) -> Result<Connection
     #[allow(clippy::disallowed_methods)]
     // the one place that opens: keying, pragmas, migrations follow
     let conn = Connection::open_with_flags(path, flags)?;
+    // Until the store has proved readable, closing must not checkpoint: with a wrong key and the
+    // WAL of a crashed session, SQLite would otherwise copy the WAL into the file on close.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
     conn.execute_batch(&key_pragma(key))?;
     Ok(conn)
 }

@@ -67,6 +67,13 @@ fn append(p: Projection, bytes: &[u8]) -> DocumentSave {
     }
 }
 
+/// Fails, without printing megabytes, unless the file at `path` still holds exactly `before`.
+#[track_caller]
+fn assert_unchanged(path: &std::path::Path, before: &[u8]) {
+    let now = std::fs::read(path).expect("the file is still there");
+    assert!(now == before, "{} was changed", path.display());
+}
+
 fn ids_of(found: &[Projection]) -> Vec<RecordId> {
     found.iter().map(|p| p.id).collect()
 }
@@ -252,11 +259,7 @@ fn a_wrong_key_is_rejected_and_the_file_is_unchanged() {
         let err = Store::open(&path, &wrong, true).unwrap_err();
         assert!(matches!(err, StoreError::KeyRejected), "{err:?}");
     }
-    assert_eq!(
-        std::fs::read(&path).unwrap(),
-        before,
-        "the file was changed"
-    );
+    assert_unchanged(&path, &before);
 
     let store = Store::open(&path, &key(), false).unwrap();
     assert_eq!(store.load(rid(1)).unwrap().unwrap().bytes, b"doc");
@@ -303,7 +306,7 @@ fn a_file_of_garbage_bytes_is_refused_and_kept_byte_for_byte() {
             "{err:?}"
         );
     }
-    assert_eq!(std::fs::read(&path).unwrap(), garbage);
+    assert_unchanged(&path, &garbage);
 }
 
 #[test]
@@ -344,11 +347,7 @@ fn a_page_overwritten_mid_file_is_reported_as_damage_and_the_file_is_kept() {
             assert!(damaged > 0, "some record sits on the damaged page");
         }
     }
-    assert_eq!(
-        std::fs::read(&path).unwrap(),
-        bytes,
-        "the damaged file was changed"
-    );
+    assert_unchanged(&path, &bytes);
 }
 
 #[test]
@@ -369,7 +368,7 @@ fn a_store_from_a_newer_build_is_refused_as_too_new_and_left_alone() {
         ),
         "{err:?}"
     );
-    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert_unchanged(&path, &before);
 }
 
 #[test]
@@ -792,4 +791,34 @@ fn opening_a_store_of_100_000_records_takes_under_100_ms() {
         opened < std::time::Duration::from_millis(100),
         "open took {opened:?}"
     );
+}
+
+#[test]
+fn a_wrong_key_leaves_a_crashed_stores_wal_and_file_untouched() {
+    let (dir, path, mut store) = new_store();
+    store
+        .save(&full_save(
+            projection(rid(1), RecordKind::CrimeReport),
+            b"in the wal",
+        ))
+        .unwrap();
+    // Copy the store while it is open: the save sits in the WAL, as after a crash.
+    let crashed = dir.path().join("crashed.db");
+    let crashed_wal = dir.path().join("crashed.db-wal");
+    std::fs::copy(&path, &crashed).unwrap();
+    std::fs::copy(path.with_extension("db-wal"), &crashed_wal).unwrap();
+    drop(store);
+    let (db_before, wal_before) = (
+        std::fs::read(&crashed).unwrap(),
+        std::fs::read(&crashed_wal).unwrap(),
+    );
+    assert!(!wal_before.is_empty());
+
+    let err = Store::open(&crashed, &DatabaseKey::Raw([8u8; 32]), false).unwrap_err();
+    assert!(matches!(err, StoreError::KeyRejected), "{err:?}");
+    assert_unchanged(&crashed, &db_before);
+    assert_unchanged(&crashed_wal, &wal_before);
+
+    let store = Store::open(&crashed, &key(), false).unwrap();
+    assert_eq!(store.load(rid(1)).unwrap().unwrap().bytes, b"in the wal");
 }
