@@ -25,14 +25,14 @@
 //! - `access_log`: Data Protection Act 2018 Part 3 log of who did what to which record and why;
 //!   kept when a record is purged.
 //!
-//! Migrations follow mozilla/application-services: one [`schema::ConnectionInitializer`], the
+//! Migrations follow mozilla/application-services: one `ConnectionInitializer` (in `schema`), the
 //! version in `PRAGMA user_version`, every upgrade in one `IMMEDIATE` transaction, a store newer
 //! than this build refused with [`StoreError::TooNew`]. Old schemas are frozen under
 //! `core/sql/tests/` and a test upgrades each and compares it with a fresh store.
 //!
 //! Errors: SQLite's "file is not a database" at open becomes [`StoreError::KeyRejected`];
 //! "malformed" and values the store cannot read back become [`StoreError::Corrupt`]. The
-//! conversion happens in one place ([`classify`]). Damage away from the first pages is not looked
+//! conversion happens in one place (`classify`). Damage away from the first pages is not looked
 //! for at open (that would read the whole file); it surfaces as `Corrupt` from the read that meets
 //! it, or from [`Store::check_integrity`].
 
@@ -365,6 +365,9 @@ fn open_keyed(path: &Path, key: &DatabaseKey, create: bool) -> Result<Connection
     // Until the store has proved readable, closing must not checkpoint: with a wrong key and the
     // WAL of a crashed session, SQLite would otherwise copy the WAL into the file on close.
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+    // SQLCipher writes its own error lines to stderr (logcat, os_log on phones) on a wrong key
+    // or a damaged page; the typed error says the same to the caller, so keep the log quiet.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
     conn.execute_batch(&key_pragma(key))?;
     Ok(conn)
 }
