@@ -502,6 +502,58 @@ fn a_frozen_v1_store_upgrades_to_the_schema_of_a_fresh_store_and_keeps_its_rows(
     assert_eq!(again.count().unwrap(), 2);
 }
 
+#[test]
+fn a_failing_upgrade_step_leaves_the_store_at_its_old_version_and_schema() {
+    /// Upgrades like the real schema, then fails after writing: the transaction must undo it.
+    struct FailsMidUpgrade;
+    impl schema::ConnectionInitializer for FailsMidUpgrade {
+        const END_VERSION: u32 = 2;
+        fn init(&self, _tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+            unreachable!("the store exists")
+        }
+        fn upgrade_from(
+            &self,
+            tx: &rusqlite::Transaction<'_>,
+            version: u32,
+        ) -> Result<(), StoreError> {
+            schema::FieldbookSchema.upgrade_from(tx, version)?;
+            Err(StoreError::Corrupt {
+                detail: "simulated failure".into(),
+            })
+        }
+    }
+
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("v1.db");
+    let mut conn = open_keyed(&path, &key(), true).unwrap();
+    conn.execute_batch(include_str!("../../sql/tests/create_v1_db.sql"))
+        .unwrap();
+    let before = schema_of(&conn);
+
+    let err = schema::initialize(&mut conn, &FailsMidUpgrade).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err:?}");
+    assert_eq!(schema_of(&conn), before);
+    assert_eq!(before.1, 1);
+}
+
+#[test]
+fn opening_an_up_to_date_store_writes_nothing_to_the_file() {
+    let (_dir, path, mut store) = new_store();
+    store
+        .save(&full_save(
+            projection(rid(1), RecordKind::CrimeReport),
+            b"doc",
+        ))
+        .unwrap();
+    drop(store);
+    let before = std::fs::read(&path).unwrap();
+
+    let store = Store::open(&path, &key(), false).unwrap();
+    assert_eq!(store.count().unwrap(), 1);
+    drop(store);
+    assert_unchanged(&path, &before);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Queries
 // ---------------------------------------------------------------------------------------------
@@ -696,43 +748,42 @@ fn linking_to_finds_the_assessments_pointing_at_a_crime() {
 fn the_queue_queries_use_their_indexes_not_a_table_scan() {
     let (_dir, _path, store) = new_store();
     let plan = |sql: &str| -> String {
-        store
+        let mut stmt = store
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap()
-            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap();
+        let unbound = rusqlite::params_from_iter(std::iter::repeat_n(1, stmt.parameter_count()));
+        stmt.query_map(unbound, |r| r.get::<_, String>(3))
             .unwrap()
             .map(Result::unwrap)
             .collect::<Vec<_>>()
             .join("; ")
     };
+    use queries::{DRAFTS, LINKING_TO, NEWEST_FIRST, OVERDUE_DECISIONS, RECEIPTS_NEEDED};
     for (sql, index) in [
         (
-            "SELECT id FROM records WHERE author = 'PC1' AND status = 'draft' ORDER BY updated_at DESC, id DESC",
+            format!("SELECT * FROM records {DRAFTS}"),
             "records_by_author_status",
         ),
         (
-            "SELECT id FROM records WHERE decision_due_at IS NOT NULL AND decision_due_at < 5 ORDER BY decision_due_at, id",
+            format!("SELECT * FROM records {OVERDUE_DECISIONS}"),
             "records_decision_due",
         ),
         (
-            "SELECT id FROM records WHERE receipt_needed = 1 ORDER BY coalesce(event_at, created_at) DESC, id DESC",
+            format!("SELECT * FROM records {RECEIPTS_NEEDED}"),
             "records_receipt_needed",
         ),
         (
-            "SELECT id FROM records ORDER BY coalesce(event_at, created_at) DESC, id DESC LIMIT 10",
+            format!("SELECT * FROM records ORDER BY {NEWEST_FIRST} LIMIT 10"),
             "records_by_time",
         ),
         (
-            "SELECT id FROM records WHERE kind = 'crime' ORDER BY coalesce(event_at, created_at) DESC, id DESC LIMIT 10",
+            format!("SELECT * FROM records WHERE kind = ? ORDER BY {NEWEST_FIRST} LIMIT 10"),
             "records_by_kind_time",
         ),
-        (
-            "SELECT from_id FROM links WHERE to_id = 'x' AND role = 'crime' ORDER BY from_id",
-            "links_by_target",
-        ),
+        (LINKING_TO.to_owned(), "links_by_target"),
     ] {
-        let plan = plan(sql);
+        let plan = plan(&sql);
         assert!(plan.contains(index), "{sql}\n  uses: {plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{sql}\n  sorts: {plan}");
     }
