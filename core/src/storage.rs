@@ -359,8 +359,8 @@ fn open_keyed(path: &Path, key: &DatabaseKey, create: bool) -> Result<Connection
     if create {
         flags |= OpenFlags::SQLITE_OPEN_CREATE;
     }
+    // The one place Fieldbook opens a database: keying, pragmas and migrations follow here.
     #[allow(clippy::disallowed_methods)]
-    // the one place that opens: keying, pragmas, migrations follow
     let conn = Connection::open_with_flags(path, flags)?;
     // Until the store has proved readable, closing must not checkpoint: with a wrong key and the
     // WAL of a crashed session, SQLite would otherwise copy the WAL into the file on close.
