@@ -8,9 +8,42 @@
 //! Durability: WAL with `synchronous=FULL`; a save returns only after its transaction committed.
 //! A wrong key or a corrupt file is a typed error and the file is left exactly as it was.
 //!
-//! STUB: being written; the API below is fixed.
+//! Schema (version 2; full text with comments in `core/sql/schema.sql`):
+//!
+//! - `meta(key, value)`: small settings of this device (enrolled officer, sync cursor).
+//! - `records`: one row per record, `WITHOUT ROWID` on its text id: the projection columns
+//!   (`kind`, `status`, `author`, `created_at`, `updated_at`, `event_at`, `decision_due_at`,
+//!   `receipt_needed`, `classification`, `lat`, `lon`, `flags`, `conflicts`), the document's
+//!   `heads`, and `chunk_count` / `doc_bytes` (a compaction trigger the caller can read without
+//!   loading the document). Indexes: `coalesce(event_at, created_at)` for the newest-first list,
+//!   the same by `kind`, `(author, status, updated_at)` for "my drafts", partial indexes on
+//!   `decision_due_at IS NOT NULL` and `receipt_needed = 1` for the two queues.
+//! - `chunks(record_id, seq, bytes)`: the document as automerge save chunks, concatenated in
+//!   `seq` order on load; deleted with their record.
+//! - `links(from_id, role, to_id)`: what a record refers to; indexed on `(to_id, role)` for
+//!   "which assessments point at this crime".
+//! - `access_log`: Data Protection Act 2018 Part 3 log of who did what to which record and why;
+//!   kept when a record is purged.
+//!
+//! Migrations follow mozilla/application-services: one `ConnectionInitializer` (in `schema`), the
+//! version in `PRAGMA user_version`, every upgrade in one `IMMEDIATE` transaction, a store newer
+//! than this build refused with [`StoreError::TooNew`]. Old schemas are frozen under
+//! `core/sql/tests/` and a test upgrades each and compares it with a fresh store.
+//!
+//! Errors: SQLite's "file is not a database" at open becomes [`StoreError::KeyRejected`];
+//! "malformed" and values the store cannot read back become [`StoreError::Corrupt`]. The
+//! conversion happens in one place (`classify`). Damage away from the first pages is not looked
+//! for at open (that would read the whole file); it surfaces as `Corrupt` from the read that meets
+//! it, or from [`Store::check_integrity`].
+
+mod queries;
+mod schema;
+#[cfg(test)]
+mod tests;
 
 use crate::domain::{OfficerId, RecordId, RecordKind, Status};
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use std::path::Path;
 
 /// Why the store could not do what was asked.
@@ -145,18 +178,178 @@ pub struct RecordQuery {
     pub limit: Option<u32>,
 }
 
+/// One entry of the Data Protection Act 2018 Part 3 access log: who did what to which record,
+/// when and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLogEntry {
+    /// When, ms since epoch.
+    pub at_ms: i64,
+    /// Who.
+    pub officer: OfficerId,
+    /// Which record.
+    pub record_id: RecordId,
+    /// What: "view", "create", "alter", "export"...
+    pub action: String,
+    /// Why, as the officer gave it (e.g. "investigation", "review").
+    pub purpose: String,
+}
+
 /// An open store.
 #[derive(Debug)]
 pub struct Store {
-    _private: (),
+    conn: Connection,
 }
 
 impl Store {
     /// Opens the store at `path`, creating and initialising it when `create` is set. Runs
     /// migrations. Never deletes or overwrites an existing file it cannot open.
+    ///
+    /// Reads only the first page(s) and the schema version: the cost does not grow with the
+    /// number of records.
     pub fn open(path: &Path, key: &DatabaseKey, create: bool) -> Result<Store, StoreError> {
-        let _ = (path, key, create);
-        Err(StoreError::Missing)
+        if matches!(key, DatabaseKey::Passphrase(p) if p.is_empty()) {
+            // SQLCipher reads an empty key as "no encryption".
+            return Err(StoreError::BadKey(
+                "the passphrase is empty: supply a non-empty passphrase or a raw key".into(),
+            ));
+        }
+        // When the answer is unknown (permissions), let the open below report it.
+        let exists = path.try_exists().unwrap_or(true);
+        if !exists && !create {
+            return Err(StoreError::Missing);
+        }
+        let mut conn = open_keyed(path, key, create).map_err(|e| match e.sqlite_error_code() {
+            // The file went away between the check and the open.
+            Some(ErrorCode::CannotOpen) if !create && !path.exists() => StoreError::Missing,
+            _ => classify(e),
+        })?;
+        // Read before anything can write: a wrong key or a foreign file fails here, before a
+        // pragma such as `journal_mode` could touch the file.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+            row.get::<_, i64>(0)
+        })
+        .map_err(classify)?;
+        configure(&conn).map_err(classify)?;
+        schema::initialize(&mut conn, &schema::FieldbookSchema)?;
+        // Proved readable and current: closing may now fold the WAL back into the file.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)
+            .map_err(classify)?;
+        Ok(Store { conn })
+    }
+
+    /// Writes one save in one transaction: the chunk (appended, or replacing every chunk when
+    /// `replace` is set), the projection row and the record's links. Returns after the commit,
+    /// so the save is durable. `s.id` names the record; `s.projection.id` should equal it.
+    pub fn save(&mut self, s: &DocumentSave) -> Result<(), StoreError> {
+        self.save_many(std::slice::from_ref(s))
+    }
+
+    /// Writes every save in one transaction: all of them are stored, or none (as a sync page is
+    /// applied). Returns after the commit.
+    pub fn save_many(&mut self, saves: &[DocumentSave]) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(classify)?;
+        for s in saves {
+            debug_assert_eq!(
+                s.id, s.projection.id,
+                "a save's projection is of another record"
+            );
+            queries::save(&tx, s).map_err(classify)?;
+        }
+        tx.commit().map_err(classify)
+    }
+
+    /// The stored document of `id` (chunks concatenated in order), if the record is here.
+    pub fn load(&self, id: RecordId) -> Result<Option<StoredDocument>, StoreError> {
+        queries::load(&self.conn, id).map_err(classify)
+    }
+
+    /// The projection of `id` with its links, if the record is here.
+    pub fn projection(&self, id: RecordId) -> Result<Option<Projection>, StoreError> {
+        self.read(|tx| queries::projection(tx, id))
+    }
+
+    /// Projections matching `q`, newest first by `event_at` (or `created_at` when none); at most
+    /// `q.limit` (default 1,000).
+    pub fn list(&self, q: &RecordQuery) -> Result<Vec<Projection>, StoreError> {
+        self.read(|tx| queries::list(tx, q))
+    }
+
+    /// `author`'s drafts, most recently updated first.
+    pub fn drafts(&self, author: &OfficerId) -> Result<Vec<Projection>, StoreError> {
+        self.read(|tx| queries::drafts(tx, author))
+    }
+
+    /// Crime reports whose recording decision fell due before `now_ms`, oldest due first.
+    pub fn overdue_decisions(&self, now_ms: i64) -> Result<Vec<Projection>, StoreError> {
+        self.read(|tx| queries::overdue_decisions(tx, now_ms))
+    }
+
+    /// Stop-searches that still need a receipt (or a reason for none), newest first.
+    pub fn receipts_needed(&self) -> Result<Vec<Projection>, StoreError> {
+        self.read(queries::receipts_needed)
+    }
+
+    /// Records that link to `to` in `role`, e.g. the needs assessments whose ("crime", id) link
+    /// points at a crime report. Ordered by id (UUIDv7: oldest first).
+    pub fn linking_to(&self, to: RecordId, role: &str) -> Result<Vec<RecordId>, StoreError> {
+        queries::linking_to(&self.conn, to, role).map_err(classify)
+    }
+
+    /// How many records are stored.
+    pub fn count(&self) -> Result<u64, StoreError> {
+        queries::count(&self.conn).map_err(classify)
+    }
+
+    /// Every record id, in id order (UUIDv7: oldest first).
+    pub fn ids(&self) -> Result<Vec<RecordId>, StoreError> {
+        queries::ids(&self.conn).map_err(classify)
+    }
+
+    /// A device setting, if set.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        queries::meta(&self.conn, key).map_err(classify)
+    }
+
+    /// Sets a device setting (durable on return).
+    pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        queries::set_meta(&self.conn, key, value).map_err(classify)
+    }
+
+    /// Appends to the access log (durable on return).
+    pub fn log_access(&mut self, entry: &AccessLogEntry) -> Result<(), StoreError> {
+        queries::log_access(&self.conn, entry).map_err(classify)
+    }
+
+    /// The access log of one record, oldest first.
+    pub fn access_log(&self, record: RecordId) -> Result<Vec<AccessLogEntry>, StoreError> {
+        queries::access_log(&self.conn, record).map_err(classify)
+    }
+
+    /// Reads every page (SQLCipher's HMAC check, then SQLite's `quick_check`). Slow on a large
+    /// store: run it in the background, not at open. Damage is [`StoreError::Corrupt`].
+    pub fn check_integrity(&self) -> Result<(), StoreError> {
+        let mut problems =
+            queries::pragma_rows(&self.conn, "PRAGMA cipher_integrity_check").map_err(classify)?;
+        let quick = queries::pragma_rows(&self.conn, "PRAGMA quick_check").map_err(classify)?;
+        problems.extend(quick.into_iter().filter(|line| line != "ok"));
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt {
+                detail: summarise(&problems),
+            })
+        }
+    }
+
+    /// Runs several reads in one read transaction, so they see one state of the store.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let tx = self.conn.unchecked_transaction().map_err(classify)?;
+        let value = f(&tx).map_err(classify)?;
+        tx.commit().map_err(classify)?;
+        Ok(value)
     }
     /// STUB
     pub fn save(&mut self, s: &DocumentSave) -> Result<(), StoreError> {
@@ -249,4 +442,82 @@ pub struct AccessLogEntry {
     pub action: String,
     /// why
     pub purpose: String,
+}
+
+/// Opens the file and gives SQLCipher the key: the one place Fieldbook opens a database.
+fn open_keyed(path: &Path, key: &DatabaseKey, create: bool) -> Result<Connection, rusqlite::Error> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    // The one place Fieldbook opens a database: keying, pragmas and migrations follow here.
+    #[allow(clippy::disallowed_methods)]
+    let conn = Connection::open_with_flags(path, flags)?;
+    // Until the store has proved readable, closing must not checkpoint: with a wrong key and the
+    // WAL of a crashed session, SQLite would otherwise copy the WAL into the file on close.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+    // SQLCipher writes its own error lines to stderr (logcat, os_log on phones) on a wrong key
+    // or a damaged page; the typed error says the same to the caller, so keep the log quiet.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+    conn.execute_batch(&key_pragma(key))?;
+    Ok(conn)
+}
+
+/// `PRAGMA key` for `key`: a raw key as a blob literal (SQLCipher skips its key derivation), a
+/// passphrase as a quoted string.
+fn key_pragma(key: &DatabaseKey) -> String {
+    match key {
+        DatabaseKey::Raw(bytes) => format!("PRAGMA key = \"x'{}'\";", hex::encode(bytes)),
+        DatabaseKey::Passphrase(p) => format!("PRAGMA key = '{}';", p.replace('\'', "''")),
+    }
+}
+
+/// Connection settings, after the key was proved right.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        tracing::warn!(mode, "the store did not switch to WAL journaling");
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(())
+}
+
+/// How long a write waits for another connection's lock (the CLI and a sync run may overlap).
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Turns a rusqlite error into what a caller can act on. The only conversion in this module.
+fn classify(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(_, _) => match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) => StoreError::KeyRejected,
+            Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+                detail: "sqlite found a malformed page".into(),
+            },
+            _ => StoreError::Sqlite(e),
+        },
+        rusqlite::Error::FromSqlConversionFailure(column, _, _)
+        | rusqlite::Error::InvalidColumnType(column, _, _)
+        | rusqlite::Error::IntegralValueOutOfRange(column, _) => StoreError::Corrupt {
+            detail: format!("a stored value in column {column} cannot be read back"),
+        },
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+/// The first few lines of an integrity report (page numbers and index names, no values).
+fn summarise(problems: &[String]) -> String {
+    const SHOWN: usize = 3;
+    let mut detail = problems
+        .iter()
+        .take(SHOWN)
+        .map(|l| l.trim().to_lowercase())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if problems.len() > SHOWN {
+        detail.push_str(&format!("; and {} more", problems.len() - SHOWN));
+    }
+    detail
 }

@@ -1,0 +1,83 @@
+-- Fieldbook device store, schema version 2: what a new store is created with.
+--
+-- Keep this file and the upgrades in `upgrade_v1_to_v2.sql` in step: a store created here and a
+-- store upgraded from `tests/create_v1_db.sql` must end with the same schema (a test checks it).
+-- Columns added by an upgrade are last in their table here, because `ALTER TABLE ADD COLUMN`
+-- appends them there.
+
+-- Small settings of this device (enrolled officer, sync cursor...). Never personal data.
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- One row per record: the projection of its document that screens and queues query, its heads
+-- and the size of its stored chunks. Derived from the document; rebuilt after every change.
+-- Small rows keyed by a text id: WITHOUT ROWID spares a separate primary-key index.
+CREATE TABLE records (
+    id              TEXT PRIMARY KEY NOT NULL,            -- record id, hyphenated UUID
+    kind            TEXT NOT NULL,                        -- RecordKind::as_str
+    status          TEXT NOT NULL,                        -- Status::as_str
+    author          TEXT NOT NULL,                        -- officer id (collar number)
+    created_at      INTEGER NOT NULL,                     -- ms since epoch, device clock
+    updated_at      INTEGER NOT NULL,                     -- ms, last local change or merge
+    event_at        INTEGER,                              -- ms, the record's main time
+    decision_due_at INTEGER,                              -- ms, crime recording decision due
+    receipt_needed  INTEGER NOT NULL DEFAULT 0 CHECK (receipt_needed IN (0, 1)),
+    classification  TEXT,                                 -- offence code, ASB type or power
+    lat             REAL,
+    lon             REAL,
+    flags           TEXT NOT NULL DEFAULT '',             -- comma separated
+    heads           BLOB NOT NULL CHECK (length(heads) % 32 = 0), -- 32-byte change hashes
+    chunk_count     INTEGER NOT NULL DEFAULT 0,           -- rows in `chunks` for this record
+    doc_bytes       INTEGER NOT NULL DEFAULT 0,           -- their total length
+    conflicts       INTEGER NOT NULL DEFAULT 0            -- v2: legal-field conflicts to resolve
+) WITHOUT ROWID;
+
+-- "All records, newest first" and the time-range filter: the list order is
+-- coalesce(event_at, created_at) descending.
+CREATE INDEX records_by_time ON records (coalesce(event_at, created_at));
+-- The same list for one kind (the common screen filter).
+CREATE INDEX records_by_kind_time ON records (kind, coalesce(event_at, created_at));
+-- "My drafts", newest updated first; also serves author (+ status) filters.
+CREATE INDEX records_by_author_status ON records (author, status, updated_at);
+-- Crime reports waiting for a recording decision, oldest due first. Few rows: partial index.
+CREATE INDEX records_decision_due ON records (decision_due_at)
+    WHERE decision_due_at IS NOT NULL;
+-- v2: stop-searches that still need a receipt. Few rows: partial index.
+CREATE INDEX records_receipt_needed ON records (coalesce(event_at, created_at))
+    WHERE receipt_needed = 1;
+
+-- The document of each record as automerge save chunks, concatenated in `seq` order on load.
+-- Chunks can be large (a whole document after compaction), so this keeps its rowid.
+CREATE TABLE chunks (
+    record_id TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+    seq       INTEGER NOT NULL,
+    bytes     BLOB NOT NULL,
+    PRIMARY KEY (record_id, seq)
+);
+
+-- What each record refers to: (role, id), e.g. ('victim', person), ('crime', crime). The target
+-- need not be on this device, so `to_id` has no foreign key.
+CREATE TABLE links (
+    from_id TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+    role    TEXT NOT NULL,
+    to_id   TEXT NOT NULL,
+    PRIMARY KEY (from_id, role, to_id)
+) WITHOUT ROWID;
+
+-- "Which records point at this one in this role" (needs assessments of a crime...).
+CREATE INDEX links_by_target ON links (to_id, role);
+
+-- v2: Data Protection Act 2018 Part 3 log of who viewed, created, altered or exported a record
+-- and why. Kept when a record is purged, so no foreign key to `records`.
+CREATE TABLE access_log (
+    id        INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,                           -- ms since epoch
+    officer   TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    action    TEXT NOT NULL,                              -- view, create, alter, export...
+    purpose   TEXT NOT NULL
+);
+
+CREATE INDEX access_log_by_record ON access_log (record_id, at);

@@ -1,0 +1,371 @@
+//! The SQL of the store, one function per statement group. Everything here returns
+//! `rusqlite::Result`; [`super::Store`] converts errors once, at its methods.
+//!
+//! Ids are stored as hyphenated UUID text, kinds and statuses as their `as_str` names, times as
+//! milliseconds since the epoch, booleans as 0/1. Every statement goes through `prepare_cached`.
+
+use super::{AccessLogEntry, DocumentSave, Projection, RecordQuery, StoredDocument};
+use crate::domain::{OfficerId, RecordId, RecordKind, Status};
+use rusqlite::types::{Type, Value};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::str::FromStr;
+
+/// Rows `list` returns when the query sets no limit.
+pub(super) const DEFAULT_LIST_LIMIT: u32 = 1_000;
+
+/// The projection columns, in the order [`projection_from_row`] reads them.
+const PROJECTION_COLUMNS: &str = "id, kind, status, author, created_at, updated_at, event_at, \
+     decision_due_at, receipt_needed, classification, lat, lon, flags, conflicts";
+
+/// The list order: the record's main time, newest first; id breaks ties.
+pub(super) const NEWEST_FIRST: &str = "coalesce(event_at, created_at) DESC, id DESC";
+
+// The filters and orders of the queue queries, shared with the test that checks each one is
+// served by its index (`EXPLAIN QUERY PLAN` shows no table scan and no sort).
+
+/// "My drafts": `?1` is the author.
+pub(super) const DRAFTS: &str =
+    "WHERE author = ?1 AND status = 'draft' ORDER BY updated_at DESC, id DESC";
+/// Recording decisions due before `?1`.
+pub(super) const OVERDUE_DECISIONS: &str =
+    "WHERE decision_due_at IS NOT NULL AND decision_due_at < ?1 ORDER BY decision_due_at, id";
+/// Stop-searches still needing a receipt.
+pub(super) const RECEIPTS_NEEDED: &str =
+    "WHERE receipt_needed = 1 ORDER BY coalesce(event_at, created_at) DESC, id DESC";
+/// Links to `?1` in role `?2`.
+pub(super) const LINKING_TO: &str =
+    "SELECT from_id FROM links WHERE to_id = ?1 AND role = ?2 ORDER BY from_id";
+
+// -------------------------------------------------------------------------------------------
+// Writes
+// -------------------------------------------------------------------------------------------
+
+/// Writes one save inside the caller's transaction.
+pub(super) fn save(conn: &Connection, s: &DocumentSave) -> rusqlite::Result<()> {
+    let id = s.id.to_string();
+    let p = &s.projection;
+    conn.prepare_cached(
+        "INSERT INTO records (id, kind, status, author, created_at, updated_at, event_at,
+                              decision_due_at, receipt_needed, classification, lat, lon, flags,
+                              conflicts, heads)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         ON CONFLICT (id) DO UPDATE SET
+             kind = excluded.kind, status = excluded.status, author = excluded.author,
+             created_at = excluded.created_at, updated_at = excluded.updated_at,
+             event_at = excluded.event_at, decision_due_at = excluded.decision_due_at,
+             receipt_needed = excluded.receipt_needed, classification = excluded.classification,
+             lat = excluded.lat, lon = excluded.lon, flags = excluded.flags,
+             conflicts = excluded.conflicts, heads = excluded.heads",
+    )?
+    .execute(params![
+        id,
+        p.kind.as_str(),
+        p.status.as_str(),
+        p.author.as_str(),
+        p.created_at,
+        p.updated_at,
+        p.event_at,
+        p.decision_due_at,
+        p.receipt_needed,
+        p.classification,
+        p.lat,
+        p.lon,
+        p.flags,
+        p.conflicts,
+        s.heads,
+    ])?;
+
+    let len = i64::try_from(s.bytes.len()).unwrap_or(i64::MAX);
+    if s.replace {
+        conn.prepare_cached("DELETE FROM chunks WHERE record_id = ?1")?
+            .execute([&id])?;
+        conn.prepare_cached("INSERT INTO chunks (record_id, seq, bytes) VALUES (?1, 0, ?2)")?
+            .execute(params![id, s.bytes])?;
+        conn.prepare_cached("UPDATE records SET chunk_count = 1, doc_bytes = ?2 WHERE id = ?1")?
+            .execute(params![id, len])?;
+    } else if !s.bytes.is_empty() {
+        // An incremental save with no new changes is empty: nothing to append.
+        conn.prepare_cached(
+            "INSERT INTO chunks (record_id, seq, bytes)
+             SELECT ?1, coalesce(max(seq) + 1, 0), ?2 FROM chunks WHERE record_id = ?1",
+        )?
+        .execute(params![id, s.bytes])?;
+        conn.prepare_cached(
+            "UPDATE records SET chunk_count = chunk_count + 1, doc_bytes = doc_bytes + ?2
+             WHERE id = ?1",
+        )?
+        .execute(params![id, len])?;
+    }
+
+    conn.prepare_cached("DELETE FROM links WHERE from_id = ?1")?
+        .execute([&id])?;
+    let mut insert_link = conn
+        .prepare_cached("INSERT OR IGNORE INTO links (from_id, role, to_id) VALUES (?1, ?2, ?3)")?;
+    for (role, to) in &p.links {
+        insert_link.execute(params![id, role, to.to_string()])?;
+    }
+    Ok(())
+}
+
+pub(super) fn set_meta(conn: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([key, value])?;
+    Ok(())
+}
+
+pub(super) fn log_access(conn: &Connection, e: &AccessLogEntry) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO access_log (at, officer, record_id, action, purpose)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        e.at_ms,
+        e.officer.as_str(),
+        e.record_id.to_string(),
+        e.action,
+        e.purpose
+    ])?;
+    Ok(())
+}
+
+// -------------------------------------------------------------------------------------------
+// Reads
+// -------------------------------------------------------------------------------------------
+
+/// The record's chunks concatenated in `seq` order, in one statement (one consistent snapshot).
+pub(super) fn load(conn: &Connection, id: RecordId) -> rusqlite::Result<Option<StoredDocument>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.heads, r.doc_bytes, c.bytes
+         FROM records r LEFT JOIN chunks c ON c.record_id = r.id
+         WHERE r.id = ?1
+         ORDER BY c.seq",
+    )?;
+    let mut rows = stmt.query([id.to_string()])?;
+    let mut doc: Option<StoredDocument> = None;
+    while let Some(row) = rows.next()? {
+        let doc = match &mut doc {
+            Some(doc) => doc,
+            None => {
+                let size: i64 = row.get(1)?;
+                doc.insert(StoredDocument {
+                    bytes: Vec::with_capacity(usize::try_from(size).unwrap_or(0)),
+                    heads: row.get(0)?,
+                    chunks: 0,
+                })
+            }
+        };
+        if let Some(chunk) = row.get_ref(2)?.as_blob_or_null()? {
+            doc.bytes.extend_from_slice(chunk);
+            doc.chunks += 1;
+        }
+    }
+    Ok(doc)
+}
+
+pub(super) fn projection(conn: &Connection, id: RecordId) -> rusqlite::Result<Option<Projection>> {
+    let sql = format!("SELECT {PROJECTION_COLUMNS} FROM records WHERE id = ?1");
+    let found = conn
+        .prepare_cached(&sql)?
+        .query_row([id.to_string()], projection_from_row)
+        .optional()?;
+    match found {
+        Some(mut p) => {
+            p.links = links_of(conn, p.id)?;
+            Ok(Some(p))
+        }
+        None => Ok(None),
+    }
+}
+
+pub(super) fn list(conn: &Connection, q: &RecordQuery) -> rusqlite::Result<Vec<Projection>> {
+    // Only the filters that are set become conditions, so each shape of query can use its
+    // index (an `(?1 IS NULL OR kind = ?1)` form would defeat them).
+    let mut conditions: Vec<&str> = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    if let Some(kind) = q.kind {
+        conditions.push("kind = ?");
+        values.push(kind.as_str().to_owned().into());
+    }
+    if let Some(status) = q.status {
+        conditions.push("status = ?");
+        values.push(status.as_str().to_owned().into());
+    }
+    if let Some(author) = &q.author {
+        conditions.push("author = ?");
+        values.push(author.as_str().to_owned().into());
+    }
+    if let Some(from) = q.from {
+        conditions.push("coalesce(event_at, created_at) >= ?");
+        values.push(from.into());
+    }
+    if let Some(to) = q.to {
+        conditions.push("coalesce(event_at, created_at) < ?");
+        values.push(to.into());
+    }
+    let filter = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    values.push(i64::from(q.limit.unwrap_or(DEFAULT_LIST_LIMIT)).into());
+    let sql = format!(
+        "SELECT {PROJECTION_COLUMNS} FROM records {filter} ORDER BY {NEWEST_FIRST} LIMIT ?"
+    );
+    projections(conn, &sql, rusqlite::params_from_iter(values))
+}
+
+pub(super) fn drafts(conn: &Connection, author: &OfficerId) -> rusqlite::Result<Vec<Projection>> {
+    let sql = format!("SELECT {PROJECTION_COLUMNS} FROM records {DRAFTS}");
+    projections(conn, &sql, [author.as_str()])
+}
+
+pub(super) fn overdue_decisions(
+    conn: &Connection,
+    now_ms: i64,
+) -> rusqlite::Result<Vec<Projection>> {
+    let sql = format!("SELECT {PROJECTION_COLUMNS} FROM records {OVERDUE_DECISIONS}");
+    projections(conn, &sql, [now_ms])
+}
+
+pub(super) fn receipts_needed(conn: &Connection) -> rusqlite::Result<Vec<Projection>> {
+    let sql = format!("SELECT {PROJECTION_COLUMNS} FROM records {RECEIPTS_NEEDED}");
+    projections(conn, &sql, [])
+}
+
+pub(super) fn linking_to(
+    conn: &Connection,
+    to: RecordId,
+    role: &str,
+) -> rusqlite::Result<Vec<RecordId>> {
+    conn.prepare_cached(LINKING_TO)?
+        .query_map(params![to.to_string(), role], |row| record_id(row, 0))?
+        .collect()
+}
+
+pub(super) fn count(conn: &Connection) -> rusqlite::Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM records")?
+        .query_row([], |row| row.get(0))?;
+    // count(*) is never negative.
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+pub(super) fn ids(conn: &Connection) -> rusqlite::Result<Vec<RecordId>> {
+    conn.prepare_cached("SELECT id FROM records ORDER BY id")?
+        .query_map([], |row| record_id(row, 0))?
+        .collect()
+}
+
+pub(super) fn meta(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |row| row.get(0))
+        .optional()
+}
+
+pub(super) fn access_log(
+    conn: &Connection,
+    record: RecordId,
+) -> rusqlite::Result<Vec<AccessLogEntry>> {
+    conn.prepare_cached(
+        "SELECT at, officer, record_id, action, purpose FROM access_log
+         WHERE record_id = ?1 ORDER BY at, id",
+    )?
+    .query_map([record.to_string()], |row| {
+        Ok(AccessLogEntry {
+            at_ms: row.get(0)?,
+            officer: parsed(row, 1, |s| OfficerId::new(s).ok())?,
+            record_id: record_id(row, 2)?,
+            action: row.get(3)?,
+            purpose: row.get(4)?,
+        })
+    })?
+    .collect()
+}
+
+/// The text rows a checking pragma returns (`quick_check`, `cipher_integrity_check`).
+pub(super) fn pragma_rows(conn: &Connection, pragma: &str) -> rusqlite::Result<Vec<String>> {
+    conn.prepare(pragma)?
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect()
+}
+
+// -------------------------------------------------------------------------------------------
+// Row mapping
+// -------------------------------------------------------------------------------------------
+
+/// Runs a projection query, then fills in each row's links (same read transaction: the caller's).
+fn projections(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> rusqlite::Result<Vec<Projection>> {
+    let mut found: Vec<Projection> = conn
+        .prepare_cached(sql)?
+        .query_map(params, projection_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    for p in &mut found {
+        p.links = links_of(conn, p.id)?;
+    }
+    Ok(found)
+}
+
+fn links_of(conn: &Connection, id: RecordId) -> rusqlite::Result<Vec<(String, RecordId)>> {
+    conn.prepare_cached("SELECT role, to_id FROM links WHERE from_id = ?1 ORDER BY role, to_id")?
+        .query_map([id.to_string()], |row| {
+            Ok((row.get(0)?, record_id(row, 1)?))
+        })?
+        .collect()
+}
+
+/// Reads [`PROJECTION_COLUMNS`]; links are left empty for the caller to fill.
+fn projection_from_row(row: &Row<'_>) -> rusqlite::Result<Projection> {
+    Ok(Projection {
+        id: record_id(row, 0)?,
+        kind: parsed(row, 1, |s| RecordKind::from_str(s).ok())?,
+        status: parsed(row, 2, |s| Status::from_str(s).ok())?,
+        author: parsed(row, 3, |s| OfficerId::new(s).ok())?,
+        created_at: row.get(4)?,
+        updated_at: row.get(5)?,
+        event_at: row.get(6)?,
+        decision_due_at: row.get(7)?,
+        receipt_needed: row.get(8)?,
+        classification: row.get(9)?,
+        lat: row.get(10)?,
+        lon: row.get(11)?,
+        flags: row.get(12)?,
+        links: Vec::new(),
+        conflicts: row.get(13)?,
+    })
+}
+
+fn record_id(row: &Row<'_>, column: usize) -> rusqlite::Result<RecordId> {
+    parsed(row, column, |s| uuid::Uuid::parse_str(s).ok().map(RecordId))
+}
+
+/// A text column parsed into a domain type; a value that does not parse is a conversion
+/// failure (reported as a damaged store, without the value, which could be anything).
+fn parsed<T>(
+    row: &Row<'_>,
+    column: usize,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let text = row.get_ref(column)?.as_str()?;
+    parse(text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(column, Type::Text, Box::new(UnreadableValue))
+    })
+}
+
+/// A stored value this build cannot read back.
+#[derive(Debug)]
+struct UnreadableValue;
+
+impl std::fmt::Display for UnreadableValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the stored value is not one this build knows")
+    }
+}
+
+impl std::error::Error for UnreadableValue {}
