@@ -95,6 +95,10 @@ pub(super) fn field_changes(doc: &Automerge) -> Vec<FieldChange> {
             if old == new {
                 continue;
             }
+            // A creation lists what was given a value, not every empty field.
+            if before.is_empty() && (field == "meta" || new.as_ref().is_none_or(is_blank)) {
+                continue;
+            }
             out.push(FieldChange {
                 change: change.hash().to_string(),
                 actor: change.actor_id().to_hex_string(),
@@ -113,6 +117,17 @@ pub(super) fn field_changes(doc: &Automerge) -> Vec<FieldChange> {
         }
     }
     out
+}
+
+/// Null, empty text, empty lists, `false`, and objects holding only those.
+fn is_blank(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(m) => m.values().all(is_blank),
+        Value::Bool(true) | Value::Number(_) => false,
+    }
 }
 
 fn push_key(path: &mut String, key: &str) {
