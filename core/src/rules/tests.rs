@@ -1,0 +1,1 @@
+// Table-driven rule tests: written next.
