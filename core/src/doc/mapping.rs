@@ -144,7 +144,7 @@ fn reconcile_list<T: Transactable + ReadDoc>(
                     match (new_item, &old_ids[old_index + k]) {
                         (Value::Object(m), Some(id))
                             if matches!(old_values[old_index + k], Value::Object(_))
-                                && !code_changed(tx, id, &m) =>
+                                && !code_changed(tx, id, m) =>
                         {
                             reconcile_map(tx, id, m, path)?;
                         }
