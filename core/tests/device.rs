@@ -19,7 +19,14 @@ fn clock() -> Arc<FixedClock> {
 }
 
 fn device(path: &Path, officer: &str, role: Role, clock: Arc<FixedClock>) -> Device {
-    Device::init(path, &KEY, OfficerId::new(officer).expect("valid id"), role, clock).expect("init")
+    Device::init(
+        path,
+        &KEY,
+        OfficerId::new(officer).expect("valid id"),
+        role,
+        clock,
+    )
+    .expect("init")
 }
 
 fn set(device: &mut Device, id: RecordId, fields: &[&str]) {
@@ -43,7 +50,10 @@ fn records_survive_closing_and_reopening_the_store() {
     let path = dir.path().join("d.fbk");
     let c = clock();
     let mut d = device(&path, "PC1", Role::Officer, c.clone());
-    let id = d.create(RecordKind::CrimeReport, None).expect("create").id();
+    let id = d
+        .create(RecordKind::CrimeReport, None)
+        .expect("create")
+        .id();
     set(&mut d, id, &["narrative=First.", "classification=8N"]);
     set(&mut d, id, &["narrative+= Second."]);
     let before = d.get(id).expect("get");
@@ -52,9 +62,14 @@ fn records_survive_closing_and_reopening_the_store() {
     let mut reopened = Device::open(&path, &KEY, c).expect("reopens");
     assert_eq!(reopened.get(id).expect("get"), before);
     assert_eq!(reopened.user().officer.as_str(), "PC1");
-    let Record::Crime(crime) = before else { panic!("a crime") };
+    let Record::Crime(crime) = before else {
+        panic!("a crime")
+    };
     assert_eq!(crime.narrative, "First. Second.");
-    assert_eq!(crime.classification.expect("classified").category, "violent-crime");
+    assert_eq!(
+        crime.classification.expect("classified").category,
+        "violent-crime"
+    );
 }
 
 #[test]
@@ -69,8 +84,18 @@ fn a_wrong_key_is_refused_and_the_store_still_opens_with_the_right_one() {
         Err(Error::Store(StoreError::KeyRejected)) => {}
         other => panic!("expected KeyRejected, got {other:?}"),
     }
-    assert_eq!(std::fs::read(&path).expect("read"), bytes, "the file must be untouched");
-    assert_eq!(Device::open(&path, &KEY, clock()).expect("opens").count().expect("count"), 1);
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        bytes,
+        "the file must be untouched"
+    );
+    assert_eq!(
+        Device::open(&path, &KEY, clock())
+            .expect("opens")
+            .count()
+            .expect("count"),
+        1
+    );
 }
 
 #[test]
@@ -78,29 +103,51 @@ fn bad_input_names_the_field_and_leaves_the_stored_record_unchanged() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut d = device(&dir.path().join("d.fbk"), "PC1", Role::Officer, clock());
     let id = d.create(RecordKind::StopSearch, None).expect("create").id();
-    set(&mut d, id, &["grounds=Saw him hide a knife handle in his waistband."]);
+    set(
+        &mut d,
+        id,
+        &["grounds=Saw him hide a knife handle in his waistband."],
+    );
     let before = d.get(id).expect("get");
     let huge = format!("grounds={}", "x".repeat(5000));
     let cases: [(&str, &str, &str); 7] = [
         ("bwv_used=perhaps", "bwv_used", "well-typed"),
         ("detained_at=tomorrow", "detained_at", "well-typed"),
-        ("colour=blue", "record", "well-typed"),
+        ("colour=blue", "colour", "well-typed"),
         ("age_range=18-24", "age_range", "managed-field"),
         ("meta.author=PC9", "meta.author", "managed-field"),
-        ("receipt_reference=SS-1", "receipt_reference", "managed-field"),
+        (
+            "receipt_reference=SS-1",
+            "receipt_reference",
+            "managed-field",
+        ),
         (&huge, "grounds", "max-length"),
     ];
     for (assignment, field, rule) in cases {
         match d.set_fields(id, &[assignment.to_owned()]) {
-            Err(Error::Invalid { field: f, rule: r, .. }) => {
-                assert_eq!((f.as_str(), r.as_str()), (field, rule), "{}", &assignment[..assignment.len().min(40)]);
+            Err(Error::Invalid {
+                field: f, rule: r, ..
+            }) => {
+                assert_eq!(
+                    (f.as_str(), r.as_str()),
+                    (field, rule),
+                    "{}",
+                    &assignment[..assignment.len().min(40)]
+                );
             }
             other => panic!("{assignment}: expected Invalid, got {other:?}"),
         }
-        assert_eq!(d.get(id).expect("get"), before, "a refused edit changed the record");
+        assert_eq!(
+            d.get(id).expect("get"),
+            before,
+            "a refused edit changed the record"
+        );
     }
     // A good assignment in the same command as a bad one is not applied either.
-    assert!(d.set_fields(id, &["gender=Male".into(), "bwv_used=perhaps".into()]).is_err());
+    assert!(
+        d.set_fields(id, &["gender=Male".into(), "bwv_used=perhaps".into()])
+            .is_err()
+    );
     assert_eq!(d.get(id).expect("get"), before);
 }
 
@@ -108,9 +155,16 @@ fn bad_input_names_the_field_and_leaves_the_stored_record_unchanged() {
 fn importing_something_that_is_not_a_document_changes_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut d = device(&dir.path().join("d.fbk"), "PC1", Role::Officer, clock());
-    let id = d.create(RecordKind::CrimeReport, None).expect("create").id();
+    let id = d
+        .create(RecordKind::CrimeReport, None)
+        .expect("create")
+        .id();
     let good = d.export_document(id).expect("export");
-    for bytes in [Vec::new(), b"garbage".to_vec(), good[..good.len() / 2].to_vec()] {
+    for bytes in [
+        Vec::new(),
+        b"garbage".to_vec(),
+        good[..good.len() / 2].to_vec(),
+    ] {
         assert!(matches!(d.import_document(&bytes), Err(Error::Doc(_))));
     }
     assert_eq!(d.count().expect("count"), 1);
@@ -122,24 +176,46 @@ fn two_devices_exchanging_documents_converge_and_surface_the_outcome_conflict() 
     let dir = tempfile::tempdir().expect("temp dir");
     let c = clock();
     let mut a = device(&dir.path().join("a.fbk"), "PC1", Role::Officer, c.clone());
-    let mut b = device(&dir.path().join("b.fbk"), "PC2", Role::Officer, c.clone());
-    let id = a.create(RecordKind::CrimeReport, None).expect("create").id();
+    // The same officer on a second device (phone and tablet): two actors, concurrent edits.
+    let mut b = device(&dir.path().join("b.fbk"), "PC1", Role::Officer, c.clone());
+    let id = a
+        .create(RecordKind::CrimeReport, None)
+        .expect("create")
+        .id();
     set(&mut a, id, &["narrative=Called at 21:00."]);
-    b.import_document(&a.export_document(id).expect("export")).expect("import");
+    b.import_document(&a.export_document(id).expect("export"))
+        .expect("import");
 
-    set(&mut a, id, &["narrative+= Victim had a cut lip.", "outcome=1"]);
-    set(&mut b, id, &["narrative+= Neighbour heard shouting.", "outcome=16"]);
-    // B is not the author: it edits by merging, as sync will. Both exchange.
-    b.import_document(&a.export_document(id).expect("export")).expect("import into b");
-    a.import_document(&b.export_document(id).expect("export")).expect("import into a");
+    set(
+        &mut a,
+        id,
+        &["narrative+= Victim had a cut lip.", "outcome=1"],
+    );
+    set(
+        &mut b,
+        id,
+        &["narrative+= Neighbour heard shouting.", "outcome=16"],
+    );
+    b.import_document(&a.export_document(id).expect("export"))
+        .expect("import into b");
+    a.import_document(&b.export_document(id).expect("export"))
+        .expect("import into a");
 
     let (ra, rb) = (a.get(id).expect("a"), b.get(id).expect("b"));
     assert_eq!(ra, rb, "replicas differ after exchange");
-    let Record::Crime(crime) = ra else { panic!("a crime") };
+    let Record::Crime(crime) = ra else {
+        panic!("a crime")
+    };
     assert!(crime.narrative.contains("cut lip") && crime.narrative.contains("shouting"));
     for d in [&mut a, &mut b] {
         let conflicts = d.conflicts(id).expect("conflicts");
-        assert_eq!(conflicts.iter().map(|c| c.field.as_str()).collect::<Vec<_>>(), ["outcome"]);
+        assert_eq!(
+            conflicts
+                .iter()
+                .map(|c| c.field.as_str())
+                .collect::<Vec<_>>(),
+            ["outcome"]
+        );
         assert_eq!(d.projection(id).expect("projection").conflicts, 1);
         assert_projection_matches_document(d, id);
     }
@@ -153,7 +229,10 @@ fn two_devices_exchanging_documents_converge_and_surface_the_outcome_conflict() 
 fn a_submitted_record_is_locked_for_its_author_and_its_status_is_derived() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut d = device(&dir.path().join("d.fbk"), "PCSO7", Role::Pcso, clock());
-    let id = d.create(RecordKind::NeighbourhoodIssue, None).expect("create").id();
+    let id = d
+        .create(RecordKind::NeighbourhoodIssue, None)
+        .expect("create")
+        .id();
     match d.submit(id) {
         Err(Error::Refused { findings }) => {
             let rules: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
@@ -165,15 +244,26 @@ fn a_submitted_record_is_locked_for_its_author_and_its_status_is_derived() {
     set(
         &mut d,
         id,
-        &["asb_type=noise", "qualifier=nuisance", "location.description=Park gates", "anonymous_reporter=true"],
+        &[
+            "asb_type=noise",
+            "qualifier=nuisance",
+            "location.description=Park gates",
+            "anonymous_reporter=true",
+        ],
     );
     d.submit(id).expect("submits");
     assert_eq!(d.status(id).expect("status"), Status::Submitted);
     assert!(matches!(
         d.set_fields(id, &["narrative=late".into()]),
-        Err(Error::NotEditable { status: Status::Submitted, .. })
+        Err(Error::NotEditable {
+            status: Status::Submitted,
+            ..
+        })
     ));
-    assert!(matches!(d.create(RecordKind::StopSearch, None), Err(Error::Forbidden(_))));
+    assert!(matches!(
+        d.create(RecordKind::StopSearch, None),
+        Err(Error::Forbidden(_))
+    ));
 }
 
 #[test]
@@ -181,16 +271,39 @@ fn overdue_decisions_follow_the_clock_and_the_decision() {
     let dir = tempfile::tempdir().expect("temp dir");
     let c = clock();
     let mut d = device(&dir.path().join("d.fbk"), "PC1", Role::Officer, c.clone());
-    let id = d.create(RecordKind::CrimeReport, None).expect("create").id();
+    let id = d
+        .create(RecordKind::CrimeReport, None)
+        .expect("create")
+        .id();
     assert!(d.overdue_decisions().expect("query").is_empty());
     c.advance(time::Duration::hours(25));
-    let overdue: Vec<RecordId> = d.overdue_decisions().expect("query").iter().map(|p| p.id).collect();
+    let overdue: Vec<RecordId> = d
+        .overdue_decisions()
+        .expect("query")
+        .iter()
+        .map(|p| p.id)
+        .collect();
     assert_eq!(overdue, [id]);
     let now = c.now().to_rfc3339();
-    set(&mut d, id, &["recording_decision.decision=crimed", &format!("recording_decision.decided_at={now}")]);
+    set(
+        &mut d,
+        id,
+        &[
+            "recording_decision.decision=crimed",
+            &format!("recording_decision.decided_at={now}"),
+        ],
+    );
     assert!(d.overdue_decisions().expect("query").is_empty());
-    let warnings: Vec<String> = d.check(id).expect("check").into_iter().map(|f| f.rule).collect();
-    assert!(warnings.contains(&"crime-decision-late".to_owned()), "{warnings:?}");
+    let warnings: Vec<String> = d
+        .check(id)
+        .expect("check")
+        .into_iter()
+        .map(|f| f.rule)
+        .collect();
+    assert!(
+        warnings.contains(&"crime-decision-late".to_owned()),
+        "{warnings:?}"
+    );
 }
 
 #[test]
@@ -198,18 +311,58 @@ fn queries_filter_by_kind_status_author_and_time() {
     let dir = tempfile::tempdir().expect("temp dir");
     let c = clock();
     let mut d = device(&dir.path().join("d.fbk"), "PC1", Role::Officer, c.clone());
-    let first = d.create(RecordKind::CrimeReport, None).expect("create").id();
+    let first = d
+        .create(RecordKind::CrimeReport, None)
+        .expect("create")
+        .id();
     c.advance(time::Duration::hours(2));
-    let second = d.create(RecordKind::CrimeReport, None).expect("create").id();
+    let second = d
+        .create(RecordKind::CrimeReport, None)
+        .expect("create")
+        .id();
     d.create(RecordKind::Person, None).expect("create");
-    let crimes = |q: RecordQuery| -> Vec<RecordId> { d.list(&q).expect("list").iter().map(|p| p.id).collect() };
-    assert_eq!(crimes(RecordQuery { kind: Some(RecordKind::CrimeReport), ..Default::default() }), [second, first]);
+    let crimes = |q: RecordQuery| -> Vec<RecordId> {
+        d.list(&q).expect("list").iter().map(|p| p.id).collect()
+    };
+    assert_eq!(
+        crimes(RecordQuery {
+            kind: Some(RecordKind::CrimeReport),
+            ..Default::default()
+        }),
+        [second, first]
+    );
     let later = (start().millis() + 3_600_000, RecordKind::CrimeReport);
-    assert_eq!(crimes(RecordQuery { kind: Some(later.1), from: Some(later.0), ..Default::default() }), [second]);
-    assert_eq!(crimes(RecordQuery { kind: Some(later.1), to: Some(later.0), ..Default::default() }), [first]);
-    assert!(crimes(RecordQuery { status: Some(Status::Submitted), ..Default::default() }).is_empty());
+    assert_eq!(
+        crimes(RecordQuery {
+            kind: Some(later.1),
+            from: Some(later.0),
+            ..Default::default()
+        }),
+        [second]
+    );
+    assert_eq!(
+        crimes(RecordQuery {
+            kind: Some(later.1),
+            to: Some(later.0),
+            ..Default::default()
+        }),
+        [first]
+    );
+    assert!(
+        crimes(RecordQuery {
+            status: Some(Status::Submitted),
+            ..Default::default()
+        })
+        .is_empty()
+    );
     let other = OfficerId::new("PC2").expect("valid");
-    assert!(crimes(RecordQuery { author: Some(other), ..Default::default() }).is_empty());
+    assert!(
+        crimes(RecordQuery {
+            author: Some(other),
+            ..Default::default()
+        })
+        .is_empty()
+    );
     assert_eq!(d.my_drafts().expect("drafts").len(), 3);
 }
 
@@ -219,7 +372,10 @@ fn many_edits_compact_and_still_reload_exactly() {
     let path = dir.path().join("d.fbk");
     let c = clock();
     let mut d = device(&path, "PC1", Role::Officer, c.clone());
-    let id = d.create(RecordKind::CrimeReport, None).expect("create").id();
+    let id = d
+        .create(RecordKind::CrimeReport, None)
+        .expect("create")
+        .id();
     for i in 0..80 {
         set(&mut d, id, &[&format!("narrative+= line{i}.")]);
     }
@@ -227,7 +383,11 @@ fn many_edits_compact_and_still_reload_exactly() {
     drop(d);
     let mut reopened = Device::open(&path, &KEY, c).expect("reopen");
     assert_eq!(reopened.get(id).expect("get"), before);
-    assert_eq!(reopened.history(id).expect("history").len(), 81, "one change per save, none lost to compaction");
+    assert_eq!(
+        reopened.history(id).expect("history").len(),
+        81,
+        "one change per save, none lost to compaction"
+    );
 }
 
 #[test]
@@ -235,10 +395,19 @@ fn reading_a_person_is_logged_with_who_and_why() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut d = device(&dir.path().join("d.fbk"), "PC1", Role::Officer, clock());
     let id = d.create(RecordKind::Person, None).expect("create").id();
-    set(&mut d, id, &[r#"names+={"given":"Alex","family":"Morgan"}"#]);
+    set(
+        &mut d,
+        id,
+        &[r#"names+={"given":"Alex","family":"Morgan"}"#],
+    );
     d.get(id).expect("view");
     d.history(id).expect("history");
-    let actions: Vec<String> = d.access_log(id).expect("log").into_iter().map(|e| e.action).collect();
+    let actions: Vec<String> = d
+        .access_log(id)
+        .expect("log")
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
     assert_eq!(actions, ["create", "alter", "view", "view"]);
 }
 
