@@ -678,3 +678,35 @@ fn diagnostics_stay_off_unless_fieldbook_log_is_set() {
         run.transcript()
     );
 }
+
+#[test]
+fn a_key_file_opens_the_store_its_hex_key_created() {
+    let device = Device::init("PC1234", "officer");
+    let crime = device.create("crime");
+    let key_file = device.write_file("store.key", format!("{}\n", support::raw_key(1)));
+    let run = device.run_with_key(None, &["--key-file", &key_file, "list", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(parse_json(&run.stdout)[0]["id"], crime.as_str());
+}
+
+#[test]
+#[ignore = "bug: writing to a closed pipe (`fieldbook list | head -1`) panics with exit 101"]
+fn a_reader_that_stops_early_does_not_make_the_binary_panic() {
+    let device = Device::init("PC1234", "officer");
+    device.create("crime");
+    let store = device.store().to_str().expect("UTF-8 path");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fieldbook"))
+        .args(["--store", store, "list", "--json"])
+        .env_remove("FIELDBOOK_LOG")
+        .env("FIELDBOOK_KEY", support::raw_key(1))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the fieldbook binary starts");
+    // Close the reading end while the child is still opening its encrypted store.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("the child exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
