@@ -431,7 +431,8 @@ impl Device {
         Ok(record)
     }
 
-    /// Chooses a value for a conflicted legal field, as one change.
+    /// Chooses a value for a conflicted legal field, as one change. Crime shorthands work here
+    /// too (`outcome` = `16`, `classification` = `8N`).
     pub fn resolve_conflict(
         &mut self,
         id: RecordId,
@@ -440,17 +441,28 @@ impl Device {
     ) -> Result<(), Error> {
         let stored = self.record(id)?;
         workflow::may_edit(&self.user, stored.meta())?;
+        let kind = stored.kind();
+        let value = match value {
+            Value::String(s) => Assignment::parse(&format!("{field}={s}"))
+                .ok()
+                .and_then(|a| self.expand_shorthand(kind, &a))
+                .unwrap_or_else(|| value.clone()),
+            Value::Number(n) => Assignment::parse(&format!("{field}={n}"))
+                .ok()
+                .and_then(|a| self.expand_shorthand(kind, &a))
+                .unwrap_or_else(|| value.clone()),
+            _ => value.clone(),
+        };
         let now = self.now();
         let author = self.author();
         let mut loaded = self.take(id)?;
-        if let Err(e) = loaded.doc.resolve(field, value, &author, now) {
+        if let Err(e) = loaded.doc.resolve(field, &value, &author, now) {
             self.cache.put(id, loaded);
             return Err(e.into());
         }
-        if let Err(e) = loaded.doc.hydrate() {
-            // The chosen value does not fit the record: drop the in-memory change.
-            return Err(Error::invalid(field, "well-typed", e.to_string()));
-        }
+        // The chosen value must fit the record; if not, the in-memory change is dropped (the
+        // document is not put back in the cache) and the stored version stays.
+        Record::from_json(kind, loaded.doc.to_json())?;
         self.persist(id, loaded, now)
     }
 
