@@ -324,7 +324,7 @@ impl Device {
         if theirs != ours {
             return Err(Error::invalid("meta", "managed-field", MANAGED_FIELDS[0].1));
         }
-        workflow::may_edit(&self.user, stored.meta())?;
+        workflow::may_edit(&self.user, &stored)?;
         record.derive_fields(self.reference);
         if let Some(base) = base {
             // Keep the workflow as it was at the base, so the edit does not touch it.
@@ -440,7 +440,7 @@ impl Device {
         value: &Value,
     ) -> Result<(), Error> {
         let stored = self.record(id)?;
-        workflow::may_edit(&self.user, stored.meta())?;
+        workflow::may_edit(&self.user, &stored)?;
         let kind = stored.kind();
         let value = match value {
             Value::String(s) => Assignment::parse(&format!("{field}={s}"))
