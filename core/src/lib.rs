@@ -11,6 +11,7 @@ pub mod projection;
 pub mod refdata;
 pub mod rules;
 pub mod storage;
+pub mod sync;
 pub mod workflow;
 
 pub use device::{Device, Version};

@@ -1,0 +1,341 @@
+//! The sync protocol's messages, shared by the device and the server so both mean the same
+//! bytes. Encoded as CBOR (RFC 8949): binary (automerge changes travel as byte strings, not
+//! base64), self-describing (a server can log a message's shape, a future version can add
+//! fields), and standard (any language can read a capture). See `docs/sync-protocol.md`.
+//!
+//! Endpoints (all bodies `application/cbor`):
+//!
+//! | method and path   | auth         | request          | response           |
+//! |-------------------|--------------|------------------|--------------------|
+//! | `POST /v1/enrol`  | the code     | [`EnrolRequest`] | [`EnrolResponse`]  |
+//! | `POST /v1/sync`   | Bearer token | [`SyncRequest`]  | [`SyncResponse`]   |
+//! | `POST /v1/repair` | Bearer token | [`RepairRequest`]| [`RepairResponse`] |
+//! | `GET /health`     | none         |                  | `ok`               |
+//! | `GET /metrics`    | none         |                  | Prometheus text    |
+//!
+//! Errors are a 4xx/5xx status with an [`ErrorBody`].
+
+use crate::domain::{OfficerId, RecordId, RecordKind, Role};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+/// Version of this protocol; a server refuses requests of another version with `protocol`.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// The content type of every body.
+pub const CONTENT_TYPE: &str = "application/cbor";
+/// Largest request body a server accepts (413 `too-large` above it).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Most changes in one push (400 `too-many-changes` above it); a client splits larger outboxes.
+pub const MAX_PUSH_CHANGES: usize = 20_000;
+/// Most records in one push.
+pub const MAX_PUSH_RECORDS: usize = 5_000;
+/// Default and largest number of changes in one feed page.
+pub const DEFAULT_PAGE_CHANGES: u32 = 500;
+/// Largest feed page a client may ask for.
+pub const MAX_PAGE_CHANGES: u32 = 5_000;
+
+/// An automerge change hash: 32 bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Hash(#[serde(with = "serde_bytes")] pub Vec<u8>);
+
+impl From<automerge::ChangeHash> for Hash {
+    fn from(h: automerge::ChangeHash) -> Hash {
+        Hash(h.0.to_vec())
+    }
+}
+
+impl TryFrom<&Hash> for automerge::ChangeHash {
+    type Error = WireError;
+    fn try_from(h: &Hash) -> Result<automerge::ChangeHash, WireError> {
+        <[u8; 32]>::try_from(h.0.as_slice())
+            .map(automerge::ChangeHash)
+            .map_err(|_| WireError::Malformed("a change hash must be 32 bytes".into()))
+    }
+}
+
+/// Bytes carried as a CBOR byte string (an automerge change, document or sync message).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Bytes(#[serde(with = "serde_bytes")] pub Vec<u8>);
+
+impl std::fmt::Debug for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Bytes({} bytes)", self.0.len())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Enrolment
+// ---------------------------------------------------------------------------------------------
+
+/// `POST /v1/enrol`: exchange a one-time enrolment code for a device token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrolRequest {
+    /// [`PROTOCOL_VERSION`].
+    pub protocol: u32,
+    /// The one-time code printed by `fieldbook-server enrol`.
+    pub code: String,
+    /// The automerge actor ids (hex) this device writes with; bound to it from now on.
+    pub actors: Vec<String>,
+    /// A label for the device, e.g. "PC1234 phone".
+    pub label: String,
+}
+
+/// The device's credentials and who it belongs to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrolResponse {
+    /// The server's id for this device (for `fieldbook-server revoke --device`).
+    pub device_id: String,
+    /// The bearer token; the server keeps only its hash.
+    pub token: String,
+    /// The officer the code was issued to.
+    pub officer: OfficerId,
+    /// Their role.
+    pub role: Role,
+    /// Their team, if any.
+    pub team: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sync: push and feed in one round trip
+// ---------------------------------------------------------------------------------------------
+
+/// `POST /v1/sync`: push what the server has not acknowledged and pull a page of the feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncRequest {
+    /// [`PROTOCOL_VERSION`].
+    pub protocol: u32,
+    /// The highest feed position this device has applied (0: never synced).
+    pub cursor: u64,
+    /// Most changes wanted in the feed page (≤ [`MAX_PAGE_CHANGES`]).
+    pub page_limit: u32,
+    /// Changes for many records, in one request. May be empty (a pull).
+    pub push: Vec<RecordPush>,
+}
+
+/// One record's changes the server has not acknowledged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordPush {
+    /// The record.
+    pub record: RecordId,
+    /// Its kind (checked against the document).
+    pub kind: RecordKind,
+    /// Raw automerge changes (`Change::raw_bytes`), dependencies before dependants.
+    pub changes: Vec<Bytes>,
+}
+
+/// The push results and the first feed page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncResponse {
+    /// One result per pushed record, in request order.
+    pub results: Vec<PushResult>,
+    /// Changes accepted after the request's cursor, in the device's scope.
+    pub page: FeedPage,
+}
+
+/// What happened to one pushed record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushResult {
+    /// The record.
+    pub record: RecordId,
+    /// Accepted, rejected, or missing dependencies.
+    pub outcome: PushOutcome,
+}
+
+/// The outcome of one record's push. Other records of the same push are unaffected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum PushOutcome {
+    /// Every change is in the server's history (pushing it again changes nothing).
+    Accepted {
+        /// The server's heads for the record after this push.
+        heads: Vec<Hash>,
+        /// Server receipt time of the changes new to the server (ms since epoch).
+        received_at: i64,
+        /// How many of the pushed changes were new to the server.
+        new_changes: u32,
+    },
+    /// Refused: none of the record's pushed changes entered the server's history.
+    Rejected {
+        /// Stable rule id, e.g. `actor-not-bound`, `not-a-record`, `kind-mismatch`.
+        rule: String,
+        /// What is wrong and what to do (no personal data).
+        message: String,
+        /// The first refused change, when one change is to blame.
+        change: Option<Hash>,
+        /// The field, when one field is to blame.
+        field: Option<String>,
+    },
+    /// The server lacks changes these depend on: run the repair path for this record.
+    MissingDependencies {
+        /// Hashes the server does not have.
+        missing: Vec<Hash>,
+    },
+}
+
+/// A page of the change feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeedPage {
+    /// Entries in feed order, grouped by record within the page.
+    pub entries: Vec<FeedEntry>,
+    /// The cursor to persist once every entry is applied.
+    pub cursor: u64,
+    /// More changes wait after `cursor`: ask again (with an empty push).
+    pub more: bool,
+}
+
+/// One record's part of a feed page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "entry", rename_all = "kebab-case")]
+pub enum FeedEntry {
+    /// New changes to a record the device holds.
+    Changes {
+        /// The record.
+        record: RecordId,
+        /// Its kind.
+        kind: RecordKind,
+        /// The changes, in feed order, each with its server receipt time.
+        changes: Vec<ReceivedChange>,
+        /// The server's heads for the record after these changes.
+        heads: Vec<Hash>,
+    },
+    /// A record new to the device (it entered the device's scope): the whole document.
+    Snapshot {
+        /// The record.
+        record: RecordId,
+        /// Its kind.
+        kind: RecordKind,
+        /// `Automerge::save` of the server's document.
+        document: Bytes,
+        /// The server's heads for the record.
+        heads: Vec<Hash>,
+        /// Receipt time of every change in the document.
+        receipts: Vec<Receipt>,
+    },
+    /// The record left the device's scope: delete it once nothing of it is unsynced.
+    Evict {
+        /// The record.
+        record: RecordId,
+    },
+}
+
+/// A change with its server receipt time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceivedChange {
+    /// Raw automerge change.
+    pub bytes: Bytes,
+    /// Server receipt time (ms since epoch); device clocks lie, this does not.
+    pub received_at: i64,
+}
+
+/// A change hash with its server receipt time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// The change.
+    pub hash: Hash,
+    /// Server receipt time (ms since epoch).
+    pub received_at: i64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Repair: automerge's own sync protocol for one record
+// ---------------------------------------------------------------------------------------------
+
+/// `POST /v1/repair`: one round of automerge's sync protocol for one record. The server keeps
+/// no state between rounds; the device repeats until neither side has a message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepairRequest {
+    /// [`PROTOCOL_VERSION`].
+    pub protocol: u32,
+    /// The record.
+    pub record: RecordId,
+    /// Its kind.
+    pub kind: RecordKind,
+    /// `automerge::sync::Message::encode()` from the device.
+    pub message: Bytes,
+}
+
+/// The server's reply in a repair round.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RepairResponse {
+    /// The server's next sync message, if it has one.
+    pub message: Option<Bytes>,
+    /// The server's heads after applying the device's message.
+    pub heads: Vec<Hash>,
+    /// Set when changes in the device's message were refused (as in [`PushOutcome::Rejected`]).
+    pub rejected: Option<PushOutcome>,
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable code: `unauthenticated`, `device-revoked`, `token-expired`, `bad-code`,
+    /// `malformed`, `protocol`, `too-large`, `too-many-changes`, `content-type`,
+    /// `unknown-record`, `internal`.
+    pub code: String,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+/// A message that could not be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// Not a valid message of the expected type.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+/// Encodes a message as CBOR.
+pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Writing plain data into a Vec cannot fail.
+    if ciborium::into_writer(message, &mut out).is_err() {
+        out.clear();
+    }
+    out
+}
+
+/// Decodes a CBOR message, refusing anything that is not exactly a `T`.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
+    ciborium::from_reader(bytes).map_err(|e| WireError::Malformed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sync_request_round_trips_through_cbor_with_changes_as_byte_strings() {
+        let request = SyncRequest {
+            protocol: PROTOCOL_VERSION,
+            cursor: 42,
+            page_limit: DEFAULT_PAGE_CHANGES,
+            push: vec![RecordPush {
+                record: RecordId::generate(),
+                kind: RecordKind::CrimeReport,
+                changes: vec![Bytes(vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3])],
+            }],
+        };
+        let bytes = encode(&request);
+        assert_eq!(decode::<SyncRequest>(&bytes).expect("decodes"), request);
+        // A byte string costs its length plus a short header, not base64's third more.
+        let raw = encode(&Bytes(vec![7u8; 1000]));
+        assert!(raw.len() <= 1003, "{}", raw.len());
+    }
+
+    #[test]
+    fn garbage_and_truncated_messages_are_refused() {
+        let bytes = encode(&SyncRequest {
+            protocol: 1,
+            cursor: 0,
+            page_limit: 10,
+            push: Vec::new(),
+        });
+        assert!(decode::<SyncRequest>(&bytes[..bytes.len() - 1]).is_err());
+        assert!(decode::<SyncRequest>(b"not cbor at all").is_err());
+        assert!(
+            decode::<SyncResponse>(&bytes).is_err(),
+            "a request is not a response"
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! fieldbook-server: receives, checks and serves Fieldbook records. STUB.
