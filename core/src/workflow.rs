@@ -95,14 +95,14 @@ pub fn submit(
                 .collect(),
         });
     }
-    record.meta_mut().workflow.push(WorkflowEvent {
-        action: WorkflowAction::Submitted,
-        by: user.officer.clone(),
-        role: user.role,
+    append(
+        record,
+        user,
+        WorkflowAction::Submitted,
         at,
-        reason: None,
-        heads: Vec::new(),
-    });
+        None,
+        Vec::new(),
+    );
     Ok(())
 }
 
@@ -121,14 +121,14 @@ pub fn return_to_author(
             "say what the author must change (at least 10 characters)",
         ));
     }
-    record.meta_mut().workflow.push(WorkflowEvent {
-        action: WorkflowAction::Returned,
-        by: user.officer.clone(),
-        role: user.role,
+    append(
+        record,
+        user,
+        WorkflowAction::Returned,
         at,
-        reason: Some(reason.trim().to_owned()),
-        heads: Vec::new(),
-    });
+        Some(reason.trim().to_owned()),
+        Vec::new(),
+    );
     Ok(())
 }
 
@@ -146,14 +146,7 @@ pub fn approve(
             findings: findings.to_vec(),
         });
     }
-    record.meta_mut().workflow.push(WorkflowEvent {
-        action: WorkflowAction::Approved,
-        by: user.officer.clone(),
-        role: user.role,
-        at,
-        reason: None,
-        heads,
-    });
+    append(record, user, WorkflowAction::Approved, at, None, heads);
     Ok(())
 }
 
@@ -179,15 +172,34 @@ pub fn reopen(record: &mut Record, user: &User, reason: &str, at: Timestamp) -> 
             "say why the record is re-opened",
         ));
     }
+    append(
+        record,
+        user,
+        WorkflowAction::Reopened,
+        at,
+        Some(reason.trim().to_owned()),
+        Vec::new(),
+    );
+    Ok(())
+}
+
+/// Appends one event to the record's workflow history (never rewritten).
+fn append(
+    record: &mut Record,
+    user: &User,
+    action: WorkflowAction,
+    at: Timestamp,
+    reason: Option<String>,
+    heads: Vec<String>,
+) {
     record.meta_mut().workflow.push(WorkflowEvent {
-        action: WorkflowAction::Reopened,
+        action,
         by: user.officer.clone(),
         role: user.role,
         at,
-        reason: Some(reason.trim().to_owned()),
-        heads: Vec::new(),
+        reason,
+        heads,
     });
-    Ok(())
 }
 
 fn supervisor_action(meta: &RecordMeta, user: &User) -> Result<(), Error> {
