@@ -50,6 +50,14 @@ struct Loaded {
     chunks: u32,
 }
 
+/// True when `field` is `assigned` or lies inside it.
+fn is_within(field: &str, assigned: &str) -> bool {
+    field == assigned
+        || field
+            .strip_prefix(assigned)
+            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+}
+
 /// One device: its store, its enrolled user and its automerge actor.
 pub struct Device {
     store: Store,
@@ -187,32 +195,40 @@ impl Device {
         Ok(record)
     }
 
-    /// Applies `field.path=value` assignments to a record as one change.
+    /// Applies `field.path=value` assignments to a record as one change. The assignments are
+    /// applied together, so `a.b=1 a.c=2` may build an object whose fields are all required.
     pub fn set_fields(&mut self, id: RecordId, assignments: &[String]) -> Result<Record, Error> {
-        let mut record = self.record(id)?;
+        let record = self.record(id)?;
         let kind = record.kind();
+        let mut json = record.to_json();
         for text in assignments {
             let a = Assignment::parse(text)?;
             if let Some((_, why)) = MANAGED_FIELDS.iter().find(|(f, _)| *f == a.root()) {
                 return Err(Error::invalid(a.field.as_str(), "managed-field", *why));
             }
-            record = self.assign(kind, &record, &a)?;
+            json = self.assign(kind, json, &a)?;
         }
+        let record = Record::from_json(kind, json)?;
         self.save(record.clone())?;
         Ok(record)
     }
 
-    fn assign(&self, kind: RecordKind, record: &Record, a: &Assignment) -> Result<Record, Error> {
+    /// Applies one assignment, choosing the first candidate value whose type fits the field.
+    /// An error elsewhere (a sibling still missing) is left for the final check.
+    fn assign(&self, kind: RecordKind, json: Value, a: &Assignment) -> Result<Value, Error> {
         let mut candidates = a.candidates();
         if let Some(expanded) = self.expand_shorthand(kind, a) {
             candidates.insert(0, expanded);
         }
         let mut first_error = None;
         for value in candidates {
-            let mut json = record.to_json();
-            edit::apply(&mut json, a, value)?;
-            match Record::from_json(kind, json) {
-                Ok(r) => return Ok(r),
+            let mut attempt = json.clone();
+            edit::apply(&mut attempt, a, value)?;
+            match Record::from_json(kind, attempt.clone()) {
+                Err(Error::Invalid { field, .. }) if !is_within(&field, &a.field) => {
+                    return Ok(attempt);
+                }
+                Ok(_) => return Ok(attempt),
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }

@@ -11,7 +11,11 @@
 //!   computed from a character diff, so two officers adding to one account both keep their words;
 //! - lists are diffed item by item, so concurrent additions (victims, workflow events) both stay;
 //! - a coded value (an object with a `code`) whose code changes is replaced whole, so code and
-//!   label can never come from two different writers.
+//!   label can never come from two different writers; a legal object field (classification,
+//!   recording decision, referral...) that changes at all is replaced whole, so a concurrent
+//!   change or clear collides at its key and is reported;
+//! - a cleared field is written as null, never deleted: a delete cannot be concurrent with a
+//!   value, so a clear would lose (or win) silently.
 //!
 //! One save is one automerge change, committed with a message naming the officer, their role and
 //! the action, and the device time in milliseconds. This module does no I/O.
@@ -205,8 +209,9 @@ impl RecordDoc {
                 "a record must be a JSON object".into(),
             ));
         };
+        let whole = legal_fields(record.kind());
         let mut tx = self.doc.transaction();
-        mapping::reconcile_map(&mut tx, &automerge::ROOT, map, "")?;
+        mapping::reconcile_map(&mut tx, &automerge::ROOT, map, "", whole)?;
         let options = commit_options(author, action, at);
         Ok(tx.commit_with(options).0)
     }

@@ -2,7 +2,19 @@
 //! functions from a record and its context to findings. All findings are returned at once.
 //! No I/O: the caller gathers linked records into a [`RuleContext`].
 //!
-//! STUB: being written; the API below is fixed.
+//! One submodule per record kind. Every finding names the field by its JSON path (serde names, as
+//! `show --json` prints them), a stable rule id prefixed by kind (`ss-`, `crime-`, `vna-`,
+//! `issue-`, `person-`) and a sentence saying what to do. **Messages never contain personal data**:
+//! no names, no narrative, no free text copied from the record. Lists of codes and labels come from
+//! [`crate::refdata`], never from match arms here.
+
+mod crime;
+mod issue;
+mod person;
+mod stop_search;
+mod vna;
+
+pub use stop_search::grounds_are_specific;
 
 use crate::domain::{
     CrimeReport, Person, Record, RecordId, Role, Timestamp, VictimNeedsAssessment,
@@ -73,11 +85,74 @@ impl RuleContext {
 
 /// Runs every rule for the record's kind; returns all findings (errors and warnings).
 pub fn check(record: &Record, ctx: &RuleContext, reference: &ReferenceData) -> Vec<Finding> {
-    let _ = (record, ctx, reference);
-    Vec::new()
+    let mut findings = Findings::default();
+    match record {
+        Record::Crime(r) => crime::check(r, ctx, reference, &mut findings),
+        Record::Vna(r) => vna::check(r, ctx, reference, &mut findings),
+        Record::StopSearch(r) => stop_search::check(r, ctx, reference, &mut findings),
+        Record::Issue(r) => issue::check(r, ctx, reference, &mut findings),
+        Record::Person(r) => person::check(r, ctx, &mut findings),
+    }
+    findings.0
 }
 
 /// True when no finding is an error.
 pub fn passes(findings: &[Finding]) -> bool {
     findings.iter().all(|f| f.severity != Severity::Error)
 }
+
+/// Collects findings as the rules of one kind run.
+#[derive(Debug, Default)]
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn push(
+        &mut self,
+        severity: Severity,
+        field: impl Into<String>,
+        rule: &str,
+        message: impl Into<String>,
+    ) {
+        self.0.push(Finding {
+            field: field.into(),
+            rule: rule.to_owned(),
+            message: message.into(),
+            severity,
+        });
+    }
+
+    /// A finding that blocks submission.
+    fn error(&mut self, field: impl Into<String>, rule: &str, message: impl Into<String>) {
+        self.push(Severity::Error, field, rule, message);
+    }
+
+    /// A finding that is shown but does not block.
+    fn warning(&mut self, field: impl Into<String>, rule: &str, message: impl Into<String>) {
+        self.push(Severity::Warning, field, rule, message);
+    }
+}
+
+/// True when the text is missing or only whitespace.
+fn blank(text: Option<&str>) -> bool {
+    text.is_none_or(|t| t.trim().is_empty())
+}
+
+/// True when every part of a THRIVE assessment and the advice given are written.
+fn thrive_complete(thrive: Option<&crate::domain::Thrive>) -> bool {
+    thrive.is_some_and(|t| {
+        [
+            &t.threat,
+            &t.harm,
+            &t.risk,
+            &t.investigation,
+            &t.vulnerability,
+            &t.engagement,
+            &t.advice_given,
+        ]
+        .iter()
+        .all(|s| !s.trim().is_empty())
+    })
+}
+
+#[cfg(test)]
+mod tests;

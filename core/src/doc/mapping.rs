@@ -15,11 +15,17 @@ pub(super) fn reconcile_map<T: Transactable + ReadDoc>(
     obj: &ObjId,
     new: &Map<String, Value>,
     path: &str,
+    whole: &[&str],
 ) -> Result<(), DocError> {
+    // A cleared field is written as null, not deleted: a delete can never be concurrent with
+    // another value, so clearing an outcome while another officer changes it would be settled
+    // silently. A null competes like any other write and a conflict is reported.
     let existing: Vec<String> = tx.keys(obj).collect();
     for key in existing {
-        if new.get(&key).is_none_or(Value::is_null) {
-            tx.delete(obj, key.as_str())?;
+        if new.get(&key).is_none_or(Value::is_null)
+            && !matches!(tx.get(obj, key.as_str())?, Some((AmValue::Scalar(s), _)) if s.is_null())
+        {
+            tx.put(obj, key.as_str(), ScalarValue::Null)?;
         }
     }
     for (key, value) in new {
@@ -32,13 +38,22 @@ pub(super) fn reconcile_map<T: Transactable + ReadDoc>(
             {
                 splice_text(tx, &id, s)?;
             }
+            // A legal object field (classification, recording decision...) that changes is
+            // replaced whole, so a concurrent change or clear collides at its key and is reported.
+            (Value::Object(m), Some((AmValue::Object(ObjType::Map), id)))
+                if whole.contains(&child_path.as_str()) =>
+            {
+                if read_object(&*tx, &id, ObjType::Map, None) != *value {
+                    put_value(tx, obj, key, value, key)?;
+                }
+            }
             (Value::Object(m), Some((AmValue::Object(ObjType::Map), id)))
                 if !code_changed(tx, &id, m) =>
             {
-                reconcile_map(tx, &id, m, &child_path)?;
+                reconcile_map(tx, &id, m, &child_path, whole)?;
             }
             (Value::Array(items), Some((AmValue::Object(ObjType::List), id))) => {
-                reconcile_list(tx, &id, items, &child_path)?;
+                reconcile_list(tx, &id, items, &child_path, whole)?;
             }
             (v, Some((AmValue::Scalar(existing), _))) if is_scalar(v) && !is_text_field(key) => {
                 if scalar_to_json(&existing) != *v {
@@ -62,11 +77,11 @@ pub(super) fn put_value<T: Transactable + ReadDoc>(
     match value {
         Value::Object(m) => {
             let id = tx.put_object(obj, key, ObjType::Map)?;
-            reconcile_map(tx, &id, m, key)?;
+            reconcile_map(tx, &id, m, key, &[])?;
         }
         Value::Array(items) => {
             let id = tx.put_object(obj, key, ObjType::List)?;
-            reconcile_list(tx, &id, items, key)?;
+            reconcile_list(tx, &id, items, key, &[])?;
         }
         Value::String(s) if is_text_field(field_name) => {
             let id = tx.put_object(obj, key, ObjType::Text)?;
@@ -94,6 +109,7 @@ fn reconcile_list<T: Transactable + ReadDoc>(
     list: &ObjId,
     items: &[Value],
     path: &str,
+    whole: &[&str],
 ) -> Result<(), DocError> {
     let len = tx.length(list);
     let mut old_values = Vec::with_capacity(len);
@@ -144,9 +160,9 @@ fn reconcile_list<T: Transactable + ReadDoc>(
                     match (new_item, &old_ids[old_index + k]) {
                         (Value::Object(m), Some(id))
                             if matches!(old_values[old_index + k], Value::Object(_))
-                                && !code_changed(tx, id, &m) =>
+                                && !code_changed(tx, id, m) =>
                         {
-                            reconcile_map(tx, id, m, path)?;
+                            reconcile_map(tx, id, m, path, whole)?;
                         }
                         _ => {
                             tx.delete(list, index)?;
@@ -178,11 +194,11 @@ fn insert_value<T: Transactable + ReadDoc>(
     match value {
         Value::Object(m) => {
             let id = tx.insert_object(list, index, ObjType::Map)?;
-            reconcile_map(tx, &id, m, path)?;
+            reconcile_map(tx, &id, m, path, &[])?;
         }
         Value::Array(items) => {
             let id = tx.insert_object(list, index, ObjType::List)?;
-            reconcile_list(tx, &id, items, path)?;
+            reconcile_list(tx, &id, items, path, &[])?;
         }
         scalar => tx.insert(list, index, json_to_scalar(scalar))?,
     }
