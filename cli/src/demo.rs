@@ -19,11 +19,11 @@ struct Transcript {
 impl Transcript {
     fn step(&mut self, what: &str) {
         self.step += 1;
-        println!("\n[{:>2}] {what}", self.step);
+        outln!("\n[{:>2}] {what}", self.step);
     }
 
     fn say(&self, line: impl AsRef<str>) {
-        println!("     {}", line.as_ref());
+        outln!("     {}", line.as_ref());
     }
 
     fn elapsed_ms(&self) -> f64 {
@@ -50,7 +50,7 @@ pub fn run() -> Result<(), Error> {
         step: 0,
     };
 
-    println!("Fieldbook demo — one officer, no signal, a temporary encrypted store");
+    outln!("Fieldbook demo — one officer, no signal, a temporary encrypted store");
 
     t.step("PC1234 sets up the device (encrypted SQLite store, one automerge actor per install)");
     let mut device = Device::init(
@@ -220,15 +220,15 @@ pub fn run() -> Result<(), Error> {
 
     drop(device);
     let reopened = Device::open(&path, &key, clock)?;
-    println!(
+    outln!(
         "\nDone in {:.0} ms. The store reopens with its key ({} records); with another key it is refused.",
         t.elapsed_ms(),
         reopened.count()?
     );
     let wrong = DatabaseKey::Raw([0u8; 32]);
     match Device::open(&path, &wrong, Arc::new(SystemClock)) {
-        Err(e) => println!("Wrong key: {e}"),
-        Ok(_) => println!("UNEXPECTED: the wrong key opened the store"),
+        Err(e) => outln!("Wrong key: {e}"),
+        Ok(_) => outln!("UNEXPECTED: the wrong key opened the store"),
     }
     Ok(())
 }

@@ -2,6 +2,20 @@
 //! README's main command runs its demo. Every command opens the store, does one thing, and exits:
 //! 0 done, 1 refused by the rules (findings printed), 2 bad input or a failure (message printed).
 
+/// `println!` that exits quietly when the reader has gone (`fieldbook list | head -1`).
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` with the same closed-pipe handling as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod demo;
 mod output;
 
@@ -162,9 +176,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    // Diagnostics go to stderr, off unless FIELDBOOK_LOG is set (e.g. FIELDBOOK_LOG=debug).
+    // Diagnostics go to stderr, off unless FIELDBOOK_LOG is set (e.g. FIELDBOOK_LOG=debug):
+    // errors reach the user once, as typed messages, not again as log lines.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FIELDBOOK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("FIELDBOOK_LOG"))
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -196,7 +214,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     if let Command::Init { officer, role } = &cli.command {
         let role: Role = role.parse()?;
         let device = Device::init(&store, &key, OfficerId::new(officer.as_str())?, role, clock)?;
-        println!(
+        outln!(
             "initialised store for {} ({}), device actor {}",
             device.user().officer,
             device.user().role.as_str(),
@@ -212,7 +230,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             let kind: RecordKind = kind.parse()?;
             let fields = json.map(|f| read_json(&f)).transpose()?;
             let record = device.create(kind, fields)?;
-            println!("{}", record.id());
+            outln!("{}", record.id());
         }
         Command::Set { id: i, assignments } => {
             device.set_fields(id(&i)?, &assignments)?;
@@ -271,7 +289,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Submit { id: i } => {
             let record = device.submit(id(&i)?)?;
-            println!("submitted {} for review", record.id());
+            outln!("submitted {} for review", record.id());
         }
         Command::History { id: i, json } => {
             let history = device.history(id(&i)?)?;
@@ -288,25 +306,25 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         } => {
             let value = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
             device.resolve_conflict(id(&i)?, &field, &value)?;
-            println!("resolved {field}");
+            outln!("resolved {field}");
         }
-        Command::Receipt { id: i } => print!("{}", device.receipt(id(&i)?)?),
+        Command::Receipt { id: i } => out!("{}", device.receipt(id(&i)?)?),
         Command::ExportDoc { id: i, file } => {
             let bytes = device.export_document(id(&i)?)?;
             std::fs::write(&file, &bytes).map_err(|e| io_error(&file, &e))?;
-            println!("wrote {} bytes", bytes.len());
+            outln!("wrote {} bytes", bytes.len());
         }
         Command::ImportDoc { file } => {
             let bytes = std::fs::read(&file).map_err(|e| io_error(&file, &e))?;
             let rid = device.import_document(&bytes)?;
-            println!("{rid}");
+            outln!("{rid}");
         }
         Command::AccessLog { id: i } => {
             for e in device.access_log(id(&i)?)? {
                 let at = Timestamp::from_millis(e.at_ms)
                     .map(|t| t.to_rfc3339())
                     .unwrap_or_default();
-                println!("{at}  {:<10} {:<8} {}", e.officer, e.action, e.purpose);
+                outln!("{at}  {:<10} {:<8} {}", e.officer, e.action, e.purpose);
             }
         }
     }

@@ -7,6 +7,20 @@ use fieldbook_core::rules::{Finding, Severity};
 use fieldbook_core::storage::Projection;
 use serde_json::Value;
 
+/// Writes to stdout; a reader that has gone away (a closed pipe) ends the program quietly.
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write output: {e}");
+        std::process::exit(2);
+    }
+}
+
+/// Every error ends with its code in brackets: the rule for bad input, a stable code otherwise.
 pub fn print_error(e: &Error) {
     match e {
         Error::Refused { findings } => {
@@ -15,13 +29,14 @@ pub fn print_error(e: &Error) {
                 eprintln!("  {:<40} {} [{}]", f.field, f.message, f.rule);
             }
         }
-        other => eprintln!("error: {other}"),
+        Error::Invalid { .. } => eprintln!("error: {e}"),
+        other => eprintln!("error: {other} [{}]", other.code()),
     }
 }
 
 pub fn print_json(v: &impl serde::Serialize) {
     match serde_json::to_string_pretty(v) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => outln!("{s}"),
         Err(e) => eprintln!("error: {e}"),
     }
 }
@@ -34,17 +49,17 @@ fn time(ms: Option<i64>) -> String {
 
 pub fn print_record(record: &Record, p: &Projection, conflicts: &[Conflict]) {
     let meta = record.meta();
-    println!("{} {}", meta.kind.label(), meta.id);
-    println!("  status:      {}", p.status);
-    println!("  author:      {}", meta.author);
-    println!("  created:     {}", meta.created_at);
+    outln!("{} {}", meta.kind.label(), meta.id);
+    outln!("  status:      {}", p.status);
+    outln!("  author:      {}", meta.author);
+    outln!("  created:     {}", meta.created_at);
     for e in &meta.workflow {
         let reason = e
             .reason
             .as_deref()
             .map(|r| format!(" ({r})"))
             .unwrap_or_default();
-        println!(
+        outln!(
             "  {:<12} {} by {}{reason}",
             format!("{:?}:", e.action).to_lowercase(),
             e.at,
@@ -60,7 +75,7 @@ pub fn print_record(record: &Record, p: &Projection, conflicts: &[Conflict]) {
         }
     }
     for (k, v) in lines {
-        println!("  {k:<40} {v}");
+        outln!("  {k:<40} {v}");
     }
     for c in conflicts {
         let values: Vec<String> = c
@@ -74,7 +89,7 @@ pub fn print_record(record: &Record, p: &Projection, conflicts: &[Conflict]) {
                 )
             })
             .collect();
-        println!("  CONFLICT {}: {}", c.field, values.join(" vs "));
+        outln!("  CONFLICT {}: {}", c.field, values.join(" vs "));
     }
 }
 
@@ -120,7 +135,7 @@ pub fn print_list(rows: &[Projection], json: bool) {
         return;
     }
     for p in rows {
-        println!(
+        outln!(
             "{}  {:<11} {:<9} {:<8} {:<25} {}{}",
             p.id,
             p.kind.as_str(),
@@ -135,7 +150,7 @@ pub fn print_list(rows: &[Projection], json: bool) {
             }
         );
     }
-    println!("{} record(s)", rows.len());
+    outln!("{} record(s)", rows.len());
 }
 
 pub fn print_findings(findings: &[Finding], json: bool) {
@@ -144,14 +159,14 @@ pub fn print_findings(findings: &[Finding], json: bool) {
         return;
     }
     if findings.is_empty() {
-        println!("ok: every rule passes");
+        outln!("ok: every rule passes");
     }
     for f in findings {
         let level = match f.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        println!("{level:<8} {:<40} {} [{}]", f.field, f.message, f.rule);
+        outln!("{level:<8} {:<40} {} [{}]", f.field, f.message, f.rule);
     }
 }
 
@@ -166,7 +181,7 @@ pub fn print_history(history: &[FieldChange], json: bool) {
         Some(other) => other.to_string(),
     };
     for h in history {
-        println!(
+        outln!(
             "{}  {:<8} {:<8} {:<32} {} → {}",
             h.at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into()),
             h.by.as_ref().map_or("?".into(), |o| o.to_string()),
@@ -184,12 +199,12 @@ pub fn print_conflicts(conflicts: &[Conflict], json: bool) {
         return;
     }
     if conflicts.is_empty() {
-        println!("no conflicts");
+        outln!("no conflicts");
     }
     for c in conflicts {
-        println!("{} (showing {}):", c.field, c.current);
+        outln!("{} (showing {}):", c.field, c.current);
         for v in &c.values {
-            println!(
+            outln!(
                 "    {}  by {}",
                 v.value,
                 v.by.as_ref().map_or("?".into(), |o| o.to_string())

@@ -50,6 +50,36 @@ struct Loaded {
     chunks: u32,
 }
 
+/// The version of a record a caller read: its document heads. Opaque to callers; text form is
+/// the heads in hex joined by commas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version(Vec<automerge::ChangeHash>);
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hex: Vec<String> = self.0.iter().map(|h| h.to_string()).collect();
+        f.write_str(&hex.join(","))
+    }
+}
+
+impl std::str::FromStr for Version {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.split(',')
+            .filter(|h| !h.is_empty())
+            .map(|h| h.parse::<automerge::ChangeHash>())
+            .collect::<Result<Vec<_>, _>>()
+            .map(Version)
+            .map_err(|_| {
+                Error::invalid(
+                    "version",
+                    "heads",
+                    "not a record version: read the record again",
+                )
+            })
+    }
+}
+
 /// True when `field` is `assigned` or lies inside it.
 fn is_within(field: &str, assigned: &str) -> bool {
     field == assigned
@@ -260,25 +290,80 @@ impl Device {
         }
     }
 
-    /// Saves an edited record as one change. `meta` must be unchanged: workflow moves through
-    /// [`Device::submit`] and the supervisor calls.
-    pub fn save(&mut self, mut record: Record) -> Result<(), Error> {
+    /// Saves an edited record as one change on the current version. `meta` must be unchanged:
+    /// workflow moves through [`Device::submit`] and the supervisor calls. An app that holds a
+    /// record while sync may merge into it uses [`Device::get_versioned`] and
+    /// [`Device::save_versioned`] instead, so merged changes are never written over.
+    pub fn save(&mut self, record: Record) -> Result<(), Error> {
+        self.save_checked(record, None)
+    }
+
+    /// A record with the version it was read at.
+    pub fn get_versioned(&mut self, id: RecordId) -> Result<(Record, Version), Error> {
+        let record = self.get(id)?;
+        let loaded = self.take(id)?;
+        let version = Version(loaded.doc.heads());
+        self.cache.put(id, loaded);
+        Ok((record, version))
+    }
+
+    /// Saves a record edited from the `version` it was read at: the edit is one change made on
+    /// that version, so anything merged since is kept alongside it.
+    pub fn save_versioned(&mut self, record: Record, version: &Version) -> Result<(), Error> {
+        self.save_checked(record, Some(version))
+    }
+
+    fn save_checked(&mut self, mut record: Record, base: Option<&Version>) -> Result<(), Error> {
         let stored = self.record(record.id())?;
-        if stored.meta() != record.meta() {
+        // Workflow events may have been merged since the base; compare what the user could set.
+        let (mut theirs, mut ours) = (stored.meta().clone(), record.meta().clone());
+        if base.is_some() {
+            theirs.workflow.clear();
+            ours.workflow.clear();
+        }
+        if theirs != ours {
             return Err(Error::invalid("meta", "managed-field", MANAGED_FIELDS[0].1));
         }
-        workflow::may_edit(&self.user, stored.meta())?;
+        workflow::may_edit(&self.user, &stored)?;
         record.derive_fields(self.reference);
-        self.write(record, "edit")
+        if let Some(base) = base {
+            // Keep the workflow as it was at the base, so the edit does not touch it.
+            let at_base = self.record_at(record.id(), base)?;
+            record.meta_mut().workflow = at_base.meta().workflow.clone();
+        }
+        self.write_at(record, "edit", base)
+    }
+
+    fn record_at(&mut self, id: RecordId, version: &Version) -> Result<Record, Error> {
+        let loaded = self.take(id)?;
+        let record = loaded.doc.hydrate_at(&version.0);
+        self.cache.put(id, loaded);
+        Ok(record?)
     }
 
     fn write(&mut self, record: Record, action: &str) -> Result<(), Error> {
+        self.write_at(record, action, None)
+    }
+
+    fn write_at(
+        &mut self,
+        record: Record,
+        action: &str,
+        base: Option<&Version>,
+    ) -> Result<(), Error> {
         limits::check(&record.to_json())?;
         let id = record.id();
         let now = self.now();
         let author = self.author();
         let mut loaded = self.take(id)?;
-        loaded.doc.update(&record, &author, action, now)?;
+        let written = match base {
+            Some(v) => loaded.doc.update_at(&record, &v.0, &author, action, now),
+            None => loaded.doc.update(&record, &author, action, now),
+        };
+        if let Err(e) = written {
+            self.cache.put(id, loaded);
+            return Err(e.into());
+        }
         if record.kind() == RecordKind::Person {
             self.log_access(id, "alter", action)?;
         }
@@ -346,7 +431,8 @@ impl Device {
         Ok(record)
     }
 
-    /// Chooses a value for a conflicted legal field, as one change.
+    /// Chooses a value for a conflicted legal field, as one change. Crime shorthands work here
+    /// too (`outcome` = `16`, `classification` = `8N`).
     pub fn resolve_conflict(
         &mut self,
         id: RecordId,
@@ -354,18 +440,29 @@ impl Device {
         value: &Value,
     ) -> Result<(), Error> {
         let stored = self.record(id)?;
-        workflow::may_edit(&self.user, stored.meta())?;
+        workflow::may_edit(&self.user, &stored)?;
+        let kind = stored.kind();
+        let value = match value {
+            Value::String(s) => Assignment::parse(&format!("{field}={s}"))
+                .ok()
+                .and_then(|a| self.expand_shorthand(kind, &a))
+                .unwrap_or_else(|| value.clone()),
+            Value::Number(n) => Assignment::parse(&format!("{field}={n}"))
+                .ok()
+                .and_then(|a| self.expand_shorthand(kind, &a))
+                .unwrap_or_else(|| value.clone()),
+            _ => value.clone(),
+        };
         let now = self.now();
         let author = self.author();
         let mut loaded = self.take(id)?;
-        if let Err(e) = loaded.doc.resolve(field, value, &author, now) {
+        if let Err(e) = loaded.doc.resolve(field, &value, &author, now) {
             self.cache.put(id, loaded);
             return Err(e.into());
         }
-        if let Err(e) = loaded.doc.hydrate() {
-            // The chosen value does not fit the record: drop the in-memory change.
-            return Err(Error::invalid(field, "well-typed", e.to_string()));
-        }
+        // The chosen value must fit the record; if not, the in-memory change is dropped (the
+        // document is not put back in the cache) and the stored version stays.
+        Record::from_json(kind, loaded.doc.to_json())?;
         self.persist(id, loaded, now)
     }
 

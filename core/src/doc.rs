@@ -44,6 +44,9 @@ pub enum DocError {
     /// Automerge refused an operation.
     #[error("document operation failed: {0}")]
     Automerge(#[from] automerge::AutomergeError),
+    /// A save was based on a version this document does not hold.
+    #[error("the record was read at a version this device does not hold: read it again")]
+    UnknownVersion,
     /// A conflict resolution named a field that has no conflict.
     #[error("{0} holds no conflict to resolve")]
     NoConflict(String),
@@ -194,6 +197,13 @@ impl RecordDoc {
         Record::from_json(kind, self.to_json()).map_err(|e| DocError::NotARecord(e.to_string()))
     }
 
+    /// The record as it was at `heads`.
+    pub fn hydrate_at(&self, heads: &[ChangeHash]) -> Result<Record, DocError> {
+        let kind = self.kind()?;
+        let json = mapping::read_doc(&self.doc, Some(heads));
+        Record::from_json(kind, json).map_err(|e| DocError::NotARecord(e.to_string()))
+    }
+
     /// Writes `record` into the document as one change (no change when nothing differs).
     /// Returns the new change's hash.
     pub fn update(
@@ -211,6 +221,42 @@ impl RecordDoc {
         };
         let whole = legal_fields(record.kind());
         let mut tx = self.doc.transaction();
+        mapping::reconcile_map(&mut tx, &automerge::ROOT, map, "", whole)?;
+        let options = commit_options(author, action, at);
+        Ok(tx.commit_with(options).0)
+    }
+
+    /// Writes `record` as one change made on top of `base` heads: the version its author read.
+    /// Changes merged since then are kept (they are concurrent with this one), where
+    /// [`RecordDoc::update`] would write over them.
+    pub fn update_at(
+        &mut self,
+        record: &Record,
+        base: &[ChangeHash],
+        author: &ChangeAuthor,
+        action: &str,
+        at: Timestamp,
+    ) -> Result<Option<ChangeHash>, DocError> {
+        if base == self.doc.get_heads().as_slice() {
+            return self.update(record, author, action, at);
+        }
+        if base
+            .iter()
+            .any(|h| self.doc.get_change_by_hash(h).is_none())
+        {
+            return Err(DocError::UnknownVersion);
+        }
+        let json = record.to_json();
+        let Value::Object(map) = &json else {
+            return Err(DocError::NotARecord(
+                "a record must be a JSON object".into(),
+            ));
+        };
+        let whole = legal_fields(record.kind());
+        let mut tx = self
+            .doc
+            .transaction_at(automerge::PatchLog::inactive(), base)
+            .map_err(|_| DocError::UnknownVersion)?;
         mapping::reconcile_map(&mut tx, &automerge::ROOT, map, "", whole)?;
         let options = commit_options(author, action, at);
         Ok(tx.commit_with(options).0)

@@ -443,6 +443,10 @@ pub struct CrimeReport {
     /// Where it happened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
+    /// Other officers who attended: they may add to this report while it is a draft, and it
+    /// reaches their devices.
+    #[serde(default)]
+    pub attending_officers: Vec<OfficerId>,
     /// Offence classification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub classification: Option<Classification>,
@@ -767,6 +771,9 @@ pub struct NeighbourhoodIssue {
     /// Where.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
+    /// Other officers or PCSOs working the issue: they may add to it while it is a draft.
+    #[serde(default)]
+    pub attending_officers: Vec<OfficerId>,
     /// ASB type code (National Standard for Incident Recording).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asb_type: Option<String>,
@@ -908,6 +915,7 @@ impl Record {
                 occurred_from: None,
                 occurred_to: None,
                 location: None,
+                attending_officers: Vec::new(),
                 classification: None,
                 reclassification_reason: None,
                 recording_decision: None,
@@ -972,6 +980,7 @@ impl Record {
                 meta,
                 reported_at: Some(now),
                 location: None,
+                attending_officers: Vec::new(),
                 asb_type: None,
                 qualifier: None,
                 reporter_id: None,
@@ -1043,6 +1052,15 @@ impl Record {
             Record::StopSearch(r) => &mut r.meta,
             Record::Issue(r) => &mut r.meta,
             Record::Person(r) => &mut r.meta,
+        }
+    }
+
+    /// Officers besides the author who may edit the record while it is a draft.
+    pub fn attending_officers(&self) -> &[OfficerId] {
+        match self {
+            Record::Crime(c) => &c.attending_officers,
+            Record::Issue(i) => &i.attending_officers,
+            Record::Vna(_) | Record::StopSearch(_) | Record::Person(_) => &[],
         }
     }
 

@@ -64,6 +64,36 @@ pub enum Error {
 }
 
 impl Error {
+    /// A stable code for every error, for scripts and apps to act on (the rule id for bad input).
+    pub fn code(&self) -> &str {
+        use crate::doc::DocError;
+        use crate::storage::StoreError;
+        match self {
+            Error::Invalid { rule, .. } => rule,
+            Error::Refused { .. } => "refused",
+            Error::NotFound(_) => "unknown-record",
+            Error::WrongKind { .. } => "wrong-kind",
+            Error::NotEditable { .. } => "not-editable",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotInitialised => "not-initialised",
+            Error::Store(e) => match e {
+                StoreError::KeyRejected => "key-rejected",
+                StoreError::Corrupt { .. } => "store-corrupt",
+                StoreError::TooNew { .. } => "store-too-new",
+                StoreError::Missing => "store-missing",
+                StoreError::BadKey(_) => "bad-key",
+                StoreError::Sqlite(_) => "storage",
+            },
+            Error::Doc(e) => match e {
+                DocError::NotADocument(_) => "not-a-document",
+                DocError::NotARecord(_) => "not-a-record",
+                DocError::Automerge(_) => "document",
+                DocError::NoConflict(_) => "no-conflict",
+                DocError::UnknownVersion => "unknown-version",
+            },
+        }
+    }
+
     /// A bad-input error naming the field and rule.
     pub fn invalid(
         field: impl Into<String>,

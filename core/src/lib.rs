@@ -13,5 +13,5 @@ pub mod rules;
 pub mod storage;
 pub mod workflow;
 
-pub use device::Device;
+pub use device::{Device, Version};
 pub use error::{Error, Result};

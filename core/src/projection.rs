@@ -65,7 +65,11 @@ pub fn derive(record: &Record, updated_at: i64, conflicts: u32) -> Projection {
         Record::StopSearch(s) => {
             link("person", s.person_id);
             p.event_at = s.detained_at.map(|t| t.millis());
-            p.receipt_needed = s.receipt_given != Some(true);
+            // Owed until given, or until the officer records why none could be given.
+            p.receipt_needed = s.receipt_given != Some(true)
+                && s.receipt_not_given_reason
+                    .as_deref()
+                    .is_none_or(|r| r.trim().is_empty());
             p.classification = s.legislation.clone();
             s.location.as_ref()
         }

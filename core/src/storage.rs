@@ -119,7 +119,7 @@ pub struct Projection {
     pub event_at: Option<i64>,
     /// Crime reports with no recording decision yet: when it falls due (report + 24 h), ms.
     pub decision_due_at: Option<i64>,
-    /// Stop-searches with no receipt given and no reason recorded.
+    /// Stop-searches with no receipt given and no reason recorded for none.
     pub receipt_needed: bool,
     /// Offence code, ASB type or power: what the record is about (never personal data).
     pub classification: Option<String>,

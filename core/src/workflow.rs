@@ -41,8 +41,10 @@ pub fn may_create(user: &User, kind: RecordKind) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether `user` may edit a record in its current state.
-pub fn may_edit(user: &User, meta: &RecordMeta) -> Result<(), Error> {
+/// Whether `user` may edit a record in its current state: its author or an attending officer
+/// while it is a draft or returned; anyone for a person's details.
+pub fn may_edit(user: &User, record: &Record) -> Result<(), Error> {
+    let meta = record.meta();
     let status = status(&meta.workflow);
     match status {
         Status::Submitted => Err(Error::NotEditable {
@@ -57,7 +59,10 @@ pub fn may_edit(user: &User, meta: &RecordMeta) -> Result<(), Error> {
         }),
         Status::Draft | Status::Returned => {
             // People are shared entities: any officer may rectify a person's details.
-            if meta.kind == RecordKind::Person || meta.author == user.officer {
+            if meta.kind == RecordKind::Person
+                || meta.author == user.officer
+                || record.attending_officers().contains(&user.officer)
+            {
                 Ok(())
             } else {
                 Err(Error::Forbidden(format!(
@@ -77,7 +82,7 @@ pub fn submit(
     findings: &[Finding],
     at: Timestamp,
 ) -> Result<(), Error> {
-    may_edit(user, record.meta())?;
+    may_edit(user, record)?;
     if record.meta().author != user.officer {
         return Err(Error::Forbidden("only the author submits a record".into()));
     }
@@ -256,10 +261,7 @@ mod tests {
         let pc = user("PC1", Role::Officer);
         let mut r = draft(&pc);
         submit(&mut r, &pc, &[], t(1)).expect("submits");
-        assert!(matches!(
-            may_edit(&pc, r.meta()),
-            Err(Error::NotEditable { .. })
-        ));
+        assert!(matches!(may_edit(&pc, &r), Err(Error::NotEditable { .. })));
         return_to_author(
             &mut r,
             &user("PS1", Role::Supervisor),
@@ -267,7 +269,7 @@ mod tests {
             t(2),
         )
         .expect("returns");
-        assert!(may_edit(&pc, r.meta()).is_ok());
+        assert!(may_edit(&pc, &r).is_ok());
     }
 
     #[test]
@@ -284,6 +286,27 @@ mod tests {
         submit(&mut r, &pc, &[], t(1)).expect("submits");
         assert!(matches!(
             approve(&mut r, &user("PC2", Role::Officer), &[], vec![], t(2)),
+            Err(Error::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn an_attending_officer_may_add_to_a_draft_and_nobody_else_may() {
+        let pc = user("PC1", Role::Officer);
+        let mut r = Record::new(
+            RecordKind::CrimeReport,
+            RecordId::generate(),
+            pc.officer.clone(),
+            t(0),
+        );
+        let colleague = user("PC2", Role::Officer);
+        assert!(matches!(may_edit(&colleague, &r), Err(Error::Forbidden(_))));
+        if let Record::Crime(c) = &mut r {
+            c.attending_officers.push(colleague.officer.clone());
+        }
+        assert!(may_edit(&colleague, &r).is_ok());
+        assert!(matches!(
+            may_edit(&user("PC3", Role::Officer), &r),
             Err(Error::Forbidden(_))
         ));
     }

@@ -469,3 +469,59 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_record_held_while_a_merge_arrives_keeps_the_merged_words_when_saved_at_its_version() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let c = clock();
+    let mut phone = device(
+        &dir.path().join("phone.fbk"),
+        "PC1",
+        Role::Officer,
+        c.clone(),
+    );
+    let mut tablet = device(
+        &dir.path().join("tablet.fbk"),
+        "PC1",
+        Role::Officer,
+        c.clone(),
+    );
+    let id = phone
+        .create(RecordKind::CrimeReport, None)
+        .expect("create")
+        .id();
+    set(&mut phone, id, &["narrative=Called at 21:00."]);
+    tablet
+        .import_document(&phone.export_document(id).expect("export"))
+        .expect("import");
+
+    // The phone's screen holds the record; meanwhile the tablet's words arrive.
+    let (held, version) = phone.get_versioned(id).expect("read");
+    set(&mut tablet, id, &["narrative+= Neighbour heard shouting."]);
+    phone
+        .import_document(&tablet.export_document(id).expect("export"))
+        .expect("merge");
+
+    let Record::Crime(mut edited) = held else {
+        panic!("a crime")
+    };
+    edited.narrative.push_str(" Victim had a cut lip.");
+    phone
+        .save_versioned(Record::Crime(edited), &version)
+        .expect("save");
+    let Record::Crime(now) = phone.get(id).expect("get") else {
+        panic!("a crime")
+    };
+    assert!(
+        now.narrative.contains("shouting"),
+        "merged words lost: {}",
+        now.narrative
+    );
+    assert!(now.narrative.contains("cut lip"), "{}", now.narrative);
+    assert_projection_matches_document(&mut phone, id);
+    let text = version.to_string();
+    assert_eq!(
+        text.parse::<fieldbook_core::Version>().expect("parses"),
+        version
+    );
+}

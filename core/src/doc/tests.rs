@@ -230,3 +230,35 @@ fn a_truncated_document_is_refused() {
     let cut = &bytes[..bytes.len() - 7];
     assert!(RecordDoc::load(cut, &new_actor()).is_err());
 }
+
+#[test]
+fn an_edit_made_on_an_older_version_keeps_what_was_merged_since() {
+    let (mut doc, mut c) = new_crime();
+    c.narrative = "Called at 21:00.".into();
+    doc.update(&Record::Crime(c), &officer("PC1"), "edit", at(1))
+        .expect("edit");
+    // The app reads the record and its version, then sync merges another officer's addition.
+    let base = doc.heads();
+    let mut read = crime(&doc);
+    let mut other = doc.fork_as(&new_actor());
+    let mut theirs = crime(&other);
+    theirs.narrative.push_str(" Neighbour heard shouting.");
+    theirs.flags.repeat_victim = true;
+    other
+        .update(&Record::Crime(theirs), &officer("PC2"), "edit", at(2))
+        .expect("edit");
+    doc.merge(&mut other).expect("merge");
+    // The officer saves what they edited on the version they read.
+    read.narrative.push_str(" Victim had a cut lip.");
+    read.flags.hate_crime = true;
+    doc.update_at(&Record::Crime(read), &base, &officer("PC1"), "edit", at(3))
+        .expect("edit at base");
+    let merged = crime(&doc);
+    assert!(
+        merged.narrative.contains("shouting"),
+        "{}",
+        merged.narrative
+    );
+    assert!(merged.narrative.contains("cut lip"), "{}", merged.narrative);
+    assert!(merged.flags.repeat_victim && merged.flags.hate_crime);
+}
