@@ -2,7 +2,8 @@
 //! actor ids and record ids, reference values, and typed access to a record's document.
 //!
 //! Everything here is deterministic (no random ids, no wall clock), so a test that saves a
-//! document produces the same bytes every run.
+//! document produces the same bytes every run. It also holds what the tests share with the helper
+//! binaries in `src/bin/`.
 
 use automerge::ActorId;
 use fieldbook_core::doc::{ChangeAuthor, RecordDoc};
@@ -93,3 +94,8 @@ pub fn classification(i: usize) -> Classification {
         category: category.into(),
     }
 }
+
+/// How many crime reports `fieldbook-saver` keeps editing: the newest this many in the store
+/// when it starts, plus the ones it creates. The durability test relies on it to know which
+/// records a killed run can have touched.
+pub const SAVER_WORKING_SET: u32 = 40;
