@@ -238,9 +238,9 @@ impl Device {
             }
             json = self.assign(kind, json, &a)?;
         }
-        let record = Record::from_json(kind, json)?;
-        self.save(record.clone())?;
-        Ok(record)
+        let edited = Record::from_json(kind, json)?;
+        self.save_edit(record, edited.clone(), None)?;
+        Ok(edited)
     }
 
     /// Applies one assignment, choosing the first candidate value whose type fits the field.
@@ -295,7 +295,8 @@ impl Device {
     /// record while sync may merge into it uses [`Device::get_versioned`] and
     /// [`Device::save_versioned`] instead, so merged changes are never written over.
     pub fn save(&mut self, record: Record) -> Result<(), Error> {
-        self.save_checked(record, None)
+        let stored = self.record(record.id())?;
+        self.save_edit(stored, record, None)
     }
 
     /// A record with the version it was read at.
@@ -310,11 +311,17 @@ impl Device {
     /// Saves a record edited from the `version` it was read at: the edit is one change made on
     /// that version, so anything merged since is kept alongside it.
     pub fn save_versioned(&mut self, record: Record, version: &Version) -> Result<(), Error> {
-        self.save_checked(record, Some(version))
+        let stored = self.record(record.id())?;
+        self.save_edit(stored, record, Some(version))
     }
 
-    fn save_checked(&mut self, mut record: Record, base: Option<&Version>) -> Result<(), Error> {
-        let stored = self.record(record.id())?;
+    /// Saves `record`, an edit of `stored` (the current version), made on `base` if given.
+    fn save_edit(
+        &mut self,
+        stored: Record,
+        mut record: Record,
+        base: Option<&Version>,
+    ) -> Result<(), Error> {
         // Workflow events may have been merged since the base; compare what the user could set.
         let (mut theirs, mut ours) = (stored.meta().clone(), record.meta().clone());
         if base.is_some() {
@@ -364,16 +371,33 @@ impl Device {
             self.cache.put(id, loaded);
             return Err(e.into());
         }
-        if record.kind() == RecordKind::Person {
+        let is_person = record.kind() == RecordKind::Person;
+        // Written on the current heads, the document now holds exactly `record`: no need to
+        // hydrate it again for the projection. On an older base, merged changes join it.
+        let known = base.is_none().then_some(record);
+        self.persist_known(id, loaded, now, known)?;
+        // Logged once the alteration is stored, so the log never claims one that did not happen.
+        if is_person {
             self.log_access(id, "alter", action)?;
         }
-        self.persist(id, loaded, now)
+        Ok(())
     }
 
     /// Writes what changed since the last save, with the refreshed projection, in one
     /// transaction. On failure the document is dropped from memory, so the stored version stays
     /// the truth.
-    fn persist(&mut self, id: RecordId, mut loaded: Loaded, now: Timestamp) -> Result<(), Error> {
+    fn persist(&mut self, id: RecordId, loaded: Loaded, now: Timestamp) -> Result<(), Error> {
+        self.persist_known(id, loaded, now, None)
+    }
+
+    /// [`Device::persist`] when the caller already holds the document's hydrated state.
+    fn persist_known(
+        &mut self,
+        id: RecordId,
+        mut loaded: Loaded,
+        now: Timestamp,
+        known: Option<Record>,
+    ) -> Result<(), Error> {
         let replace = loaded.chunks == 0 || loaded.chunks >= COMPACT_AFTER_CHUNKS;
         let bytes = if replace {
             Some(loaded.doc.save())
@@ -384,8 +408,11 @@ impl Device {
             self.cache.put(id, loaded);
             return Ok(());
         };
-        let record = loaded.doc.hydrate()?;
-        let conflicts = u32::try_from(loaded.doc.conflicts().len()).unwrap_or(u32::MAX);
+        let record = match known {
+            Some(r) => r,
+            None => loaded.doc.hydrate_cached()?,
+        };
+        let conflicts = u32::try_from(loaded.doc.conflict_count()).unwrap_or(u32::MAX);
         let save = DocumentSave {
             id,
             bytes,
@@ -526,8 +553,8 @@ impl Device {
     }
 
     fn record(&mut self, id: RecordId) -> Result<Record, Error> {
-        let loaded = self.take(id)?;
-        let record = loaded.doc.hydrate();
+        let mut loaded = self.take(id)?;
+        let record = loaded.doc.hydrate_cached();
         self.cache.put(id, loaded);
         Ok(record?)
     }

@@ -136,6 +136,16 @@ pub struct RecordDoc {
     doc: Automerge,
     /// Heads at the last save to storage; the next incremental save starts after these.
     saved_heads: Vec<ChangeHash>,
+    /// The record as of `state_heads` (hydrated or last written), so reads and saves need not
+    /// walk the document again while nothing else changed it.
+    state: Option<State>,
+}
+
+#[derive(Debug, Clone)]
+struct State {
+    heads: Vec<ChangeHash>,
+    json: Value,
+    record: Record,
 }
 
 impl RecordDoc {
@@ -151,6 +161,7 @@ impl RecordDoc {
         let mut this = RecordDoc {
             doc,
             saved_heads: Vec::new(),
+            state: None,
         };
         this.update(record, author, "create", at)?;
         Ok(this)
@@ -169,8 +180,13 @@ impl RecordDoc {
         }
         doc.set_actor(actor.clone());
         let saved_heads = doc.get_heads();
-        let this = RecordDoc { doc, saved_heads };
-        this.kind()?;
+        let mut this = RecordDoc {
+            doc,
+            saved_heads,
+            state: None,
+        };
+        // Hydrating now refuses a document that is not a valid record, and remembers it.
+        this.hydrate_cached()?;
         Ok(this)
     }
 
@@ -193,8 +209,31 @@ impl RecordDoc {
 
     /// The document as a typed record.
     pub fn hydrate(&self) -> Result<Record, DocError> {
+        if let Some(state) = self.current_state() {
+            return Ok(state.record.clone());
+        }
         let kind = self.kind()?;
         Record::from_json(kind, self.to_json()).map_err(|e| DocError::NotARecord(e.to_string()))
+    }
+
+    /// [`RecordDoc::hydrate`], remembering the result until the document changes.
+    pub fn hydrate_cached(&mut self) -> Result<Record, DocError> {
+        if let Some(state) = self.current_state() {
+            return Ok(state.record.clone());
+        }
+        let record = self.hydrate()?;
+        self.state = Some(State {
+            heads: self.doc.get_heads(),
+            json: record.to_json(),
+            record: record.clone(),
+        });
+        Ok(record)
+    }
+
+    fn current_state(&self) -> Option<&State> {
+        self.state
+            .as_ref()
+            .filter(|s| s.heads == self.doc.get_heads())
     }
 
     /// The record as it was at `heads`.
@@ -220,10 +259,21 @@ impl RecordDoc {
             ));
         };
         let whole = legal_fields(record.kind());
+        // Diff against the remembered state when it is current: only changed fields are read.
+        let old = self
+            .current_state()
+            .and_then(|s| s.json.as_object().cloned());
         let mut tx = self.doc.transaction();
-        mapping::reconcile_map(&mut tx, &automerge::ROOT, map, "", whole)?;
+        mapping::reconcile_map(&mut tx, &automerge::ROOT, old.as_ref(), map, "", whole)?;
         let options = commit_options(author, action, at);
-        Ok(tx.commit_with(options).0)
+        let hash = tx.commit_with(options).0;
+        // The document now shows exactly `record`.
+        self.state = Some(State {
+            heads: self.doc.get_heads(),
+            json,
+            record: record.clone(),
+        });
+        Ok(hash)
     }
 
     /// Writes `record` as one change made on top of `base` heads: the version its author read.
@@ -257,7 +307,7 @@ impl RecordDoc {
             .doc
             .transaction_at(automerge::PatchLog::inactive(), base)
             .map_err(|_| DocError::UnknownVersion)?;
-        mapping::reconcile_map(&mut tx, &automerge::ROOT, map, "", whole)?;
+        mapping::reconcile_map(&mut tx, &automerge::ROOT, None, map, "", whole)?;
         let options = commit_options(author, action, at);
         Ok(tx.commit_with(options).0)
     }
@@ -284,13 +334,28 @@ impl RecordDoc {
             .ok_or_else(|| DocError::NoConflict(field.to_owned()))
     }
 
-    /// Legal fields holding concurrent different values.
+    /// Legal fields holding concurrent different values, each value with the officer who wrote
+    /// it. Walks the current state only; the change history is read only if a conflict exists.
     pub fn conflicts(&self) -> Vec<Conflict> {
         let Ok(kind) = self.kind() else {
             return Vec::new();
         };
-        let authors = history::actor_officers(&self.doc);
-        mapping::conflicts(&self.doc, legal_fields(kind), &authors)
+        let mut officers = None;
+        let mut authors = |actor: &ActorId| {
+            officers
+                .get_or_insert_with(|| history::actor_officers(&self.doc))
+                .get(actor)
+                .cloned()
+        };
+        mapping::conflicts(&self.doc, legal_fields(kind), &mut authors)
+    }
+
+    /// How many legal conflicts await resolution (cheap: no history is read).
+    pub fn conflict_count(&self) -> usize {
+        let Ok(kind) = self.kind() else {
+            return 0;
+        };
+        mapping::conflicts(&self.doc, legal_fields(kind), &mut |_| None).len()
     }
 
     /// Field-level history: who changed what, when, from what to what.
@@ -353,7 +418,11 @@ impl RecordDoc {
     pub fn fork_as(&self, actor: &ActorId) -> RecordDoc {
         let doc = self.doc.fork().with_actor(actor.clone());
         let saved_heads = doc.get_heads();
-        RecordDoc { doc, saved_heads }
+        RecordDoc {
+            doc,
+            saved_heads,
+            state: None,
+        }
     }
 
     /// Number of changes in the document's history.

@@ -7,12 +7,16 @@ use automerge::{
     transaction::Transactable,
 };
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 
 /// Makes the map `obj` hold exactly `new`, writing only what differs.
+///
+/// With `old` (the map's current visible state, as last hydrated), unchanged fields are skipped
+/// without touching the document, so a save costs what changed, not the size of the record.
+/// Without it, every field is compared with the document.
 pub(super) fn reconcile_map<T: Transactable + ReadDoc>(
     tx: &mut T,
     obj: &ObjId,
+    old: Option<&Map<String, Value>>,
     new: &Map<String, Value>,
     path: &str,
     whole: &[&str],
@@ -20,37 +24,65 @@ pub(super) fn reconcile_map<T: Transactable + ReadDoc>(
     // A cleared field is written as null, not deleted: a delete can never be concurrent with
     // another value, so clearing an outcome while another officer changes it would be settled
     // silently. A null competes like any other write and a conflict is reported.
-    let existing: Vec<String> = tx.keys(obj).collect();
-    for key in existing {
-        if new.get(&key).is_none_or(Value::is_null)
-            && !matches!(tx.get(obj, key.as_str())?, Some((AmValue::Scalar(s), _)) if s.is_null())
-        {
-            tx.put(obj, key.as_str(), ScalarValue::Null)?;
+    match old {
+        Some(old) => {
+            for key in old.keys() {
+                if present(old, key).is_some() && present(new, key).is_none() {
+                    tx.put(obj, key.as_str(), ScalarValue::Null)?;
+                }
+            }
+        }
+        None => {
+            let existing: Vec<String> = tx.keys(obj).collect();
+            for key in existing {
+                if present(new, &key).is_none()
+                    && !matches!(tx.get(obj, key.as_str())?, Some((AmValue::Scalar(s), _)) if s.is_null())
+                {
+                    tx.put(obj, key.as_str(), ScalarValue::Null)?;
+                }
+            }
         }
     }
     for (key, value) in new {
+        if value.is_null() {
+            continue;
+        }
+        let before = old.and_then(|o| present(o, key));
+        if old.is_some() && before == Some(value) {
+            continue;
+        }
         let child_path = join(path, key);
         let current = tx.get(obj, key.as_str())?;
         match (value, current) {
-            (Value::Null, _) => {}
             (Value::String(s), Some((AmValue::Object(ObjType::Text), id)))
                 if is_text_field(key) =>
             {
-                splice_text(tx, &id, s)?;
+                splice_text(tx, &id, before.and_then(Value::as_str), s)?;
             }
             // A legal object field (classification, recording decision...) that changes is
             // replaced whole, so a concurrent change or clear collides at its key and is reported.
-            (Value::Object(m), Some((AmValue::Object(ObjType::Map), id)))
+            (Value::Object(_), Some((AmValue::Object(ObjType::Map), id)))
                 if whole.contains(&child_path.as_str()) =>
             {
-                if read_object(&*tx, &id, ObjType::Map, None) != *value {
+                let changed = match before {
+                    Some(b) => b != value,
+                    None => read_object(&*tx, &id, ObjType::Map, None) != *value,
+                };
+                if changed {
                     put_value(tx, obj, key, value, key)?;
                 }
             }
             (Value::Object(m), Some((AmValue::Object(ObjType::Map), id)))
                 if !code_changed(tx, &id, m) =>
             {
-                reconcile_map(tx, &id, m, &child_path, whole)?;
+                reconcile_map(
+                    tx,
+                    &id,
+                    before.and_then(Value::as_object),
+                    m,
+                    &child_path,
+                    whole,
+                )?;
             }
             (Value::Array(items), Some((AmValue::Object(ObjType::List), id))) => {
                 reconcile_list(tx, &id, items, &child_path, whole)?;
@@ -66,6 +98,11 @@ pub(super) fn reconcile_map<T: Transactable + ReadDoc>(
     Ok(())
 }
 
+/// The value at `key`, unless absent or null (the two mean the same: no value).
+fn present<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    map.get(key).filter(|v| !v.is_null())
+}
+
 /// Writes `value` at `key` of map `obj` unconditionally (a fresh object for maps, lists, text).
 pub(super) fn put_value<T: Transactable + ReadDoc>(
     tx: &mut T,
@@ -77,7 +114,7 @@ pub(super) fn put_value<T: Transactable + ReadDoc>(
     match value {
         Value::Object(m) => {
             let id = tx.put_object(obj, key, ObjType::Map)?;
-            reconcile_map(tx, &id, m, key, &[])?;
+            reconcile_map(tx, &id, None, m, key, &[])?;
         }
         Value::Array(items) => {
             let id = tx.put_object(obj, key, ObjType::List)?;
@@ -162,7 +199,7 @@ fn reconcile_list<T: Transactable + ReadDoc>(
                             if matches!(old_values[old_index + k], Value::Object(_))
                                 && !code_changed(tx, id, m) =>
                         {
-                            reconcile_map(tx, id, m, path, whole)?;
+                            reconcile_map(tx, id, None, m, path, whole)?;
                         }
                         _ => {
                             tx.delete(list, index)?;
@@ -194,7 +231,7 @@ fn insert_value<T: Transactable + ReadDoc>(
     match value {
         Value::Object(m) => {
             let id = tx.insert_object(list, index, ObjType::Map)?;
-            reconcile_map(tx, &id, m, path, &[])?;
+            reconcile_map(tx, &id, None, m, path, &[])?;
         }
         Value::Array(items) => {
             let id = tx.insert_object(list, index, ObjType::List)?;
@@ -210,9 +247,13 @@ fn insert_value<T: Transactable + ReadDoc>(
 fn splice_text<T: Transactable + ReadDoc>(
     tx: &mut T,
     text: &ObjId,
+    known: Option<&str>,
     new: &str,
 ) -> Result<(), DocError> {
-    let old = tx.text(text)?;
+    let old = match known {
+        Some(k) => k.to_owned(),
+        None => tx.text(text)?,
+    };
     if old == new {
         return Ok(());
     }
@@ -373,11 +414,12 @@ fn read_object<D: ReadDoc>(
     }
 }
 
-/// Every legal field holding two or more different concurrent values.
+/// Every legal field holding two or more different concurrent values. `authors` names the
+/// officer behind an actor; it is called only when a conflict exists.
 pub(super) fn conflicts<D: ReadDoc>(
     doc: &D,
     legal: &[&str],
-    authors: &HashMap<ActorId, OfficerId>,
+    authors: &mut dyn FnMut(&ActorId) -> Option<OfficerId>,
 ) -> Vec<Conflict> {
     let mut found = Vec::new();
     walk_conflicts(
@@ -398,7 +440,7 @@ fn walk_conflicts<D: ReadDoc>(
     kind: ObjType,
     path: &str,
     legal: &[&str],
-    authors: &HashMap<ActorId, OfficerId>,
+    authors: &mut dyn FnMut(&ActorId) -> Option<OfficerId>,
     found: &mut Vec<Conflict>,
 ) {
     let props: Vec<(Prop, String)> = match kind {
@@ -421,7 +463,7 @@ fn walk_conflicts<D: ReadDoc>(
                 .iter()
                 .map(|(v, id)| ConflictValue {
                     value: read_value(doc, v.clone(), id, None),
-                    by: op_actor(id).and_then(|a| authors.get(&a).cloned()),
+                    by: op_actor(id).and_then(|a| authors(&a)),
                 })
                 .collect();
             let mut distinct: Vec<&Value> = values.iter().map(|v| &v.value).collect();
