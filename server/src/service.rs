@@ -56,16 +56,22 @@ pub(crate) struct SyncService {
     pub metrics: Metrics,
 }
 
+/// A record push that passed every check.
+struct NewRecord {
+    /// The server's document with the new changes.
+    doc: RecordDoc,
+    /// The new changes, in causal order.
+    changes: Vec<Change>,
+    /// The document as a record.
+    record: Record,
+}
+
 /// The result of checking one record's pushed changes against the server's document.
 enum Checked {
     /// Every change is already in the server's history.
     Known,
     /// New changes that pass every check: the document with them, and them in causal order.
-    New {
-        doc: RecordDoc,
-        changes: Vec<Change>,
-        record: Box<Record>,
-    },
+    New(Box<NewRecord>),
     /// Refused or waiting for dependencies; nothing to store.
     Refused(PushOutcome),
 }
@@ -229,11 +235,11 @@ fn check_record(
     }
     let base_heads = base.map(|b| b.doc.heads()).unwrap_or_default();
     let changes = doc.automerge().get_changes(&base_heads);
-    Checked::New {
+    Checked::New(Box::new(NewRecord {
         doc,
         changes,
-        record: Box::new(record),
-    }
+        record,
+    }))
 }
 
 /// A feed decision about one record for the requesting device.
@@ -468,11 +474,12 @@ impl SyncService {
                     outcomes.push(Some(outcome));
                     write_of.push(None);
                 }
-                Checked::New {
-                    doc,
-                    changes,
-                    record,
-                } => {
+                Checked::New(new) => {
+                    let NewRecord {
+                        doc,
+                        changes,
+                        record,
+                    } = *new;
                     let proj = projection::derive(&record, received_at, 0);
                     let mut heads: Vec<ChangeHash> =
                         base.as_ref().map(|b| b.doc.heads()).unwrap_or_default();

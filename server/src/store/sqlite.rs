@@ -154,6 +154,19 @@ impl SqliteStore {
     }
 }
 
+/// A records row as read: id, kind, author, team, attending, status, links.
+type FactsRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+);
+/// A device joined with its officer: id, created, revoked, officer id, name, role, team.
+type DeviceJoin = (String, i64, bool, String, String, String, Option<String>);
+
 // The server's store is the server's one rusqlite user, as `core::storage` is the device's.
 #[allow(clippy::disallowed_methods)]
 fn connect(path: &Path) -> Result<Connection, StoreError> {
@@ -187,17 +200,7 @@ fn read_officer(
     })
 }
 
-fn facts_from_row(
-    row: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-)> {
+fn facts_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FactsRow> {
     Ok((
         row.get(0)?,
         row.get(1)?,
@@ -208,16 +211,6 @@ fn facts_from_row(
         row.get(6)?,
     ))
 }
-
-type FactsRow = (
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    String,
-);
 
 fn parse_facts(r: FactsRow) -> Result<RecordFacts, StoreError> {
     let (id, kind, author, team, attending, status, links) = r;
@@ -328,7 +321,7 @@ impl ServerStore for SqliteStore {
 
     fn device_by_token(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>, StoreError> {
         self.read(|c| {
-            let row: Option<(String, i64, bool, String, String, String, Option<String>)> = c
+            let row: Option<DeviceJoin> = c
                 .prepare_cached(
                     "SELECT d.id, d.created_at, d.revoked, o.id, o.name, o.role, o.team
                      FROM devices d JOIN officers o ON o.id = d.officer WHERE d.token_hash = ?1",
