@@ -137,6 +137,7 @@ fn run(cli: Cli) -> Result<(), ServerError> {
             Ok(())
         }
         Command::Devices { database } => {
+            println!("id\tofficer\tlabel\tstatus");
             for d in Admin::open(&database_path(&database)?)?.devices()? {
                 println!(
                     "{}\t{}\t{}\t{}",

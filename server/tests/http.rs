@@ -1036,3 +1036,62 @@ async fn a_request_in_flight_completes_during_graceful_shutdown() {
         .expect("stops")
         .expect("joins");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_reload_from_a_compacted_snapshot_plus_later_changes_when_not_cached() {
+    let f = fixture(|c| {
+        c.document_cache = 1;
+        c.compact_every = 2;
+    })
+    .await;
+    let phone = f.device("PC1", Role::Officer, None).await;
+    let tablet = f.device("PC1", Role::Officer, None).await;
+    let mut docs: Vec<RecordDoc> = (0..2)
+        .map(|_| new_doc(&phone, RecordKind::CrimeReport, |_| {}))
+        .collect();
+    f.sync(
+        &phone,
+        0,
+        10,
+        docs.iter().map(|d| push_of(d, &[])).collect(),
+    )
+    .await;
+    for round in 0..5 {
+        for doc in &mut docs {
+            let base = doc.heads();
+            edit_narrative(doc, &phone, &format!("Version {round}."), 10 + round);
+            let response = f.sync(&phone, 0, 10, vec![push_of(doc, &base)]).await;
+            assert!(
+                matches!(&response.results[0].outcome, PushOutcome::Accepted { heads, new_changes: 1, .. } if *heads == heads_of(doc)),
+                "{:?}",
+                response.results
+            );
+        }
+    }
+    let (entries, _) = f.pull_all(&tablet, 0, 100).await;
+    assert_eq!(entries.len(), 2);
+    for entry in entries {
+        let FeedEntry::Snapshot {
+            record,
+            document,
+            heads,
+            receipts,
+            ..
+        } = entry
+        else {
+            panic!("snapshots")
+        };
+        let doc = docs
+            .iter()
+            .find(|d| id_of(d) == record)
+            .expect("a pushed record");
+        assert_eq!(heads, heads_of(doc));
+        assert_eq!(receipts.len(), 6, "one receipt per change");
+        let copy = RecordDoc::load(&document.0, &fieldbook_core::doc::new_actor()).expect("loads");
+        assert_eq!(
+            copy.hydrate().expect("record"),
+            doc.hydrate().expect("record")
+        );
+    }
+    f.server.shutdown().await;
+}
