@@ -1,1 +1,129 @@
-//! fieldbook-server: receives, checks and serves Fieldbook records. STUB.
+//! fieldbook-server: receives, checks and serves Fieldbook records.
+//!
+//! Devices sync through a batched change feed (`docs/sync-protocol.md`): one `POST /v1/sync`
+//! pushes every unacknowledged automerge change of every record and returns a page of what was
+//! accepted after the device's cursor, in the device's scope. The server checks every change
+//! (its actor is bound to the pushing device; the document stays a valid record of its kind),
+//! stores accepted changes with a feed position and a receipt time, and never stores any part
+//! of a refused record push.
+//!
+//! Module map: `http` (routes, CBOR, errors) → `service` (checks, feed, repair; blocking) →
+//! [`store`] (the [`ServerStore`] trait and its SQLite implementation). `scope` decides who
+//! receives what; [`Admin`] enrols and revokes devices without the HTTP server.
+//!
+//! **Architecture invariant:** only `store` touches rusqlite; handlers never see SQL.
+//!
+//! # Embedding
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), fieldbook_server::ServerError> {
+//! use fieldbook_core::domain::{OfficerId, Role};
+//! use fieldbook_server::{Admin, ServerConfig};
+//!
+//! let db = std::env::temp_dir().join("fieldbook-demo-server.db");
+//! let admin = Admin::open(&db)?;
+//! let officer = OfficerId::new("PC1234").expect("a collar number");
+//! let code = admin.enrol(&officer, "A. Officer", Role::Officer, Some("north"))?;
+//!
+//! let server = fieldbook_server::start(ServerConfig::new("127.0.0.1:0".parse().unwrap(), &db)).await?;
+//! println!("enrol at {} with code {code}", server.url());
+//! server.shutdown().await; // finishes requests in flight
+//! # Ok(()) }
+//! ```
+
+mod admin;
+mod config;
+mod error;
+mod http;
+mod metrics;
+mod scope;
+mod service;
+pub mod store;
+
+pub use admin::{Admin, CODE_TTL_MS};
+pub use config::{FileConfig, ServerConfig, database_path};
+pub use error::ServerError;
+pub use store::{DeviceRow, ServerStore, SqliteStore};
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A server running in a tokio task; [`RunningServer::shutdown`] stops it gracefully.
+#[derive(Debug)]
+pub struct RunningServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+/// Opens the database, binds `config.listen` (port 0 picks a free port) and serves in a tokio
+/// task. Returns once the socket is bound, so requests may be sent at once.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    let path = config.database.clone();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+        .await
+        .map_err(|e| ServerError::Config(format!("opening the database panicked: {e}")))??;
+    start_with_store(config, Arc::new(store)).await
+}
+
+/// As [`start`], with any [`ServerStore`] (another database, or a test double).
+pub async fn start_with_store(
+    config: ServerConfig,
+    store: Arc<dyn ServerStore>,
+) -> Result<RunningServer, ServerError> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let service = Arc::new(service::SyncService::new(store, config));
+    let app = http::router(service);
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "fieldbook-server listening");
+    Ok(RunningServer {
+        addr,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+impl RunningServer {
+    /// The bound address (the real port when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`, the base URL for clients.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections, lets requests in flight finish, then returns.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            match task.await {
+                Ok(Ok(())) => tracing::info!("fieldbook-server stopped"),
+                Ok(Err(e)) => tracing::error!(error = %e, "fieldbook-server stopped with an error"),
+                Err(e) => tracing::error!(error = %e, "fieldbook-server task failed"),
+            }
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        // A server dropped without `shutdown` still stops (gracefully, in the background).
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

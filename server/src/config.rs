@@ -1,0 +1,108 @@
+//! Typed configuration. The binary reads it from flags, then the environment
+//! (`FIELDBOOK_SERVER_LISTEN`, `FIELDBOOK_SERVER_DATABASE`), then an optional TOML file; an
+//! embedding program builds a [`ServerConfig`] directly.
+
+use crate::error::ServerError;
+use fieldbook_core::clock::{Clock, SystemClock};
+use fieldbook_core::sync::wire;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything [`crate::start`] needs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port (see [`crate::RunningServer::addr`]).
+    pub listen: SocketAddr,
+    /// The SQLite database file (created if missing).
+    pub database: PathBuf,
+    /// How long a device token stays valid after enrolment.
+    pub token_ttl: Duration,
+    /// Largest request body (413 `too-large` above it).
+    pub max_body_bytes: usize,
+    /// Most changes in one push (400 `too-many-changes` above it).
+    pub max_push_changes: usize,
+    /// Most records in one push.
+    pub max_push_records: usize,
+    /// Largest feed page served, whatever the device asks for.
+    pub max_page_changes: u32,
+    /// Loaded documents kept in memory (least recently used are dropped).
+    pub document_cache: usize,
+    /// A record's stored snapshot is rewritten after this many changes.
+    pub compact_every: u32,
+    /// The server's clock (receipt times, token and code expiry).
+    pub clock: Arc<dyn Clock>,
+}
+
+impl ServerConfig {
+    /// The protocol's limits, a 90-day token, the system clock.
+    pub fn new(listen: SocketAddr, database: impl Into<PathBuf>) -> ServerConfig {
+        ServerConfig {
+            listen,
+            database: database.into(),
+            token_ttl: Duration::from_secs(90 * 24 * 60 * 60),
+            max_body_bytes: wire::MAX_BODY_BYTES,
+            max_push_changes: wire::MAX_PUSH_CHANGES,
+            max_push_records: wire::MAX_PUSH_RECORDS,
+            max_page_changes: wire::MAX_PAGE_CHANGES,
+            document_cache: 4096,
+            compact_every: 64,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// The optional TOML file: every key optional; flags and environment win over it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `listen = "127.0.0.1:8080"`.
+    pub listen: Option<SocketAddr>,
+    /// `database = "sqlite:///var/lib/fieldbook/server.db"`.
+    pub database: Option<String>,
+    /// `token_ttl_days = 90`.
+    pub token_ttl_days: Option<u64>,
+    /// `max_body_bytes = 16777216`.
+    pub max_body_bytes: Option<usize>,
+    /// `document_cache = 4096`.
+    pub document_cache: Option<usize>,
+    /// `compact_every = 64`.
+    pub compact_every: Option<u32>,
+}
+
+impl FileConfig {
+    /// Reads and checks a TOML file.
+    pub fn read(path: &Path) -> Result<FileConfig, ServerError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ServerError::Config(format!("cannot read the config file: {e}")))?;
+        toml::from_str(&text).map_err(|e| ServerError::Config(format!("config file: {e}")))
+    }
+
+    /// Applies the file's settings under `config`'s defaults.
+    pub fn apply(&self, config: &mut ServerConfig) {
+        if let Some(days) = self.token_ttl_days {
+            config.token_ttl = Duration::from_secs(days * 24 * 60 * 60);
+        }
+        if let Some(n) = self.max_body_bytes {
+            config.max_body_bytes = n;
+        }
+        if let Some(n) = self.document_cache {
+            config.document_cache = n.max(1);
+        }
+        if let Some(n) = self.compact_every {
+            config.compact_every = n.max(1);
+        }
+    }
+}
+
+/// Reads `sqlite://PATH` (the only database scheme so far) into a path.
+pub fn database_path(url: &str) -> Result<PathBuf, ServerError> {
+    match url.strip_prefix("sqlite://") {
+        Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+        _ => Err(ServerError::Config(
+            "the database must be given as sqlite://PATH".into(),
+        )),
+    }
+}

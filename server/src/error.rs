@@ -1,0 +1,84 @@
+//! Errors: [`ServerError`] for the library and binary (start-up, admin), and `ApiError`, the
+//! one type every handler failure becomes before it is written as a CBOR `ErrorBody`.
+
+use crate::store::StoreError;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use fieldbook_core::sync::wire::{self, ErrorBody};
+
+/// Why the server (or an admin command) could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The listen address could not be bound or served.
+    #[error("cannot listen: {0}")]
+    Listen(#[from] std::io::Error),
+    /// The configuration is not usable.
+    #[error("bad configuration: {0}")]
+    Config(String),
+    /// No device with this id.
+    #[error("no device with id '{0}': list them with `fieldbook-server devices`")]
+    UnknownDevice(String),
+}
+
+/// A refused request: status, stable code and a message saying what to do (no personal data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn malformed(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed", message)
+    }
+
+    pub fn unauthenticated() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "send `Authorization: Bearer <token>` with the token from enrolment",
+        )
+    }
+
+    pub fn internal() -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the server failed; nothing of this request was stored: retry later",
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        tracing::error!(error = %e, "storage failed");
+        ApiError::internal()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = wire::encode(&ErrorBody {
+            code: self.code.to_owned(),
+            message: self.message,
+        });
+        (
+            self.status,
+            [(axum::http::header::CONTENT_TYPE, wire::CONTENT_TYPE)],
+            body,
+        )
+            .into_response()
+    }
+}

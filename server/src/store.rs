@@ -1,0 +1,255 @@
+//! Server state behind one trait, [`ServerStore`], so a PostgreSQL store can be added without
+//! touching the handlers or the sync logic. [`SqliteStore`] is the default implementation.
+//!
+//! The store keeps bytes and rows; it does not decide anything. Checking changes, building
+//! documents and deciding scope live in `service`. The store must make each method atomic, and
+//! must only hand out feed positions (`seq`) below which every writing transaction has committed
+//! (see "No change skipped under concurrent writers" in `docs/sync-protocol.md`): SQLite has a
+//! single writer, so `seq` order is commit order; a store with concurrent writers must serve only
+//! up to its stable watermark.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status};
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed (disk full, I/O error, locked...).
+    #[error("server storage failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored value could not be read back.
+    #[error("server storage holds an unreadable value: {0}")]
+    Corrupt(String),
+    /// The database was written by a newer server.
+    #[error(
+        "the server database has schema version {0}; this build knows up to {1}: update the server"
+    )]
+    TooNew(u32, u32),
+}
+
+/// An officer who may enrol devices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Officer {
+    /// Collar number.
+    pub id: OfficerId,
+    /// Display name (personal data: never logged).
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Team, if any (scope for PCSOs and supervisors).
+    pub team: Option<String>,
+}
+
+/// A device to create at enrolment.
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    /// Server id of the device.
+    pub id: String,
+    /// Label given by the device.
+    pub label: String,
+    /// SHA-256 of the bearer token.
+    pub token_hash: [u8; 32],
+    /// Actor ids (lower-case hex) bound to the device.
+    pub actors: Vec<String>,
+    /// Creation time, ms since epoch (tokens expire from here).
+    pub created_at: i64,
+}
+
+/// What an enrolment attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnrolOutcome {
+    /// The device exists; the code is used up.
+    Enrolled(Officer),
+    /// The code is unknown, used or expired.
+    BadCode,
+    /// This actor (hex) is already bound to another device.
+    ActorTaken(String),
+}
+
+/// An authenticated device, as the handlers need it.
+#[derive(Debug, Clone)]
+pub struct DeviceAuth {
+    /// Server id of the device.
+    pub device_id: String,
+    /// Its officer.
+    pub officer: Officer,
+    /// Creation time of its token, ms.
+    pub created_at: i64,
+    /// Revoked devices are refused.
+    pub revoked: bool,
+    /// Actor ids (lower-case hex) bound to it.
+    pub actors: Vec<String>,
+}
+
+/// A device as `fieldbook-server devices` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeviceRow {
+    /// Server id.
+    pub id: String,
+    /// Officer.
+    pub officer: String,
+    /// Label.
+    pub label: String,
+    /// Revoked?
+    pub revoked: bool,
+    /// Created, ms since epoch.
+    pub created_at: i64,
+}
+
+/// The queryable facts of a record the scope decision needs (derived from its document).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordFacts {
+    /// Record id.
+    pub id: RecordId,
+    /// Kind.
+    pub kind: RecordKind,
+    /// Author.
+    pub author: String,
+    /// Team of the author when the record was last written (from the officers table).
+    pub team: Option<String>,
+    /// Attending officers.
+    pub attending: Vec<String>,
+    /// Workflow status.
+    pub status: Status,
+    /// Records this one refers to: (role, id).
+    pub links: Vec<(String, RecordId)>,
+}
+
+/// A record's stored document: a compacted snapshot plus the changes stored after it.
+#[derive(Debug, Clone)]
+pub struct StoredDocument {
+    /// Kind.
+    pub kind: RecordKind,
+    /// `Automerge::save` at `snapshot_seq`, followed by the raw changes after it: loadable as one.
+    pub bytes: Vec<u8>,
+    /// Highest feed position of the record's changes.
+    pub last_seq: u64,
+    /// Changes stored since the snapshot (compaction trigger).
+    pub changes_since_snapshot: u32,
+}
+
+/// A change to store.
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    /// Change hash (32 bytes).
+    pub hash: Vec<u8>,
+    /// Actor (hex).
+    pub actor: String,
+    /// Raw change bytes.
+    pub bytes: Vec<u8>,
+    /// The record's heads right after this change (concatenated hashes): feed pages that stop
+    /// inside a push still report correct heads.
+    pub heads_after: Vec<u8>,
+}
+
+/// Everything one accepted record writes.
+#[derive(Debug, Clone)]
+pub struct RecordWrite {
+    /// The record's facts after the push (`team` is filled in by the store).
+    pub facts: RecordFacts,
+    /// Heads after the push.
+    pub heads: Vec<u8>,
+    /// Changes new to the server, dependencies first.
+    pub changes: Vec<NewChange>,
+    /// A compacted document to store as the new snapshot (first write, or every N changes).
+    pub snapshot: Option<Vec<u8>>,
+}
+
+/// One row of the change feed.
+#[derive(Debug, Clone)]
+pub struct FeedRow {
+    /// Feed position.
+    pub seq: u64,
+    /// Record.
+    pub record: RecordId,
+    /// Device that pushed it.
+    pub device: String,
+    /// Raw change.
+    pub bytes: Vec<u8>,
+    /// Receipt time, ms.
+    pub received_at: i64,
+    /// The record's heads right after it.
+    pub heads_after: Vec<u8>,
+}
+
+/// Whether a device holds a record, as the feed decided last (see `service` for the rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holding {
+    /// Held after the page delivered at `as_of_cursor`.
+    pub held: bool,
+    /// The cursor of the page that made this decision (0: effective at once, e.g. a push).
+    pub as_of_cursor: u64,
+    /// Held before that page (a device retrying with an older cursor never applied it).
+    pub prev_held: bool,
+    /// A snapshot covered the record's changes up to this position.
+    pub through_seq: u64,
+}
+
+impl Holding {
+    /// Whether the device holds the record when it asks with `cursor`.
+    pub fn effective(&self, cursor: u64) -> bool {
+        if cursor >= self.as_of_cursor {
+            self.held
+        } else {
+            self.prev_held
+        }
+    }
+}
+
+/// The server's storage. Every method is atomic; implementations are shared across threads.
+pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Creates or updates `officer` and stores an enrolment code (by hash) for them.
+    fn create_code(
+        &self,
+        officer: &Officer,
+        code_hash: [u8; 32],
+        expires_at: i64,
+    ) -> Result<(), StoreError>;
+    /// Uses an enrolment code: creates the device and binds its actors, or changes nothing.
+    fn enrol(
+        &self,
+        code_hash: [u8; 32],
+        now: i64,
+        device: &NewDevice,
+    ) -> Result<EnrolOutcome, StoreError>;
+    /// Revokes a device; false when there is no such device.
+    fn revoke(&self, device_id: &str) -> Result<bool, StoreError>;
+    /// Every device.
+    fn devices(&self) -> Result<Vec<DeviceRow>, StoreError>;
+    /// The device a token (by hash) belongs to.
+    fn device_by_token(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>, StoreError>;
+    /// A record's document, if the server holds it.
+    fn load_document(&self, record: RecordId) -> Result<Option<StoredDocument>, StoreError>;
+    /// Stores accepted records in one transaction; returns the last `seq` given to each write
+    /// (0 when it stored no new change). Changes whose hash is already stored are skipped.
+    /// Marks each record as held by `device`.
+    fn commit(
+        &self,
+        device: &str,
+        received_at: i64,
+        writes: &[RecordWrite],
+    ) -> Result<Vec<u64>, StoreError>;
+    /// The highest committed feed position (the stable watermark).
+    fn max_seq(&self) -> Result<u64, StoreError>;
+    /// Feed rows with `after < seq <= upto`, oldest first, at most `limit`.
+    fn feed_rows(&self, after: u64, upto: u64, limit: usize) -> Result<Vec<FeedRow>, StoreError>;
+    /// A record's facts.
+    fn facts(&self, record: RecordId) -> Result<Option<RecordFacts>, StoreError>;
+    /// Records that link to `record`.
+    fn linking_to(&self, record: RecordId) -> Result<Vec<RecordId>, StoreError>;
+    /// Receipts of every change of a record, `seq <= upto`: (hash, received_at).
+    fn receipts(&self, record: RecordId, upto: u64) -> Result<Vec<(Vec<u8>, i64)>, StoreError>;
+    /// Whether `device` holds `record`, as last decided.
+    fn holding(&self, device: &str, record: RecordId) -> Result<Option<Holding>, StoreError>;
+    /// Records feed decisions about what `device` holds.
+    fn set_holdings(
+        &self,
+        device: &str,
+        holdings: &[(RecordId, Holding)],
+    ) -> Result<(), StoreError>;
+    /// Every table, canonically ordered, as JSON (for tests comparing state).
+    fn dump(&self) -> Result<serde_json::Value, StoreError>;
+}

@@ -1,0 +1,610 @@
+//! The SQLite store: one file, WAL, one writer.
+//!
+//! Writes go through one `Mutex<Connection>`, so transactions commit one after another and `seq`
+//! (an `AUTOINCREMENT` key, never reused) grows in commit order: every position at or below
+//! `max(seq)` is committed, which is what the feed needs. Reads use a small pool of separate
+//! connections; WAL lets them read while the writer writes.
+//!
+//! Durability: `synchronous=FULL`. An `Accepted` tells the device it may stop keeping the change
+//! as unacknowledged; with `NORMAL` a power cut right after the answer could lose that commit,
+//! and the device would never push it again. The fsync per request is amortised over the
+//! request's batch (one transaction per request).
+
+use super::{
+    DeviceAuth, DeviceRow, EnrolOutcome, FeedRow, Holding, NewDevice, Officer, RecordFacts,
+    RecordWrite, ServerStore, StoreError, StoredDocument,
+};
+use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The schema version this build writes (`PRAGMA user_version`).
+const SCHEMA_VERSION: u32 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE officers (
+    id    TEXT PRIMARY KEY,
+    name  TEXT NOT NULL,
+    role  TEXT NOT NULL,
+    team  TEXT
+) WITHOUT ROWID;
+CREATE TABLE enrolment_codes (
+    hash       BLOB PRIMARY KEY,          -- SHA-256 of the code; the code itself is never stored
+    officer    TEXT NOT NULL REFERENCES officers(id),
+    expires_at INTEGER NOT NULL,          -- ms since epoch
+    used       INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE devices (
+    id         TEXT PRIMARY KEY,
+    officer    TEXT NOT NULL REFERENCES officers(id),
+    label      TEXT NOT NULL,
+    token_hash BLOB NOT NULL UNIQUE,      -- SHA-256 of the bearer token
+    created_at INTEGER NOT NULL,
+    revoked    INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE actors (
+    actor  TEXT PRIMARY KEY,              -- automerge actor id, lower-case hex
+    device TEXT NOT NULL REFERENCES devices(id)
+) WITHOUT ROWID;
+CREATE INDEX actors_device ON actors(device);
+CREATE TABLE records (
+    id                     TEXT PRIMARY KEY,
+    kind                   TEXT NOT NULL,
+    author                 TEXT NOT NULL,
+    team                   TEXT,          -- the author's team when last written
+    attending              TEXT NOT NULL, -- JSON array of officer ids
+    status                 TEXT NOT NULL,
+    links                  TEXT NOT NULL, -- JSON array of [role, record id]
+    heads                  BLOB NOT NULL, -- concatenated 32-byte hashes
+    snapshot               BLOB NOT NULL, -- Automerge::save at snapshot_seq
+    snapshot_seq           INTEGER NOT NULL,
+    last_seq               INTEGER NOT NULL,
+    changes_since_snapshot INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE record_links (
+    from_id TEXT NOT NULL,
+    role    TEXT NOT NULL,
+    to_id   TEXT NOT NULL,
+    PRIMARY KEY (from_id, role, to_id)
+) WITHOUT ROWID;
+CREATE INDEX record_links_to ON record_links(to_id);
+CREATE TABLE changes (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT, -- feed position, never reused
+    hash        BLOB NOT NULL UNIQUE,
+    record      TEXT NOT NULL,
+    device      TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    bytes       BLOB NOT NULL,
+    received_at INTEGER NOT NULL,                  -- server clock, ms
+    heads_after BLOB NOT NULL
+);
+CREATE INDEX changes_record ON changes(record, seq);
+CREATE TABLE device_records (
+    device       TEXT NOT NULL,
+    record       TEXT NOT NULL,
+    held         INTEGER NOT NULL,
+    as_of_cursor INTEGER NOT NULL,
+    prev_held    INTEGER NOT NULL,
+    through_seq  INTEGER NOT NULL,
+    PRIMARY KEY (device, record)
+) WITHOUT ROWID;
+";
+
+/// The SQLite implementation of [`ServerStore`].
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let mut conn = connect(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew(version, SCHEMA_VERSION));
+        }
+        if version < SCHEMA_VERSION {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let version: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if version == 0 {
+                tx.execute_batch(SCHEMA)?;
+                tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            }
+            tx.commit()?;
+        }
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => connect(&self.path)?,
+        };
+        let out = f(&conn);
+        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < 8 {
+            pool.push(conn);
+        }
+        out
+    }
+}
+
+/// A records row as read: id, kind, author, team, attending, status, links.
+type FactsRow = (
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+);
+/// A device joined with its officer: id, created, revoked, officer id, name, role, team.
+type DeviceJoin = (String, i64, bool, String, String, String, Option<String>);
+
+// The server's store is the server's one rusqlite user, as `core::storage` is the device's.
+#[allow(clippy::disallowed_methods)]
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(what.to_owned())
+}
+
+fn parse_record_id(s: &str) -> Result<RecordId, StoreError> {
+    s.parse().map_err(|_| corrupt("record id"))
+}
+
+fn read_officer(
+    id: String,
+    name: String,
+    role: String,
+    team: Option<String>,
+) -> Result<Officer, StoreError> {
+    Ok(Officer {
+        id: OfficerId::new(id).map_err(|_| corrupt("officer id"))?,
+        name,
+        role: role.parse::<Role>().map_err(|_| corrupt("role"))?,
+        team,
+    })
+}
+
+fn facts_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<FactsRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+    ))
+}
+
+fn parse_facts(r: FactsRow) -> Result<RecordFacts, StoreError> {
+    let (id, kind, author, team, attending, status, links) = r;
+    let links: Vec<(String, String)> =
+        serde_json::from_str(&links).map_err(|_| corrupt("record links"))?;
+    Ok(RecordFacts {
+        id: parse_record_id(&id)?,
+        kind: kind
+            .parse::<RecordKind>()
+            .map_err(|_| corrupt("record kind"))?,
+        author,
+        team,
+        attending: serde_json::from_str(&attending).map_err(|_| corrupt("attending officers"))?,
+        status: status
+            .parse::<Status>()
+            .map_err(|_| corrupt("record status"))?,
+        links: links
+            .into_iter()
+            .map(|(role, id)| Ok((role, parse_record_id(&id)?)))
+            .collect::<Result<_, StoreError>>()?,
+    })
+}
+
+impl ServerStore for SqliteStore {
+    fn create_code(
+        &self,
+        officer: &Officer,
+        code_hash: [u8; 32],
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.prepare_cached(
+                "INSERT INTO officers (id, name, role, team) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET name = ?2, role = ?3, team = ?4",
+            )?
+            .execute(params![
+                officer.id.as_str(),
+                officer.name,
+                officer.role.as_str(),
+                officer.team
+            ])?;
+            tx.prepare_cached(
+                "INSERT INTO enrolment_codes (hash, officer, expires_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![&code_hash[..], officer.id.as_str(), expires_at])?;
+            Ok(())
+        })
+    }
+
+    fn enrol(
+        &self,
+        code_hash: [u8; 32],
+        now: i64,
+        device: &NewDevice,
+    ) -> Result<EnrolOutcome, StoreError> {
+        self.write(|tx| {
+            let officer: Option<(String, String, String, Option<String>)> = tx
+                .prepare_cached(
+                    "SELECT o.id, o.name, o.role, o.team FROM enrolment_codes c JOIN officers o ON o.id = c.officer
+                     WHERE c.hash = ?1 AND c.used = 0 AND c.expires_at > ?2",
+                )?
+                .query_row(params![&code_hash[..], now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                .optional()?;
+            let Some((id, name, role, team)) = officer else {
+                return Ok(EnrolOutcome::BadCode);
+            };
+            for actor in &device.actors {
+                let taken: Option<String> = tx
+                    .prepare_cached("SELECT device FROM actors WHERE actor = ?1")?
+                    .query_row([actor], |r| r.get(0))
+                    .optional()?;
+                if taken.is_some() {
+                    return Ok(EnrolOutcome::ActorTaken(actor.clone()));
+                }
+            }
+            tx.prepare_cached("UPDATE enrolment_codes SET used = 1 WHERE hash = ?1")?
+                .execute([&code_hash[..]])?;
+            tx.prepare_cached(
+                "INSERT INTO devices (id, officer, label, token_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![device.id, id, device.label, &device.token_hash[..], device.created_at])?;
+            for actor in &device.actors {
+                tx.prepare_cached("INSERT INTO actors (actor, device) VALUES (?1, ?2)")?
+                    .execute(params![actor, device.id])?;
+            }
+            Ok(EnrolOutcome::Enrolled(read_officer(id, name, role, team)?))
+        })
+    }
+
+    fn revoke(&self, device_id: &str) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            Ok(tx
+                .prepare_cached("UPDATE devices SET revoked = 1 WHERE id = ?1")?
+                .execute([device_id])?
+                > 0)
+        })
+    }
+
+    fn devices(&self) -> Result<Vec<DeviceRow>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT id, officer, label, revoked, created_at FROM devices ORDER BY created_at, id")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(DeviceRow { id: r.get(0)?, officer: r.get(1)?, label: r.get(2)?, revoked: r.get(3)?, created_at: r.get(4)? })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn device_by_token(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>, StoreError> {
+        self.read(|c| {
+            let row: Option<DeviceJoin> = c
+                .prepare_cached(
+                    "SELECT d.id, d.created_at, d.revoked, o.id, o.name, o.role, o.team
+                     FROM devices d JOIN officers o ON o.id = d.officer WHERE d.token_hash = ?1",
+                )?
+                .query_row([&token_hash[..]], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                })
+                .optional()?;
+            let Some((device_id, created_at, revoked, id, name, role, team)) = row else {
+                return Ok(None);
+            };
+            let actors = c
+                .prepare_cached("SELECT actor FROM actors WHERE device = ?1 ORDER BY actor")?
+                .query_map([&device_id], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            Ok(Some(DeviceAuth {
+                device_id,
+                officer: read_officer(id, name, role, team)?,
+                created_at,
+                revoked,
+                actors,
+            }))
+        })
+    }
+
+    fn load_document(&self, record: RecordId) -> Result<Option<StoredDocument>, StoreError> {
+        let id = record.to_string();
+        self.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            let row: Option<(String, Vec<u8>, i64, i64, u32)> = tx
+                .prepare_cached("SELECT kind, snapshot, snapshot_seq, last_seq, changes_since_snapshot FROM records WHERE id = ?1")?
+                .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+                .optional()?;
+            let Some((kind, mut bytes, snapshot_seq, last_seq, changes_since_snapshot)) = row else {
+                return Ok(None);
+            };
+            let mut stmt = tx.prepare_cached("SELECT bytes FROM changes WHERE record = ?1 AND seq > ?2 ORDER BY seq")?;
+            let mut rows = stmt.query(params![id, snapshot_seq])?;
+            while let Some(r) = rows.next()? {
+                bytes.extend_from_slice(r.get_ref(0)?.as_blob().map_err(|_| corrupt("change bytes"))?);
+            }
+            Ok(Some(StoredDocument {
+                kind: kind.parse().map_err(|_| corrupt("record kind"))?,
+                bytes,
+                last_seq: last_seq as u64,
+                changes_since_snapshot,
+            }))
+        })
+    }
+
+    fn commit(
+        &self,
+        device: &str,
+        received_at: i64,
+        writes: &[RecordWrite],
+    ) -> Result<Vec<u64>, StoreError> {
+        self.write(|tx| {
+            let mut last = Vec::with_capacity(writes.len());
+            for w in writes {
+                let id = w.facts.id.to_string();
+                let mut last_seq = 0u64;
+                let mut inserted = 0u32;
+                {
+                    let mut insert = tx.prepare_cached(
+                        "INSERT INTO changes (hash, record, device, actor, bytes, received_at, heads_after)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (hash) DO NOTHING",
+                    )?;
+                    for c in &w.changes {
+                        if insert.execute(params![c.hash, id, device, c.actor, c.bytes, received_at, c.heads_after])? > 0 {
+                            last_seq = tx.last_insert_rowid() as u64;
+                            inserted += 1;
+                        }
+                    }
+                }
+                let team: Option<String> = tx
+                    .prepare_cached("SELECT team FROM officers WHERE id = ?1")?
+                    .query_row([&w.facts.author], |r| r.get(0))
+                    .optional()?
+                    .flatten();
+                let attending = serde_json::to_string(&w.facts.attending).map_err(|_| corrupt("attending"))?;
+                let links: Vec<(&str, String)> = w.facts.links.iter().map(|(r, id)| (r.as_str(), id.to_string())).collect();
+                let links_json = serde_json::to_string(&links).map_err(|_| corrupt("links"))?;
+                let existing: Option<(i64, u32)> = tx
+                    .prepare_cached("SELECT last_seq, changes_since_snapshot FROM records WHERE id = ?1")?
+                    .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                let new_last = if inserted > 0 { last_seq as i64 } else { existing.map_or(0, |e| e.0) };
+                match (&w.snapshot, existing) {
+                    (Some(snapshot), _) => {
+                        tx.prepare_cached(
+                            "INSERT INTO records (id, kind, author, team, attending, status, links, heads, snapshot,
+                                                  snapshot_seq, last_seq, changes_since_snapshot)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 0)
+                             ON CONFLICT (id) DO UPDATE SET kind = ?2, author = ?3, team = ?4, attending = ?5,
+                                status = ?6, links = ?7, heads = ?8, snapshot = ?9, snapshot_seq = ?10,
+                                last_seq = ?10, changes_since_snapshot = 0",
+                        )?
+                        .execute(params![id, w.facts.kind.as_str(), w.facts.author, team, attending,
+                            w.facts.status.as_str(), links_json, w.heads, snapshot, new_last])?;
+                    }
+                    (None, Some(_)) => {
+                        tx.prepare_cached(
+                            "UPDATE records SET kind = ?2, author = ?3, team = ?4, attending = ?5, status = ?6,
+                                links = ?7, heads = ?8, last_seq = ?9,
+                                changes_since_snapshot = changes_since_snapshot + ?10 WHERE id = ?1",
+                        )?
+                        .execute(params![id, w.facts.kind.as_str(), w.facts.author, team, attending,
+                            w.facts.status.as_str(), links_json, w.heads, new_last, inserted])?;
+                    }
+                    (None, None) => return Err(corrupt("a new record must be written with a snapshot")),
+                }
+                tx.prepare_cached("DELETE FROM record_links WHERE from_id = ?1")?.execute([&id])?;
+                for (role, to) in &links {
+                    tx.prepare_cached("INSERT OR IGNORE INTO record_links (from_id, role, to_id) VALUES (?1, ?2, ?3)")?
+                        .execute(params![id, role, to])?;
+                }
+                tx.prepare_cached(
+                    "INSERT INTO device_records (device, record, held, as_of_cursor, prev_held, through_seq)
+                     VALUES (?1, ?2, 1, 0, 1, 0)
+                     ON CONFLICT (device, record) DO UPDATE SET held = 1, as_of_cursor = 0, prev_held = 1",
+                )?
+                .execute(params![device, id])?;
+                last.push(if inserted > 0 { last_seq } else { 0 });
+            }
+            Ok(last)
+        })
+    }
+
+    fn max_seq(&self) -> Result<u64, StoreError> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT coalesce(max(seq), 0) FROM changes")?
+                    .query_row([], |r| r.get::<_, i64>(0))? as u64,
+            )
+        })
+    }
+
+    fn feed_rows(&self, after: u64, upto: u64, limit: usize) -> Result<Vec<FeedRow>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, record, device, bytes, received_at, heads_after FROM changes
+                 WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![after as i64, upto as i64, limit as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, String>(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?;
+            rows.map(|r| {
+                let (seq, record, device, bytes, received_at, heads_after) = r?;
+                Ok(FeedRow {
+                    seq,
+                    record: parse_record_id(&record)?,
+                    device,
+                    bytes,
+                    received_at,
+                    heads_after,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn facts(&self, record: RecordId) -> Result<Option<RecordFacts>, StoreError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT id, kind, author, team, attending, status, links FROM records WHERE id = ?1")?
+                .query_row([record.to_string()], facts_from_row)
+                .optional()?
+                .map(parse_facts)
+                .transpose()
+        })
+    }
+
+    fn linking_to(&self, record: RecordId) -> Result<Vec<RecordId>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT DISTINCT from_id FROM record_links WHERE to_id = ?1 ORDER BY from_id",
+            )?;
+            let rows = stmt.query_map([record.to_string()], |r| r.get::<_, String>(0))?;
+            rows.map(|r| parse_record_id(&r?)).collect()
+        })
+    }
+
+    fn receipts(&self, record: RecordId, upto: u64) -> Result<Vec<(Vec<u8>, i64)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT hash, received_at FROM changes WHERE record = ?1 AND seq <= ?2 ORDER BY seq")?;
+            let rows = stmt.query_map(params![record.to_string(), upto as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn holding(&self, device: &str, record: RecordId) -> Result<Option<Holding>, StoreError> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT held, as_of_cursor, prev_held, through_seq FROM device_records WHERE device = ?1 AND record = ?2",
+            )?
+            .query_row(params![device, record.to_string()], |r| {
+                Ok(Holding { held: r.get(0)?, as_of_cursor: r.get::<_, i64>(1)? as u64, prev_held: r.get(2)?, through_seq: r.get::<_, i64>(3)? as u64 })
+            })
+            .optional()?)
+        })
+    }
+
+    fn set_holdings(
+        &self,
+        device: &str,
+        holdings: &[(RecordId, Holding)],
+    ) -> Result<(), StoreError> {
+        if holdings.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO device_records (device, record, held, as_of_cursor, prev_held, through_seq)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (device, record) DO UPDATE SET held = ?3, as_of_cursor = ?4, prev_held = ?5, through_seq = ?6",
+            )?;
+            for (record, h) in holdings {
+                stmt.execute(params![device, record.to_string(), h.held, h.as_of_cursor as i64, h.prev_held, h.through_seq as i64])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn dump(&self) -> Result<serde_json::Value, StoreError> {
+        const TABLES: [(&str, &str); 9] = [
+            ("officers", "id"),
+            ("enrolment_codes", "hash"),
+            ("devices", "id"),
+            ("actors", "actor"),
+            ("records", "id"),
+            ("record_links", "from_id, role, to_id"),
+            ("changes", "seq"),
+            ("device_records", "device, record"),
+            ("sqlite_sequence", "name"),
+        ];
+        self.read(|c| {
+            let mut out = serde_json::Map::new();
+            for (table, order) in TABLES {
+                let exists: bool = c.query_row(
+                    "SELECT count(*) > 0 FROM sqlite_master WHERE name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )?;
+                if !exists {
+                    out.insert(table.to_owned(), json!([]));
+                    continue;
+                }
+                let mut stmt = c.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
+                let names: Vec<String> = stmt.column_names().map(str::to_owned).collect();
+                let mut rows = stmt.query([])?;
+                let mut list = Vec::new();
+                while let Some(r) = rows.next()? {
+                    let mut obj = serde_json::Map::new();
+                    for (i, name) in names.iter().enumerate() {
+                        use rusqlite::types::ValueRef;
+                        let v = match r.get_ref(i)? {
+                            ValueRef::Null => serde_json::Value::Null,
+                            ValueRef::Integer(n) => json!(n),
+                            ValueRef::Real(f) => json!(f),
+                            ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
+                            ValueRef::Blob(b) => json!(hex::encode(b)),
+                        };
+                        obj.insert(name.clone(), v);
+                    }
+                    list.push(serde_json::Value::Object(obj));
+                }
+                out.insert(table.to_owned(), serde_json::Value::Array(list));
+            }
+            Ok(serde_json::Value::Object(out))
+        })
+    }
+}

@@ -1,0 +1,1097 @@
+//! The server over real HTTP: a server on 127.0.0.1:0 per test, CBOR bodies, real automerge
+//! changes built with the core's `RecordDoc`.
+
+use automerge::sync::SyncDoc;
+use automerge::{ActorId, Automerge, ChangeHash, transaction::Transactable};
+use fieldbook_core::doc::{ChangeAuthor, RecordDoc};
+use fieldbook_core::domain::{OfficerId, Record, RecordId, RecordKind, Role, Timestamp};
+use fieldbook_core::sync::wire::{
+    self, Bytes, EnrolRequest, EnrolResponse, ErrorBody, FeedEntry, Hash, PushOutcome, RecordPush,
+    RepairRequest, RepairResponse, SyncRequest, SyncResponse,
+};
+use fieldbook_core::workflow::{self, User};
+use fieldbook_server::{Admin, RunningServer, ServerConfig};
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+struct Fixture {
+    server: RunningServer,
+    db: PathBuf,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+struct Dev {
+    token: String,
+    device_id: String,
+    actor: ActorId,
+    user: User,
+}
+
+fn t(ms: i64) -> Timestamp {
+    Timestamp::from_millis(1_790_000_000_000 + ms).expect("valid time")
+}
+
+async fn fixture(tweak: impl FnOnce(&mut ServerConfig)) -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("server.db");
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &db);
+    tweak(&mut config);
+    let server = fieldbook_server::start(config)
+        .await
+        .expect("server starts");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .expect("client");
+    Fixture {
+        server,
+        db,
+        client,
+        _dir: dir,
+    }
+}
+
+impl Fixture {
+    fn admin(&self) -> Admin {
+        Admin::open(&self.db).expect("admin opens")
+    }
+
+    fn dump(&self) -> String {
+        self.admin().dump().expect("dump")
+    }
+
+    async fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> (u16, Vec<u8>) {
+        let mut req = self
+            .client
+            .post(format!("{}{path}", self.server.url()))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        (status, resp.bytes().await.expect("body").to_vec())
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: Vec<u8>) -> (u16, Vec<u8>) {
+        self.post_raw(path, token, wire::CONTENT_TYPE, body).await
+    }
+
+    async fn code(&self, officer: &str, role: Role, team: Option<&str>) -> String {
+        let officer = OfficerId::new(officer).expect("officer id");
+        self.admin()
+            .enrol(&officer, "Test Officer", role, team)
+            .expect("code")
+    }
+
+    async fn enrol_with(&self, code: &str, actor: &ActorId) -> (u16, Vec<u8>) {
+        let request = EnrolRequest {
+            protocol: wire::PROTOCOL_VERSION,
+            code: code.to_owned(),
+            actors: vec![actor.to_hex_string()],
+            label: "test phone".into(),
+        };
+        self.post("/v1/enrol", None, wire::encode(&request)).await
+    }
+
+    async fn device(&self, officer: &str, role: Role, team: Option<&str>) -> Dev {
+        let code = self.code(officer, role, team).await;
+        let actor = fieldbook_core::doc::new_actor();
+        let (status, body) = self.enrol_with(&code, &actor).await;
+        assert_eq!(status, 200, "{:?}", wire::decode::<ErrorBody>(&body));
+        let response: EnrolResponse = wire::decode(&body).expect("enrol response");
+        Dev {
+            token: response.token,
+            device_id: response.device_id,
+            actor,
+            user: User {
+                officer: response.officer,
+                role: response.role,
+            },
+        }
+    }
+
+    async fn sync(
+        &self,
+        dev: &Dev,
+        cursor: u64,
+        page_limit: u32,
+        push: Vec<RecordPush>,
+    ) -> SyncResponse {
+        let request = SyncRequest {
+            protocol: wire::PROTOCOL_VERSION,
+            cursor,
+            page_limit,
+            push,
+        };
+        let (status, body) = self
+            .post("/v1/sync", Some(&dev.token), wire::encode(&request))
+            .await;
+        assert_eq!(status, 200, "{:?}", wire::decode::<ErrorBody>(&body));
+        wire::decode(&body).expect("sync response")
+    }
+
+    /// Pulls every page; returns the entries and the final cursor.
+    async fn pull_all(&self, dev: &Dev, mut cursor: u64, page_limit: u32) -> (Vec<FeedEntry>, u64) {
+        let mut entries = Vec::new();
+        for _ in 0..1000 {
+            let page = self.sync(dev, cursor, page_limit, Vec::new()).await.page;
+            assert!(page.cursor >= cursor, "the cursor never goes back");
+            cursor = page.cursor;
+            entries.extend(page.entries);
+            if !page.more {
+                return (entries, cursor);
+            }
+        }
+        panic!("the feed never ended");
+    }
+}
+
+fn error_code(body: &[u8]) -> String {
+    wire::decode::<ErrorBody>(body).expect("an ErrorBody").code
+}
+
+fn author(dev: &Dev) -> ChangeAuthor {
+    ChangeAuthor {
+        by: dev.user.officer.clone(),
+        role: dev.user.role,
+    }
+}
+
+fn new_doc(dev: &Dev, kind: RecordKind, edit: impl FnOnce(&mut Record)) -> RecordDoc {
+    let mut record = Record::new(kind, RecordId::generate(), dev.user.officer.clone(), t(0));
+    edit(&mut record);
+    RecordDoc::create(&record, &dev.actor, &author(dev), t(0)).expect("document")
+}
+
+fn id_of(doc: &RecordDoc) -> RecordId {
+    doc.hydrate().expect("record").id()
+}
+
+fn changes_since(doc: &RecordDoc, heads: &[ChangeHash]) -> Vec<Bytes> {
+    doc.automerge()
+        .get_changes(heads)
+        .iter()
+        .map(|c| Bytes(c.raw_bytes().to_vec()))
+        .collect()
+}
+
+fn push_of(doc: &RecordDoc, heads: &[ChangeHash]) -> RecordPush {
+    let record = doc.hydrate().expect("record");
+    RecordPush {
+        record: record.id(),
+        kind: record.kind(),
+        changes: changes_since(doc, heads),
+    }
+}
+
+fn edit_narrative(doc: &mut RecordDoc, dev: &Dev, text: &str, at: i64) {
+    let mut record = doc.hydrate().expect("record");
+    match &mut record {
+        Record::Crime(c) => c.narrative = text.to_owned(),
+        Record::Issue(i) => i.narrative = text.to_owned(),
+        _ => panic!("no narrative"),
+    }
+    doc.update(&record, &author(dev), "edit", t(at))
+        .expect("update");
+}
+
+fn heads_of(doc: &RecordDoc) -> Vec<Hash> {
+    doc.heads().into_iter().map(Hash::from).collect()
+}
+
+fn records_in(entries: &[FeedEntry]) -> Vec<(String, RecordId)> {
+    entries
+        .iter()
+        .map(|e| match e {
+            FeedEntry::Changes { record, .. } => ("changes".to_owned(), *record),
+            FeedEntry::Snapshot { record, .. } => ("snapshot".to_owned(), *record),
+            FeedEntry::Evict { record } => ("evict".to_owned(), *record),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrolment_returns_a_token_and_a_reused_code_is_refused_with_bad_code() {
+    let f = fixture(|_| {}).await;
+    let code = f.code("PC1", Role::Officer, Some("north")).await;
+    let actor = fieldbook_core::doc::new_actor();
+    let (status, body) = f.enrol_with(&code, &actor).await;
+    assert_eq!(status, 200);
+    let response: EnrolResponse = wire::decode(&body).expect("response");
+    assert_eq!(response.token.len(), 64, "256 random bits in hex");
+    assert_eq!(response.team.as_deref(), Some("north"));
+    assert!(
+        !f.dump().contains(&response.token),
+        "only the token's hash is stored"
+    );
+    let before = f.dump();
+    let (status, body) = f.enrol_with(&code, &fieldbook_core::doc::new_actor()).await;
+    assert_eq!((status, error_code(&body).as_str()), (403, "bad-code"));
+    let (status, body) = f
+        .enrol_with("NOPE-NOPE", &fieldbook_core::doc::new_actor())
+        .await;
+    assert_eq!((status, error_code(&body).as_str()), (403, "bad-code"));
+    assert_eq!(f.dump(), before, "a refused enrolment changes nothing");
+    let devices = f.admin().devices().expect("devices");
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].id, response.device_id);
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actor_already_bound_to_another_device_is_refused_with_actor_taken() {
+    let f = fixture(|_| {}).await;
+    let dev = f.device("PC1", Role::Officer, None).await;
+    let code = f.code("PC2", Role::Officer, None).await;
+    let before = f.dump();
+    let (status, body) = f.enrol_with(&code, &dev.actor).await;
+    assert_eq!((status, error_code(&body).as_str()), (409, "actor-taken"));
+    assert_eq!(f.dump(), before, "the code stays unused");
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_a_valid_token_or_from_a_revoked_device_are_refused() {
+    let f = fixture(|_| {}).await;
+    let dev = f.device("PC1", Role::Officer, None).await;
+    let body = wire::encode(&SyncRequest {
+        protocol: 1,
+        cursor: 0,
+        page_limit: 10,
+        push: vec![],
+    });
+    let (status, resp) = f.post("/v1/sync", None, body.clone()).await;
+    assert_eq!(
+        (status, error_code(&resp).as_str()),
+        (401, "unauthenticated")
+    );
+    let (status, resp) = f.post("/v1/sync", Some("garbage"), body.clone()).await;
+    assert_eq!(
+        (status, error_code(&resp).as_str()),
+        (401, "unauthenticated")
+    );
+    let (status, _) = f.post("/v1/sync", Some(&dev.token), body.clone()).await;
+    assert_eq!(status, 200);
+    f.admin().revoke(&dev.device_id).expect("revoke");
+    assert!(f.admin().devices().expect("devices")[0].revoked);
+    let (status, resp) = f.post("/v1/sync", Some(&dev.token), body.clone()).await;
+    assert_eq!(
+        (status, error_code(&resp).as_str()),
+        (401, "device-revoked")
+    );
+    let repair = wire::encode(&RepairRequest {
+        protocol: 1,
+        record: RecordId::generate(),
+        kind: RecordKind::Person,
+        message: Bytes(vec![]),
+    });
+    let (status, resp) = f.post("/v1/repair", Some(&dev.token), repair).await;
+    assert_eq!(
+        (status, error_code(&resp).as_str()),
+        (401, "device-revoked")
+    );
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_refused_with_token_expired() {
+    let f = fixture(|c| c.token_ttl = Duration::from_millis(200)).await;
+    let dev = f.device("PC1", Role::Officer, None).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body = wire::encode(&SyncRequest {
+        protocol: 1,
+        cursor: 0,
+        page_limit: 10,
+        push: vec![],
+    });
+    let (status, resp) = f.post("/v1/sync", Some(&dev.token), body).await;
+    assert_eq!((status, error_code(&resp).as_str()), (401, "token-expired"));
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_record_is_accepted_idempotently_and_reaches_the_officers_second_device() {
+    let f = fixture(|_| {}).await;
+    let phone = f.device("PC1", Role::Officer, None).await;
+    let tablet = f.device("PC1", Role::Officer, None).await;
+    let mut doc = new_doc(&phone, RecordKind::CrimeReport, |_| {});
+    let first = f.sync(&phone, 0, 100, vec![push_of(&doc, &[])]).await;
+    match &first.results[0].outcome {
+        PushOutcome::Accepted {
+            heads, new_changes, ..
+        } => {
+            assert_eq!(heads, &heads_of(&doc));
+            assert_eq!(*new_changes, 1);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        first.page.entries.is_empty(),
+        "a device's own changes are not echoed"
+    );
+    let again = f
+        .sync(&phone, first.page.cursor, 100, vec![push_of(&doc, &[])])
+        .await;
+    assert!(
+        matches!(
+            again.results[0].outcome,
+            PushOutcome::Accepted { new_changes: 0, .. }
+        ),
+        "{:?}",
+        again.results
+    );
+
+    let pulled = f.sync(&tablet, 0, 100, vec![]).await.page;
+    let FeedEntry::Snapshot {
+        record,
+        document,
+        heads,
+        receipts,
+        ..
+    } = &pulled.entries[0]
+    else {
+        panic!(
+            "a record new to the device arrives whole: {:?}",
+            pulled.entries
+        );
+    };
+    assert_eq!(*record, id_of(&doc));
+    assert_eq!(heads, &heads_of(&doc));
+    assert_eq!(receipts.len(), 1);
+    let copy =
+        RecordDoc::load(&document.0, &fieldbook_core::doc::new_actor()).expect("a whole document");
+    assert_eq!(copy.heads(), doc.heads());
+
+    let base = doc.heads();
+    edit_narrative(&mut doc, &phone, "Window forced at the rear.", 10);
+    f.sync(&phone, 0, 100, vec![push_of(&doc, &base)]).await;
+    let later = f.sync(&tablet, pulled.cursor, 100, vec![]).await.page;
+    match &later.entries[..] {
+        [
+            FeedEntry::Changes {
+                record,
+                changes,
+                heads,
+                ..
+            },
+        ] => {
+            assert_eq!(*record, id_of(&doc));
+            assert_eq!(changes.len(), 1);
+            assert_eq!(heads, &heads_of(&doc));
+        }
+        other => panic!("a held record gets changes: {other:?}"),
+    }
+    assert!(!later.more);
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_with_a_small_page_limit_delivers_every_change_exactly_once() {
+    let f = fixture(|_| {}).await;
+    let phone = f.device("PC1", Role::Officer, None).await;
+    let tablet = f.device("PC1", Role::Officer, None).await;
+    let mut docs: Vec<RecordDoc> = (0..3)
+        .map(|_| new_doc(&phone, RecordKind::CrimeReport, |_| {}))
+        .collect();
+    f.sync(
+        &phone,
+        0,
+        10,
+        docs.iter().map(|d| push_of(d, &[])).collect(),
+    )
+    .await;
+    let (entries, cursor) = f.pull_all(&tablet, 0, 2).await;
+    let snapshots: HashSet<RecordId> = entries
+        .iter()
+        .filter_map(|e| match e {
+            FeedEntry::Snapshot { record, .. } => Some(*record),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(snapshots.len(), 3, "{:?}", records_in(&entries));
+
+    let mut pushed = HashSet::new();
+    let mut pushes = Vec::new();
+    for (i, doc) in docs.iter_mut().enumerate() {
+        let base = doc.heads();
+        for n in 0..3 {
+            edit_narrative(doc, &phone, &format!("Account {i} version {n}."), 100 + n);
+        }
+        let push = push_of(doc, &base);
+        pushed.extend(push.changes.iter().map(|b| b.0.clone()));
+        pushes.push(push);
+    }
+    f.sync(&phone, 0, 10, pushes).await;
+    let mut seen = Vec::new();
+    let mut cursor = cursor;
+    let mut pages = 0;
+    loop {
+        let page = f.sync(&tablet, cursor, 2, vec![]).await.page;
+        pages += 1;
+        for e in &page.entries {
+            let FeedEntry::Changes { changes, .. } = e else {
+                panic!("only changes now: {e:?}")
+            };
+            seen.extend(changes.iter().map(|c| c.bytes.0.clone()));
+        }
+        assert!(page.cursor > cursor || !page.more);
+        cursor = page.cursor;
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 9, "every change once");
+    assert_eq!(seen.iter().cloned().collect::<HashSet<_>>(), pushed);
+    assert!(pages >= 5, "two changes per page: {pages} pages");
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_whose_actor_is_not_bound_to_the_device_is_rejected_and_nothing_of_it_is_stored() {
+    let f = fixture(|_| {}).await;
+    let phone = f.device("PC1", Role::Officer, None).await;
+    let stranger = Dev {
+        token: String::new(),
+        device_id: String::new(),
+        actor: fieldbook_core::doc::new_actor(),
+        user: phone.user.clone(),
+    };
+    let foreign = new_doc(&stranger, RecordKind::CrimeReport, |_| {});
+    let before = f.dump();
+    let response = f.sync(&phone, 0, 10, vec![push_of(&foreign, &[])]).await;
+    match &response.results[0].outcome {
+        PushOutcome::Rejected { rule, change, .. } => {
+            assert_eq!(rule, "actor-not-bound");
+            assert_eq!(change.as_ref(), Some(&heads_of(&foreign)[0]));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(f.dump(), before, "nothing of a rejected record is stored");
+
+    let own = new_doc(&phone, RecordKind::CrimeReport, |_| {});
+    let response = f
+        .sync(
+            &phone,
+            0,
+            10,
+            vec![push_of(&foreign, &[]), push_of(&own, &[])],
+        )
+        .await;
+    assert!(matches!(
+        response.results[0].outcome,
+        PushOutcome::Rejected { .. }
+    ));
+    assert!(
+        matches!(
+            response.results[1].outcome,
+            PushOutcome::Accepted { new_changes: 1, .. }
+        ),
+        "other records are unaffected"
+    );
+    let dump = f.dump();
+    assert!(dump.contains(&id_of(&own).to_string()));
+    assert!(!dump.contains(&id_of(&foreign).to_string()));
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_dependencies_are_reported_and_repair_rounds_converge_the_server_to_the_device() {
+    let f = fixture(|_| {}).await;
+    let phone = f.device("PC1", Role::Officer, None).await;
+    let mut doc = new_doc(&phone, RecordKind::CrimeReport, |_| {});
+    let base = doc.heads();
+    edit_narrative(&mut doc, &phone, "Second change only.", 5);
+    let before = f.dump();
+    let response = f.sync(&phone, 0, 10, vec![push_of(&doc, &base)]).await;
+    match &response.results[0].outcome {
+        PushOutcome::MissingDependencies { missing } => {
+            assert_eq!(
+                missing,
+                &base.iter().copied().map(Hash::from).collect::<Vec<_>>()
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(f.dump(), before, "nothing stored for the record");
+
+    let mut local = doc.automerge().fork();
+    let mut state = automerge::sync::State::new();
+    let mut converged = false;
+    for _ in 0..10 {
+        let Some(message) = local.generate_sync_message(&mut state) else {
+            converged = true;
+            break;
+        };
+        let request = RepairRequest {
+            protocol: wire::PROTOCOL_VERSION,
+            record: id_of(&doc),
+            kind: RecordKind::CrimeReport,
+            message: Bytes(message.encode()),
+        };
+        let (status, body) = f
+            .post("/v1/repair", Some(&phone.token), wire::encode(&request))
+            .await;
+        assert_eq!(status, 200, "{:?}", wire::decode::<ErrorBody>(&body));
+        let response: RepairResponse = wire::decode(&body).expect("repair response");
+        assert!(response.rejected.is_none(), "{:?}", response.rejected);
+        if let Some(m) = response.message {
+            let m = automerge::sync::Message::decode(&m.0).expect("a sync message");
+            local.receive_sync_message(&mut state, m).expect("applies");
+        }
+        if response.heads == heads_of(&doc) && local.generate_sync_message(&mut state).is_none() {
+            converged = true;
+            break;
+        }
+    }
+    assert!(converged, "repair converges");
+    let again = f.sync(&phone, 0, 10, vec![push_of(&doc, &[])]).await;
+    match &again.results[0].outcome {
+        PushOutcome::Accepted {
+            heads, new_changes, ..
+        } => {
+            assert_eq!(heads, &heads_of(&doc));
+            assert_eq!(
+                *new_changes, 0,
+                "the server holds every change after repair"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_officer_does_not_receive_another_officers_records_unless_attending() {
+    let f = fixture(|_| {}).await;
+    let a = f.device("PC1", Role::Officer, Some("north")).await;
+    let b = f.device("PC2", Role::Officer, Some("north")).await;
+    let c = f.device("PC3", Role::Officer, Some("north")).await;
+    let victim = new_doc(&a, RecordKind::Person, |_| {});
+    let victim_id = id_of(&victim);
+    let attended = new_doc(&a, RecordKind::CrimeReport, |r| {
+        if let Record::Crime(c) = r {
+            c.attending_officers
+                .push(OfficerId::new("PC3").expect("id"));
+            c.victims.push(victim_id);
+        }
+    });
+    f.sync(
+        &a,
+        0,
+        10,
+        vec![push_of(&victim, &[]), push_of(&attended, &[])],
+    )
+    .await;
+    let (entries, _) = f.pull_all(&b, 0, 10).await;
+    assert!(
+        entries.is_empty(),
+        "officer B holds none of A's records: {:?}",
+        records_in(&entries)
+    );
+    let (entries, _) = f.pull_all(&c, 0, 10).await;
+    let got: HashSet<(String, RecordId)> = records_in(&entries).into_iter().collect();
+    let want: HashSet<(String, RecordId)> = [
+        ("snapshot".to_owned(), id_of(&attended)),
+        ("snapshot".to_owned(), victim_id),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(
+        got, want,
+        "an attending officer gets the crime and the person it links"
+    );
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pcso_receives_the_teams_neighbourhood_issues_but_no_crime_reports() {
+    let f = fixture(|_| {}).await;
+    let writer = f.device("PCSO1", Role::Pcso, Some("north")).await;
+    let teammate = f.device("PCSO2", Role::Pcso, Some("north")).await;
+    let elsewhere = f.device("PCSO3", Role::Pcso, Some("south")).await;
+    let officer = f.device("PC1", Role::Officer, Some("north")).await;
+    let issue = new_doc(&writer, RecordKind::NeighbourhoodIssue, |_| {});
+    let crime = new_doc(&officer, RecordKind::CrimeReport, |_| {});
+    f.sync(&writer, 0, 10, vec![push_of(&issue, &[])]).await;
+    f.sync(&officer, 0, 10, vec![push_of(&crime, &[])]).await;
+    let (entries, _) = f.pull_all(&teammate, 0, 10).await;
+    assert_eq!(
+        records_in(&entries),
+        vec![("snapshot".to_owned(), id_of(&issue))]
+    );
+    let (entries, _) = f.pull_all(&elsewhere, 0, 10).await;
+    assert!(entries.is_empty(), "another team's issues stay there");
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisor_receives_the_teams_submitted_records_and_an_eviction_once_approved() {
+    let f = fixture(|_| {}).await;
+    let officer = f.device("PC1", Role::Officer, Some("north")).await;
+    let sergeant = f.device("SGT1", Role::Supervisor, Some("north")).await;
+    let mut doc = new_doc(&officer, RecordKind::CrimeReport, |_| {});
+    f.sync(&officer, 0, 10, vec![push_of(&doc, &[])]).await;
+    let (entries, cursor) = f.pull_all(&sergeant, 0, 10).await;
+    assert!(entries.is_empty(), "a draft is not in the review queue");
+
+    let base = doc.heads();
+    let mut record = doc.hydrate().expect("record");
+    workflow::submit(&mut record, &officer.user, &[], t(50)).expect("submit");
+    doc.update(&record, &author(&officer), "submit", t(50))
+        .expect("update");
+    f.sync(&officer, 0, 10, vec![push_of(&doc, &base)]).await;
+    let page = f.sync(&sergeant, cursor, 10, vec![]).await.page;
+    let [FeedEntry::Snapshot { document, .. }] = &page.entries[..] else {
+        panic!("the submitted record enters the queue: {:?}", page.entries);
+    };
+    let mut review = RecordDoc::load(&document.0, &sergeant.actor).expect("document");
+    let reviewed = review.heads();
+    let mut record = review.hydrate().expect("record");
+    workflow::approve(&mut record, &sergeant.user, &[], review.heads_hex(), t(90))
+        .expect("approve");
+    review
+        .update(&record, &author(&sergeant), "approve", t(90))
+        .expect("update");
+    let response = f
+        .sync(
+            &sergeant,
+            page.cursor,
+            10,
+            vec![push_of(&review, &reviewed)],
+        )
+        .await;
+    assert!(matches!(
+        response.results[0].outcome,
+        PushOutcome::Accepted { new_changes: 1, .. }
+    ));
+    let evicted = if response.page.entries.is_empty() {
+        f.sync(&sergeant, response.page.cursor, 10, vec![])
+            .await
+            .page
+            .entries
+    } else {
+        response.page.entries
+    };
+    assert_eq!(
+        records_in(&evicted),
+        vec![("evict".to_owned(), id_of(&doc))],
+        "approved: it leaves the queue"
+    );
+    let (entries, _) = f.pull_all(&officer, 0, 10).await;
+    assert!(
+        matches!(&entries[..], [FeedEntry::Changes { changes, .. }] if changes.len() == 1),
+        "the author receives the approval: {:?}",
+        records_in(&entries)
+    );
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_input_to_every_endpoint_is_refused_and_changes_nothing() {
+    let f = fixture(|c| {
+        c.max_body_bytes = 64 * 1024;
+        c.max_push_changes = 3;
+    })
+    .await;
+    let dev = f.device("PC1", Role::Officer, None).await;
+    let token = Some(dev.token.as_str());
+    let known = new_doc(&dev, RecordKind::CrimeReport, |_| {});
+    f.sync(&dev, 0, 10, vec![push_of(&known, &[])]).await;
+    let sync_body = wire::encode(&SyncRequest {
+        protocol: 1,
+        cursor: 0,
+        page_limit: 10,
+        push: vec![push_of(&known, &[])],
+    });
+    let repair_body = wire::encode(&RepairRequest {
+        protocol: 1,
+        record: id_of(&known),
+        kind: RecordKind::CrimeReport,
+        message: Bytes(b"not a sync message".to_vec()),
+    });
+    let enrol_body = wire::encode(&EnrolRequest {
+        protocol: 1,
+        code: "X".into(),
+        actors: vec!["zz".into()],
+        label: "l".into(),
+    });
+    let sync_99 = wire::encode(&SyncRequest {
+        protocol: 99,
+        cursor: 0,
+        page_limit: 10,
+        push: vec![],
+    });
+    let repair_99 = wire::encode(&RepairRequest {
+        protocol: 99,
+        record: id_of(&known),
+        kind: RecordKind::CrimeReport,
+        message: Bytes(vec![]),
+    });
+    let enrol_99 = wire::encode(&EnrolRequest {
+        protocol: 99,
+        code: "X".into(),
+        actors: vec!["aa".into()],
+        label: "l".into(),
+    });
+    let mut too_many = push_of(&known, &[]);
+    too_many.changes = vec![too_many.changes[0].clone(); 4];
+    // (path, what, content type, body, status, code)
+    type Case<'a> = (&'a str, &'a str, &'a str, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "/v1/sync",
+            "garbage body",
+            wire::CONTENT_TYPE,
+            b"\xff\x00garbage".to_vec(),
+            400,
+            "malformed",
+        ),
+        (
+            "/v1/sync",
+            "truncated CBOR",
+            wire::CONTENT_TYPE,
+            sync_body[..sync_body.len() - 3].to_vec(),
+            400,
+            "malformed",
+        ),
+        (
+            "/v1/sync",
+            "wrong content type",
+            "application/json",
+            sync_body.clone(),
+            415,
+            "content-type",
+        ),
+        (
+            "/v1/sync",
+            "oversized body",
+            wire::CONTENT_TYPE,
+            vec![0u8; 100 * 1024],
+            413,
+            "too-large",
+        ),
+        (
+            "/v1/sync",
+            "protocol 99",
+            wire::CONTENT_TYPE,
+            sync_99,
+            400,
+            "protocol",
+        ),
+        (
+            "/v1/sync",
+            "too many changes",
+            wire::CONTENT_TYPE,
+            wire::encode(&SyncRequest {
+                protocol: 1,
+                cursor: 0,
+                page_limit: 10,
+                push: vec![too_many],
+            }),
+            400,
+            "too-many-changes",
+        ),
+        (
+            "/v1/repair",
+            "garbage body",
+            wire::CONTENT_TYPE,
+            b"garbage".to_vec(),
+            400,
+            "malformed",
+        ),
+        (
+            "/v1/repair",
+            "not a sync message",
+            wire::CONTENT_TYPE,
+            repair_body.clone(),
+            400,
+            "malformed",
+        ),
+        (
+            "/v1/repair",
+            "wrong content type",
+            "text/plain",
+            repair_body.clone(),
+            415,
+            "content-type",
+        ),
+        (
+            "/v1/repair",
+            "protocol 99",
+            wire::CONTENT_TYPE,
+            repair_99,
+            400,
+            "protocol",
+        ),
+        (
+            "/v1/repair",
+            "oversized body",
+            wire::CONTENT_TYPE,
+            vec![1u8; 100 * 1024],
+            413,
+            "too-large",
+        ),
+        (
+            "/v1/enrol",
+            "garbage body",
+            wire::CONTENT_TYPE,
+            b"garbage".to_vec(),
+            400,
+            "malformed",
+        ),
+        (
+            "/v1/enrol",
+            "truncated CBOR",
+            wire::CONTENT_TYPE,
+            enrol_body[..5].to_vec(),
+            400,
+            "malformed",
+        ),
+        (
+            "/v1/enrol",
+            "an actor id that is not hex",
+            wire::CONTENT_TYPE,
+            enrol_body.clone(),
+            400,
+            "malformed",
+        ),
+        (
+            "/v1/enrol",
+            "protocol 99",
+            wire::CONTENT_TYPE,
+            enrol_99,
+            400,
+            "protocol",
+        ),
+        (
+            "/v1/enrol",
+            "wrong content type",
+            "application/x-www-form-urlencoded",
+            enrol_body.clone(),
+            415,
+            "content-type",
+        ),
+        (
+            "/v1/enrol",
+            "oversized body",
+            wire::CONTENT_TYPE,
+            vec![2u8; 100 * 1024],
+            413,
+            "too-large",
+        ),
+    ];
+    for (path, what, content_type, body, status, code) in cases {
+        let before = f.dump();
+        let (got, resp) = f
+            .post_raw(
+                path,
+                if path == "/v1/enrol" { None } else { token },
+                content_type,
+                body,
+            )
+            .await;
+        assert_eq!(
+            (got, error_code(&resp).as_str()),
+            (status, code),
+            "{path}: {what}"
+        );
+        assert_eq!(f.dump(), before, "{path}: {what} changed server state");
+    }
+
+    // Per-record problems are answered per record (the rest of a push is unaffected).
+    let fresh = new_doc(&dev, RecordKind::CrimeReport, |_| {});
+    let mut truncated = push_of(&fresh, &[]);
+    let n = truncated.changes[0].0.len();
+    truncated.changes[0].0.truncate(n - 10);
+    let mut plain = Automerge::new().with_actor(dev.actor.clone());
+    let mut tx = plain.transaction();
+    tx.put(automerge::ROOT, "note", "not a record")
+        .expect("put");
+    tx.commit();
+    let not_a_record = RecordPush {
+        record: RecordId::generate(),
+        kind: RecordKind::CrimeReport,
+        changes: plain
+            .get_changes(&[])
+            .iter()
+            .map(|c| Bytes(c.raw_bytes().to_vec()))
+            .collect(),
+    };
+    let person = new_doc(&dev, RecordKind::Person, |_| {});
+    let mut wrong_kind = push_of(&person, &[]);
+    wrong_kind.kind = RecordKind::StopSearch;
+    let before = f.dump();
+    let response = f
+        .sync(
+            &dev,
+            u64::MAX,
+            10,
+            vec![truncated, not_a_record, wrong_kind],
+        )
+        .await;
+    let rules: Vec<String> = response
+        .results
+        .iter()
+        .map(|r| match &r.outcome {
+            PushOutcome::Rejected { rule, .. } => rule.clone(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(rules, ["malformed-change", "not-a-record", "kind-mismatch"]);
+    assert_eq!(f.dump(), before, "rejected records leave nothing behind");
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_metrics_answer_in_plain_text() {
+    let f = fixture(|_| {}).await;
+    let dev = f.device("PC1", Role::Officer, None).await;
+    f.sync(
+        &dev,
+        0,
+        10,
+        vec![push_of(&new_doc(&dev, RecordKind::Person, |_| {}), &[])],
+    )
+    .await;
+    let health = f
+        .client
+        .get(format!("{}/health", f.server.url()))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.text().await.expect("text"), "ok");
+    let metrics = f
+        .client
+        .get(format!("{}/metrics", f.server.url()))
+        .send()
+        .await
+        .expect("metrics");
+    let text = metrics.text().await.expect("text");
+    for needle in [
+        "fieldbook_requests_total{endpoint=\"sync\",status=\"200\"} 1",
+        "fieldbook_changes_accepted_total 1",
+        "fieldbook_sync_duration_seconds_count 1",
+        "fieldbook_feed_lag",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from\n{text}");
+    }
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_completes_during_graceful_shutdown() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let f = fixture(|_| {}).await;
+    let dev = f.device("PC1", Role::Officer, None).await;
+    let body = wire::encode(&SyncRequest {
+        protocol: 1,
+        cursor: 0,
+        page_limit: 10,
+        push: vec![push_of(&new_doc(&dev, RecordKind::Person, |_| {}), &[])],
+    });
+    let mut stream = tokio::net::TcpStream::connect(f.server.addr())
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /v1/sync HTTP/1.1\r\nhost: test\r\ncontent-type: application/cbor\r\nauthorization: Bearer {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        dev.token,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.expect("head");
+    stream
+        .write_all(&body[..body.len() / 2])
+        .await
+        .expect("half the body");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let Fixture { server, _dir, .. } = f;
+    let stopping = tokio::spawn(server.shutdown());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stream
+        .write_all(&body[body.len() / 2..])
+        .await
+        .expect("the rest");
+    let mut response = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("answered in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&response);
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "{}",
+        text.lines().next().unwrap_or("")
+    );
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("stops")
+        .expect("joins");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_reload_from_a_compacted_snapshot_plus_later_changes_when_not_cached() {
+    let f = fixture(|c| {
+        c.document_cache = 1;
+        c.compact_every = 2;
+    })
+    .await;
+    let phone = f.device("PC1", Role::Officer, None).await;
+    let tablet = f.device("PC1", Role::Officer, None).await;
+    let mut docs: Vec<RecordDoc> = (0..2)
+        .map(|_| new_doc(&phone, RecordKind::CrimeReport, |_| {}))
+        .collect();
+    f.sync(
+        &phone,
+        0,
+        10,
+        docs.iter().map(|d| push_of(d, &[])).collect(),
+    )
+    .await;
+    for round in 0..5 {
+        for doc in &mut docs {
+            let base = doc.heads();
+            edit_narrative(doc, &phone, &format!("Version {round}."), 10 + round);
+            let response = f.sync(&phone, 0, 10, vec![push_of(doc, &base)]).await;
+            assert!(
+                matches!(&response.results[0].outcome, PushOutcome::Accepted { heads, new_changes: 1, .. } if *heads == heads_of(doc)),
+                "{:?}",
+                response.results
+            );
+        }
+    }
+    let (entries, _) = f.pull_all(&tablet, 0, 100).await;
+    assert_eq!(entries.len(), 2);
+    for entry in entries {
+        let FeedEntry::Snapshot {
+            record,
+            document,
+            heads,
+            receipts,
+            ..
+        } = entry
+        else {
+            panic!("snapshots")
+        };
+        let doc = docs
+            .iter()
+            .find(|d| id_of(d) == record)
+            .expect("a pushed record");
+        assert_eq!(heads, heads_of(doc));
+        assert_eq!(receipts.len(), 6, "one receipt per change");
+        let copy = RecordDoc::load(&document.0, &fieldbook_core::doc::new_actor()).expect("loads");
+        assert_eq!(
+            copy.hydrate().expect("record"),
+            doc.hydrate().expect("record")
+        );
+    }
+    f.server.shutdown().await;
+}
