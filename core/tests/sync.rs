@@ -3,7 +3,7 @@
 //! the public API. One test drives `Device::enrol` and `Device::sync` against a fixed HTTP
 //! responder on 127.0.0.1 to show a revoked device keeps its work.
 
-use automerge::{Automerge, ChangeHash};
+use automerge::{Automerge, ChangeHash, ReadDoc};
 use fieldbook_core::clock::FixedClock;
 use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Timestamp};
 use fieldbook_core::storage::DatabaseKey;
@@ -525,4 +525,247 @@ fn a_revoked_device_keeps_its_unsynced_work_and_its_status_says_so() {
     assert_eq!(status.unsynced, 1);
     assert_eq!(status.last_error.as_deref(), Some("device-revoked"));
     assert_eq!(status.device_id.as_deref(), Some("dev-1"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A whole sync against a small in-test server that speaks the protocol
+// ---------------------------------------------------------------------------------------------
+
+/// The least server that keeps the protocol: one automerge document per record, a feed of
+/// accepted changes with sequence numbers, pages of at most `PAGE` changes, no echo of a
+/// device's own changes, a snapshot for a record new to a device. No policy, no scope.
+#[derive(Default)]
+struct MiniServer {
+    docs: std::collections::HashMap<RecordId, (RecordKind, Automerge)>,
+    /// (record, change bytes, token of the pushing device); the feed position is index + 1.
+    feed: Vec<(RecordId, Vec<u8>, String)>,
+    /// Records each device holds.
+    held: std::collections::HashMap<String, std::collections::HashSet<RecordId>>,
+}
+
+const PAGE: usize = 2;
+
+impl MiniServer {
+    fn handle(&mut self, path: &str, token: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        match path {
+            "/v1/enrol" => {
+                let request: wire::EnrolRequest = wire::decode(body).expect("enrol request");
+                let answer = wire::EnrolResponse {
+                    device_id: format!("device-{}", request.code),
+                    token: request.code,
+                    officer: OfficerId::new("PC1").expect("id"),
+                    role: Role::Officer,
+                    team: None,
+                };
+                (200, wire::encode(&answer))
+            }
+            "/v1/sync" => {
+                let request: wire::SyncRequest = wire::decode(body).expect("sync request");
+                let results = request
+                    .push
+                    .iter()
+                    .map(|push| self.accept(push, token))
+                    .collect();
+                let page = self.page(token, request.cursor);
+                (200, wire::encode(&SyncResponse { results, page }))
+            }
+            _ => (
+                404,
+                wire::encode(&ErrorBody {
+                    code: "not-found".into(),
+                    message: path.into(),
+                }),
+            ),
+        }
+    }
+
+    fn accept(&mut self, push: &wire::RecordPush, token: &str) -> PushResult {
+        let (_, doc) = self
+            .docs
+            .entry(push.record)
+            .or_insert_with(|| (push.kind, Automerge::new()));
+        let mut new_changes = 0;
+        for change in &push.changes {
+            let hash = automerge::Change::from_bytes(change.0.clone())
+                .expect("a change")
+                .hash();
+            if doc.get_change_by_hash(&hash).is_none() {
+                doc.load_incremental(&change.0).expect("applies");
+                self.feed
+                    .push((push.record, change.0.clone(), token.to_owned()));
+                new_changes += 1;
+            }
+        }
+        self.held
+            .entry(token.to_owned())
+            .or_default()
+            .insert(push.record);
+        PushResult {
+            record: push.record,
+            outcome: PushOutcome::Accepted {
+                heads: hashes(&doc.get_heads()),
+                received_at: RECEIVED,
+                new_changes,
+            },
+        }
+    }
+
+    fn page(&mut self, token: &str, cursor: u64) -> FeedPage {
+        let start = usize::try_from(cursor).expect("small");
+        let end = (start + PAGE).min(self.feed.len());
+        let mut entries: Vec<FeedEntry> = Vec::new();
+        for (record, bytes, pusher) in &self.feed[start..end] {
+            if pusher == token {
+                continue;
+            }
+            let (kind, doc) = &self.docs[record];
+            let held = self.held.entry(token.to_owned()).or_default();
+            if held.insert(*record) {
+                entries.push(FeedEntry::Snapshot {
+                    record: *record,
+                    kind: *kind,
+                    document: Bytes(doc.save()),
+                    heads: hashes(&doc.get_heads()),
+                    receipts: Vec::new(),
+                });
+            } else if !matches!(entries.last(), Some(FeedEntry::Snapshot { record: r, .. }) if r == record)
+            {
+                entries.push(FeedEntry::Changes {
+                    record: *record,
+                    kind: *kind,
+                    changes: vec![ReceivedChange {
+                        bytes: Bytes(bytes.clone()),
+                        received_at: RECEIVED,
+                    }],
+                    heads: hashes(&doc.get_heads()),
+                });
+            }
+        }
+        FeedPage {
+            entries,
+            cursor: end as u64,
+            more: end < self.feed.len(),
+        }
+    }
+}
+
+/// Serves `server` on 127.0.0.1 until the runtime ends, one request per connection.
+async fn serve(server: Arc<std::sync::Mutex<MiniServer>>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 65536];
+            let (head, body) = loop {
+                let Ok(n) = socket.read(&mut chunk).await else {
+                    return;
+                };
+                if n == 0 {
+                    return;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                let length = head
+                    .to_lowercase()
+                    .lines()
+                    .find_map(|l| {
+                        l.strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + length {
+                    break (head, buf[end + 4..end + 4 + length].to_vec());
+                }
+            };
+            let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+            let token = head
+                .lines()
+                .find_map(|l| {
+                    let lower = l.to_lowercase();
+                    lower
+                        .starts_with("authorization:")
+                        .then(|| l.rsplit(' ').next().unwrap_or("").trim().to_owned())
+                })
+                .unwrap_or_default();
+            let (status, answer) = server
+                .lock()
+                .expect("not poisoned")
+                .handle(&path, &token, &body);
+            let reply = format!(
+                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                answer.len()
+            );
+            let _ = socket.write_all(reply.as_bytes()).await;
+            let _ = socket.write_all(&answer).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn two_devices_converge_through_a_server_over_several_pages() {
+    let (_dir, mut a, mut b) = two_devices();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = Arc::new(std::sync::Mutex::new(MiniServer::default()));
+    let ids: Vec<RecordId> = (0..3)
+        .map(|i| {
+            let id = a
+                .create(RecordKind::CrimeReport, None)
+                .expect("create")
+                .id();
+            set(&mut a, id, &[&format!("narrative=Report {i}.")]);
+            id
+        })
+        .collect();
+
+    let (first_a, first_b, second_b, second_a) = runtime.block_on(async {
+        let url = serve(server.clone()).await;
+        a.enrol(&url, "A", "phone").await.expect("enrol a");
+        b.enrol(&url, "B", "tablet").await.expect("enrol b");
+        let first_a = a.sync(&NoProgress).await.expect("a syncs");
+        let first_b = b.sync(&NoProgress).await.expect("b syncs");
+        // B edits one record; A receives the change, not a snapshot.
+        set(&mut b, ids[1], &["classification=8N"]);
+        let second_b = b.sync(&NoProgress).await.expect("b syncs again");
+        let second_a = a.sync(&NoProgress).await.expect("a syncs again");
+        (first_a, first_b, second_b, second_a)
+    });
+
+    assert_eq!(
+        (
+            first_a.pushed_records,
+            first_a.pushed_changes,
+            first_a.accepted
+        ),
+        (3, 6, 3)
+    );
+    assert!(
+        first_b.pages >= 3,
+        "six changes in pages of two: {first_b:?}"
+    );
+    assert_eq!(first_b.pulled_snapshots, 3);
+    assert_eq!((second_b.pushed_changes, second_b.accepted), (1, 1));
+    assert_eq!((second_a.pulled_changes, second_a.pulled_snapshots), (1, 0));
+    for id in &ids {
+        assert_eq!(a.get(*id).expect("a"), b.get(*id).expect("b"));
+        assert_projection_matches_document(&mut a, *id);
+        assert_projection_matches_document(&mut b, *id);
+    }
+    for device in [&a, &b] {
+        let status = device.sync_status().expect("status");
+        assert_eq!((status.unsynced, status.last_error), (0, None));
+        assert_eq!(status.cursor, 7);
+        assert!(status.last_sync_at.is_some());
+    }
 }
