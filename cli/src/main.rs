@@ -18,6 +18,7 @@ macro_rules! out {
 
 mod demo;
 mod output;
+mod progress;
 
 use clap::{Parser, Subcommand};
 use fieldbook_core::clock::{Clock, SystemClock};
@@ -171,6 +172,33 @@ enum Command {
         /// Person record id.
         id: String,
     },
+    /// Enrol this device with the force's server using a one-time code.
+    Enrol {
+        /// The server, e.g. https://sync.example.police.uk
+        #[arg(long)]
+        server: String,
+        /// The one-time code from `fieldbook-server enrol`.
+        #[arg(long)]
+        code: String,
+        /// A label for this device (default: "<officer> cli").
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Push unsynced work and pull what the server holds for this device.
+    Sync {
+        /// Use this address of the server from now on.
+        #[arg(long)]
+        server: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Unsynced records, last sync, cursor and records needing attention (no network).
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run a scripted scenario on a temporary store and print a transcript.
     Demo,
 }
@@ -319,6 +347,35 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             let rid = device.import_document(&bytes)?;
             outln!("{rid}");
         }
+        Command::Enrol {
+            server,
+            code,
+            label,
+        } => {
+            let label = label.unwrap_or_else(|| format!("{} cli", device.user().officer));
+            let enrolment = runtime()?.block_on(device.enrol(&server, &code, &label))?;
+            outln!(
+                "enrolled {} ({}) with {} as device {}{}",
+                enrolment.officer,
+                enrolment.role.as_str(),
+                enrolment.server,
+                enrolment.device_id,
+                enrolment
+                    .team
+                    .map(|t| format!(", team {t}"))
+                    .unwrap_or_default()
+            );
+        }
+        Command::Sync { server, json } => {
+            if let Some(server) = server {
+                device.set_sync_server(&server)?;
+            }
+            let bar = progress::SyncBar::new();
+            let report = runtime()?.block_on(device.sync(&bar));
+            bar.finish();
+            output::print_sync_report(&report?, json);
+        }
+        Command::Status { json } => output::print_sync_status(&device.sync_status()?, json),
         Command::AccessLog { id: i } => {
             for e in device.access_log(id(&i)?)? {
                 let at = Timestamp::from_millis(e.at_ms)
@@ -329,6 +386,16 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A runtime for the commands that use the network; the others need none.
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Offline {
+            detail: format!("cannot start the network runtime: {e}"),
+        })
 }
 
 /// The store key from `--key-file` or `FIELDBOOK_KEY`: 64 hex characters are a raw key,

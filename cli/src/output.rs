@@ -212,3 +212,108 @@ pub fn print_conflicts(conflicts: &[Conflict], json: bool) {
         }
     }
 }
+
+/// One summary line of a sync (or the report as JSON).
+pub fn print_sync_report(r: &fieldbook_core::sync::SyncReport, json: bool) {
+    if json {
+        print_json(&serde_json::json!({
+            "pushed_records": r.pushed_records,
+            "pushed_changes": r.pushed_changes,
+            "pushed_bytes": r.pushed_bytes,
+            "accepted": r.accepted,
+            "rejected": r.rejected.iter().map(|(id, rule)| serde_json::json!({"id": id.to_string(), "rule": rule})).collect::<Vec<_>>(),
+            "pulled_changes": r.pulled_changes,
+            "pulled_snapshots": r.pulled_snapshots,
+            "evicted": r.evicted,
+            "evictions_kept": r.evictions_kept,
+            "pulled_bytes": r.pulled_bytes,
+            "pages": r.pages,
+            "round_trips": r.round_trips,
+            "repairs": r.repairs,
+            "repairs_failed": r.repairs_failed,
+            "cursor": r.cursor,
+            "duration_ms": r.duration.as_millis(),
+        }));
+        return;
+    }
+    outln!(
+        "synced: pushed {} records ({} changes, {} bytes), {} accepted, {} rejected; pulled {} changes and {} new records ({} bytes) in {} pages; {} evicted{}; {} repairs; cursor {}; {} round trips in {:.1} s",
+        r.pushed_records,
+        r.pushed_changes,
+        r.pushed_bytes,
+        r.accepted,
+        r.rejected.len(),
+        r.pulled_changes,
+        r.pulled_snapshots,
+        r.pulled_bytes,
+        r.pages,
+        r.evicted,
+        if r.evictions_kept > 0 {
+            format!(" ({} kept: unsynced work)", r.evictions_kept)
+        } else {
+            String::new()
+        },
+        r.repairs,
+        r.cursor,
+        r.round_trips,
+        r.duration.as_secs_f64()
+    );
+    for (id, rule) in &r.rejected {
+        outln!("  needs attention: {id} [{rule}]");
+    }
+}
+
+/// Where the device stands with the server.
+pub fn print_sync_status(s: &fieldbook_core::sync::SyncStatus, json: bool) {
+    if json {
+        print_json(&serde_json::json!({
+            "server": s.server,
+            "device_id": s.device_id,
+            "team": s.team,
+            "unsynced": s.unsynced,
+            "last_sync_at": s.last_sync_at.and_then(Timestamp::from_millis).map(|t| t.to_rfc3339()),
+            "cursor": s.cursor,
+            "last_error": s.last_error,
+            "attention": s.attention.iter().map(|a| serde_json::json!({
+                "id": a.id.to_string(),
+                "kind": a.kind.as_str(),
+                "rule": a.rule,
+                "message": a.message,
+                "field": a.field,
+            })).collect::<Vec<_>>(),
+        }));
+        return;
+    }
+    match &s.server {
+        Some(server) => outln!(
+            "server:          {server} (device {}{})",
+            s.device_id.as_deref().unwrap_or("?"),
+            s.team
+                .as_deref()
+                .map(|t| format!(", team {t}"))
+                .unwrap_or_default()
+        ),
+        None => outln!("server:          not enrolled"),
+    }
+    outln!("unsynced:        {} records", s.unsynced);
+    outln!("last sync:       {}", time(s.last_sync_at));
+    outln!("cursor:          {}", s.cursor);
+    if let Some(code) = &s.last_error {
+        outln!("last sync error: {code}");
+    }
+    outln!("needs attention: {}", s.attention.len());
+    for a in &s.attention {
+        let field = a
+            .field
+            .as_deref()
+            .map(|f| format!(" ({f})"))
+            .unwrap_or_default();
+        outln!(
+            "  {} {:<12} {}{field} [{}]",
+            a.id,
+            a.kind.as_str(),
+            a.message,
+            a.rule
+        );
+    }
+}

@@ -1,7 +1,8 @@
--- Fieldbook device store, schema version 2: what a new store is created with.
+-- Fieldbook device store, schema version 3: what a new store is created with.
 --
--- Keep this file and the upgrades in `upgrade_v1_to_v2.sql` in step: a store created here and a
--- store upgraded from `tests/create_v1_db.sql` must end with the same schema (a test checks it).
+-- Keep this file and the upgrades (`upgrade_v1_to_v2.sql`, `upgrade_v2_to_v3.sql`) in step: a
+-- store created here and a store upgraded from any `tests/create_vN_db.sql` must end with the
+-- same schema (tests check it).
 -- Columns added by an upgrade are last in their table here, because `ALTER TABLE ADD COLUMN`
 -- appends them there.
 
@@ -31,7 +32,12 @@ CREATE TABLE records (
     heads           BLOB NOT NULL CHECK (length(heads) % 32 = 0), -- 32-byte change hashes
     chunk_count     INTEGER NOT NULL DEFAULT 0,           -- rows in `chunks` for this record
     doc_bytes       INTEGER NOT NULL DEFAULT 0,           -- their total length
-    conflicts       INTEGER NOT NULL DEFAULT 0            -- v2: legal-field conflicts to resolve
+    conflicts       INTEGER NOT NULL DEFAULT 0,           -- v2: legal-field conflicts to resolve
+    -- v3: what the device last learned the server holds (NULL: never pushed).
+    server_heads    BLOB CHECK (server_heads IS NULL OR length(server_heads) % 32 = 0),
+    attention_rule    TEXT,                               -- v3: the server refused the record
+    attention_message TEXT,                               -- v3: why, and what to do
+    attention_field   TEXT                                -- v3: the field to blame, if one
 ) WITHOUT ROWID;
 
 -- "All records, newest first" and the time-range filter: the list order is
@@ -47,6 +53,11 @@ CREATE INDEX records_decision_due ON records (decision_due_at)
 -- v2: stop-searches that still need a receipt. Few rows: partial index.
 CREATE INDEX records_receipt_needed ON records (coalesce(event_at, created_at))
     WHERE receipt_needed = 1;
+
+-- v3: the outbox, records holding changes the server has not acknowledged. Few rows: partial.
+CREATE INDEX records_unsynced ON records (id) WHERE server_heads IS NOT heads;
+-- v3: records the server refused ("needs attention").
+CREATE INDEX records_attention ON records (id) WHERE attention_rule IS NOT NULL;
 
 -- The document of each record as automerge save chunks, concatenated in `seq` order on load.
 -- Chunks can be large (a whole document after compaction), so this keeps its rowid.
@@ -81,3 +92,12 @@ CREATE TABLE access_log (
 );
 
 CREATE INDEX access_log_by_record ON access_log (record_id, at);
+
+-- v3: server receipt time of each change (device clocks lie; this does not). Goes with its record.
+CREATE TABLE receipts (
+    hash        BLOB PRIMARY KEY NOT NULL CHECK (length(hash) = 32),
+    record_id   TEXT NOT NULL REFERENCES records (id) ON DELETE CASCADE,
+    received_at INTEGER NOT NULL                          -- ms since epoch, server clock
+) WITHOUT ROWID;
+
+CREATE INDEX receipts_by_record ON receipts (record_id, received_at);

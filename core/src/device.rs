@@ -23,6 +23,8 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
 
+mod sync;
+
 /// Loaded documents kept in memory (about 30 KB each).
 const CACHE_DOCUMENTS: usize = 64;
 /// Chunks a document may be stored as before it is compacted into one.
@@ -44,10 +46,46 @@ const MANAGED_FIELDS: [(&str, &str); 3] = [
     ),
 ];
 
+/// A document in memory, with how many chunks it is stored as (the compaction trigger).
 #[derive(Debug)]
-struct Loaded {
-    doc: RecordDoc,
-    chunks: u32,
+pub(crate) struct Loaded {
+    pub(crate) doc: RecordDoc,
+    pub(crate) chunks: u32,
+}
+
+/// What to write for `loaded` since its last save: an incremental chunk (or the whole document
+/// when it is new or due for compaction) with the projection derived from the hydrated document.
+/// `None` when nothing changed. Counts the chunk as written: on a failed write the caller drops
+/// the document, so the stored version stays the truth.
+pub(crate) fn document_save(
+    id: RecordId,
+    loaded: &mut Loaded,
+    now: Timestamp,
+    known: Option<Record>,
+) -> Result<Option<DocumentSave>, Error> {
+    let replace = loaded.chunks == 0 || loaded.chunks >= COMPACT_AFTER_CHUNKS;
+    let bytes = if replace {
+        Some(loaded.doc.save())
+    } else {
+        loaded.doc.save_incremental()
+    };
+    let Some(bytes) = bytes else {
+        return Ok(None);
+    };
+    // The caller may already hold the hydrated state (a save on the current heads).
+    let record = match known {
+        Some(r) => r,
+        None => loaded.doc.hydrate_cached()?,
+    };
+    let conflicts = u32::try_from(loaded.doc.conflict_count()).unwrap_or(u32::MAX);
+    loaded.chunks = if replace { 1 } else { loaded.chunks + 1 };
+    Ok(Some(DocumentSave {
+        id,
+        bytes,
+        replace,
+        heads: loaded.doc.heads_bytes(),
+        projection: projection::derive(&record, now.millis(), conflicts),
+    }))
 }
 
 /// The version of a record a caller read: its document heads. Opaque to callers; text form is
@@ -96,6 +134,7 @@ pub struct Device {
     clock: Arc<dyn Clock>,
     reference: &'static ReferenceData,
     cache: LruCache<RecordId, Loaded>,
+    retry: crate::sync::http::RetryPolicy,
 }
 
 impl std::fmt::Debug for Device {
@@ -170,6 +209,7 @@ impl Device {
             clock,
             reference: refdata::current(),
             cache: LruCache::new(NonZeroUsize::new(CACHE_DOCUMENTS).unwrap_or(NonZeroUsize::MIN)),
+            retry: crate::sync::http::RetryPolicy::default(),
         }
     }
 
@@ -398,31 +438,12 @@ impl Device {
         now: Timestamp,
         known: Option<Record>,
     ) -> Result<(), Error> {
-        let replace = loaded.chunks == 0 || loaded.chunks >= COMPACT_AFTER_CHUNKS;
-        let bytes = if replace {
-            Some(loaded.doc.save())
-        } else {
-            loaded.doc.save_incremental()
-        };
-        let Some(bytes) = bytes else {
+        let Some(save) = document_save(id, &mut loaded, now, known)? else {
             self.cache.put(id, loaded);
             return Ok(());
         };
-        let record = match known {
-            Some(r) => r,
-            None => loaded.doc.hydrate_cached()?,
-        };
-        let conflicts = u32::try_from(loaded.doc.conflict_count()).unwrap_or(u32::MAX);
-        let save = DocumentSave {
-            id,
-            bytes,
-            replace,
-            heads: loaded.doc.heads_bytes(),
-            projection: projection::derive(&record, now.millis(), conflicts),
-        };
         self.store.save(&save)?;
-        tracing::debug!(record = %id, kind = %record.kind(), replace, bytes = save.bytes.len(), "saved");
-        loaded.chunks = if replace { 1 } else { loaded.chunks + 1 };
+        tracing::debug!(record = %id, kind = %save.projection.kind, replace = save.replace, bytes = save.bytes.len(), "saved");
         self.cache.put(id, loaded);
         Ok(())
     }

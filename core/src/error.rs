@@ -61,6 +61,50 @@ pub enum Error {
     /// A document could not be read or written.
     #[error(transparent)]
     Doc(#[from] crate::doc::DocError),
+    /// The server could not be reached (no network, timeout) after retrying. Local work is
+    /// kept: sync again later.
+    #[error(
+        "the server cannot be reached ({detail}); your work is kept on this device: sync again later"
+    )]
+    Offline {
+        /// What failed (no personal data).
+        detail: String,
+    },
+    /// The server failed (5xx) after retrying. Local work is kept.
+    #[error(
+        "the server failed (status {status}: {message}); your work is kept on this device: sync again later"
+    )]
+    ServerFailed {
+        /// HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// The server does not know this device's token.
+    #[error("the server does not recognise this device: enrol it again with a new code")]
+    Unauthenticated,
+    /// The device was revoked at the server. Its unsynced work stays on the device.
+    #[error("this device has been revoked; its unsynced work stays on it: ask your supervisor")]
+    DeviceRevoked,
+    /// The device's token has expired.
+    #[error("this device's sign-in has expired: enrol it again with a new code")]
+    TokenExpired,
+    /// The device has not been enrolled with a server.
+    #[error(
+        "this device is not enrolled with a server: run `fieldbook enrol --server URL --code CODE`"
+    )]
+    NotEnrolled,
+    /// The server refused the request as a whole (a 4xx other than 401).
+    #[error("the server refused the request: {message} [{code}]")]
+    ServerRefused {
+        /// The server's stable code, e.g. `bad-code`, `too-large`.
+        code: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The server's answer is not one this build understands.
+    #[error("the server's answer could not be understood ({0}): update the app or report it")]
+    Protocol(String),
 }
 
 impl Error {
@@ -91,6 +135,14 @@ impl Error {
                 DocError::NoConflict(_) => "no-conflict",
                 DocError::UnknownVersion => "unknown-version",
             },
+            Error::Offline { .. } => "offline",
+            Error::ServerFailed { .. } => "server-failed",
+            Error::Unauthenticated => "unauthenticated",
+            Error::DeviceRevoked => "device-revoked",
+            Error::TokenExpired => "token-expired",
+            Error::NotEnrolled => "not-enrolled",
+            Error::ServerRefused { .. } => "server-refused",
+            Error::Protocol(_) => "protocol",
         }
     }
 

@@ -8,7 +8,7 @@
 //! Durability: WAL with `synchronous=FULL`; a save returns only after its transaction committed.
 //! A wrong key or a corrupt file is a typed error and the file is left exactly as it was.
 //!
-//! Schema (version 2; full text with comments in `core/sql/schema.sql`):
+//! Schema (version 3; full text with comments in `core/sql/schema.sql`):
 //!
 //! - `meta(key, value)`: small settings of this device (enrolled officer, sync cursor).
 //! - `records`: one row per record, `WITHOUT ROWID` on its text id: the projection columns
@@ -24,6 +24,15 @@
 //!   "which assessments point at this crime".
 //! - `access_log`: Data Protection Act 2018 Part 3 log of who did what to which record and why;
 //!   kept when a record is purged.
+//! - v3, sync: per record `server_heads` (what the device last learned the server holds; NULL
+//!   before the first push) with a partial index `records_unsynced` on `server_heads IS NOT heads`
+//!   (the outbox), and `attention_rule` / `attention_message` / `attention_field` for a record
+//!   the server refused (partial index `records_attention`); `receipts(hash, record_id,
+//!   received_at)`, the server's receipt time per change, deleted with its record. Sync settings
+//!   live in `meta` under `sync.*` (server, device id, token, team, cursor, last sync time).
+//!
+//! A sync response is written by [`Store::apply_sync`] in one transaction: documents,
+//! projections, receipts, server heads, attention marks, evictions and the cursor together.
 //!
 //! Migrations follow mozilla/application-services: one `ConnectionInitializer` (in `schema`), the
 //! version in `PRAGMA user_version`, every upgrade in one `IMMEDIATE` transaction, a store newer
@@ -159,6 +168,89 @@ pub struct DocumentSave {
     pub heads: Vec<u8>,
     /// The projection derived from the document after this save.
     pub projection: Projection,
+}
+
+/// A refusal by the server the officer must see: the record "needs attention".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attention {
+    /// The server's stable rule id, e.g. `actor-not-bound`.
+    pub rule: String,
+    /// What is wrong and what to do (no personal data).
+    pub message: String,
+    /// The field to blame, when one is.
+    pub field: Option<String>,
+}
+
+/// A record needing attention, as the status screen lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttentionRecord {
+    /// The record.
+    pub id: RecordId,
+    /// Its kind.
+    pub kind: RecordKind,
+    /// Why.
+    pub attention: Attention,
+}
+
+/// The server's receipt time of one change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeReceipt {
+    /// The record the change belongs to.
+    pub record: RecordId,
+    /// The change hash (32 bytes).
+    pub hash: Vec<u8>,
+    /// Server receipt time, ms since epoch.
+    pub received_at: i64,
+}
+
+/// A record in the outbox: its heads differ from what the server is known to hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnsyncedRecord {
+    /// The record.
+    pub id: RecordId,
+    /// Its kind.
+    pub kind: RecordKind,
+    /// Its heads, concatenated 32-byte hashes.
+    pub heads: Vec<u8>,
+    /// What the server holds (`None`: never pushed).
+    pub server_heads: Option<Vec<u8>>,
+}
+
+/// A record's heads beside what the server is known to hold (concatenated 32-byte hashes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncHeads {
+    /// The document's heads.
+    pub heads: Vec<u8>,
+    /// What the server holds (`None`: never pushed).
+    pub server_heads: Option<Vec<u8>>,
+}
+
+/// Everything one sync response changes in the store, written in one transaction by
+/// [`Store::apply_sync`], in this order: saves, server heads, attention, receipts, evictions,
+/// settings.
+#[derive(Debug, Clone, Default)]
+pub struct SyncWrite {
+    /// Documents changed by the response, with their refreshed projections.
+    pub saves: Vec<DocumentSave>,
+    /// What the server now holds of each record (concatenated hashes).
+    pub server_heads: Vec<(RecordId, Vec<u8>)>,
+    /// Marks (`Some`) and clears (`None`) of "needs attention".
+    pub attention: Vec<(RecordId, Option<Attention>)>,
+    /// Server receipt times; a change already receipted keeps its first time.
+    pub receipts: Vec<ChangeReceipt>,
+    /// Records to delete if (and only if) they hold nothing unsynced.
+    pub evictions: Vec<RecordId>,
+    /// Settings to set (the cursor, the last sync time).
+    pub meta: Vec<(String, String)>,
+}
+
+/// What [`Store::apply_sync`] did with the evictions asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncApplied {
+    /// Deleted.
+    pub evicted: Vec<RecordId>,
+    /// Kept: they hold changes the server has not acknowledged, or were not here.
+    pub kept: Vec<RecordId>,
 }
 
 /// Filters for listing records; all optional, combined with AND; newest first.
@@ -344,6 +436,86 @@ impl Store {
         }
     }
 
+    // -----------------------------------------------------------------------------------------
+    // Sync
+    // -----------------------------------------------------------------------------------------
+
+    /// Writes everything one sync response changes in one transaction: all of it, or (on any
+    /// failure) none of it. An eviction deletes only a record whose heads the server holds.
+    pub fn apply_sync(&mut self, w: &SyncWrite) -> Result<SyncApplied, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(classify)?;
+        let applied = apply_sync_in(&tx, w).map_err(classify)?;
+        tx.commit().map_err(classify)?;
+        Ok(applied)
+    }
+
+    /// Records what the server holds of many records, in one transaction.
+    pub fn set_server_heads(&mut self, heads: &[(RecordId, Vec<u8>)]) -> Result<(), StoreError> {
+        self.apply_sync(&SyncWrite {
+            server_heads: heads.to_vec(),
+            ..SyncWrite::default()
+        })
+        .map(drop)
+    }
+
+    /// The outbox: up to `limit` records whose heads the server does not hold, in id order.
+    /// Served by a partial index, so the cost follows the outbox, not the store.
+    pub fn unsynced(&self, limit: u32) -> Result<Vec<UnsyncedRecord>, StoreError> {
+        self.read(|tx| queries::unsynced(tx, limit))
+    }
+
+    /// How many records hold changes the server has not acknowledged.
+    pub fn count_unsynced(&self) -> Result<u64, StoreError> {
+        queries::count_unsynced(&self.conn).map_err(classify)
+    }
+
+    /// A record's heads and what the server holds of it (concatenated hashes), if it is here.
+    pub fn sync_heads(&self, id: RecordId) -> Result<Option<SyncHeads>, StoreError> {
+        queries::sync_heads(&self.conn, id).map_err(classify)
+    }
+
+    /// Marks a record as needing attention (durable on return).
+    pub fn mark_attention(
+        &mut self,
+        id: RecordId,
+        attention: &Attention,
+    ) -> Result<(), StoreError> {
+        queries::set_attention(&self.conn, id, Some(attention)).map_err(classify)
+    }
+
+    /// Clears a record's "needs attention" mark.
+    pub fn clear_attention(&mut self, id: RecordId) -> Result<(), StoreError> {
+        queries::set_attention(&self.conn, id, None).map_err(classify)
+    }
+
+    /// Records needing attention, in id order.
+    pub fn attention(&self) -> Result<Vec<AttentionRecord>, StoreError> {
+        self.read(queries::attention)
+    }
+
+    /// Stores server receipt times, in one transaction.
+    pub fn record_receipts(&mut self, receipts: &[ChangeReceipt]) -> Result<(), StoreError> {
+        self.apply_sync(&SyncWrite {
+            receipts: receipts.to_vec(),
+            ..SyncWrite::default()
+        })
+        .map(drop)
+    }
+
+    /// Server receipt times of a record's changes, oldest first.
+    pub fn receipts(&self, id: RecordId) -> Result<Vec<ChangeReceipt>, StoreError> {
+        queries::receipts(&self.conn, id).map_err(classify)
+    }
+
+    /// Deletes a record with its chunks, links and receipts (the access log stays). True if it
+    /// was here. Sync evicts through [`Store::apply_sync`], which keeps unsynced records.
+    pub fn delete(&mut self, id: RecordId) -> Result<bool, StoreError> {
+        queries::delete(&self.conn, id, false).map_err(classify)
+    }
+
     /// Runs several reads in one read transaction, so they see one state of the store.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
         let tx = self.conn.unchecked_transaction().map_err(classify)?;
@@ -351,6 +523,38 @@ impl Store {
         tx.commit().map_err(classify)?;
         Ok(value)
     }
+}
+
+/// The statements of [`Store::apply_sync`], inside the caller's transaction.
+fn apply_sync_in(conn: &Connection, w: &SyncWrite) -> rusqlite::Result<SyncApplied> {
+    for s in &w.saves {
+        debug_assert_eq!(
+            s.id, s.projection.id,
+            "a save's projection is of another record"
+        );
+        queries::save(conn, s)?;
+    }
+    for (id, heads) in &w.server_heads {
+        queries::set_server_heads(conn, *id, Some(heads))?;
+    }
+    for (id, attention) in &w.attention {
+        queries::set_attention(conn, *id, attention.as_ref())?;
+    }
+    for r in &w.receipts {
+        queries::record_receipt(conn, r)?;
+    }
+    let mut applied = SyncApplied::default();
+    for id in &w.evictions {
+        if queries::delete(conn, *id, true)? {
+            applied.evicted.push(*id);
+        } else {
+            applied.kept.push(*id);
+        }
+    }
+    for (key, value) in &w.meta {
+        queries::set_meta(conn, key, value)?;
+    }
+    Ok(applied)
 }
 
 /// Opens the file and gives SQLCipher the key: the one place Fieldbook opens a database.

@@ -6,6 +6,162 @@
 //! hash, so every request is idempotent: a retried push or pull is harmless. A per-record repair
 //! path runs automerge's own sync protocol only when heads disagree after the feed.
 //!
-//! [`wire`] is shared with the server. The protocol is written up in `docs/sync-protocol.md`.
+//! Layers, sans-I/O in the middle as in matrix-rust-sdk:
+//!
+//! - [`wire`]: the messages, shared with the server (`docs/sync-protocol.md`);
+//! - [`client`]: the state machine: builds requests from the outbox, interprets responses into
+//!   one store write per response; no network, no SQLite, no clock;
+//! - [`repair`]: automerge's sync protocol for one record, also sans-I/O;
+//! - [`http`]: the reqwest edge: CBOR POSTs, typed errors, retries with backoff and jitter.
+//!
+//! [`crate::Device::sync`] ties them together. **Invariant:** nothing here deletes a record
+//! holding changes the server has not acknowledged.
 
+pub mod client;
+pub mod http;
+pub mod repair;
 pub mod wire;
+
+use crate::domain::{OfficerId, RecordId, RecordKind, Role};
+use std::time::Duration;
+
+/// What a sync is doing, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPhase {
+    /// Sending the outbox (each request also pulls a page).
+    Pushing,
+    /// Pulling feed pages.
+    Pulling,
+    /// Repairing records with automerge's sync protocol.
+    Repairing,
+    /// Finished.
+    Done,
+}
+
+/// Receives progress of a sync. Every method has a default that ignores it. Called from the
+/// task running the sync; implementations must be cheap.
+pub trait SyncProgress: Send + Sync {
+    /// The phase changed.
+    fn phase(&self, _phase: SyncPhase) {}
+    /// The outbox to push: `records` in `requests` requests.
+    fn outbox(&self, _records: u64, _requests: u64) {}
+    /// A request was answered: `records` pushed in it, `bytes` sent.
+    fn pushed(&self, _records: u64, _bytes: u64) {}
+    /// A feed page was applied: `records` entries, `bytes` received, the page count so far.
+    fn pulled(&self, _records: u64, _bytes: u64, _pages: u64) {}
+}
+
+/// A [`SyncProgress`] that shows nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoProgress;
+
+impl SyncProgress for NoProgress {}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Records pushed.
+    pub pushed_records: u64,
+    /// Changes pushed.
+    pub pushed_changes: u64,
+    /// Request bytes sent.
+    pub pushed_bytes: u64,
+    /// Records the server accepted.
+    pub accepted: u64,
+    /// Records the server refused, with the rule (they now need attention; none is dropped).
+    pub rejected: Vec<(RecordId, String)>,
+    /// Changes applied from the feed.
+    pub pulled_changes: u64,
+    /// Records received whole.
+    pub pulled_snapshots: u64,
+    /// Records deleted because they left this device's scope.
+    pub evicted: u64,
+    /// Evictions not done because the record holds unsynced work.
+    pub evictions_kept: u64,
+    /// Response bytes received.
+    pub pulled_bytes: u64,
+    /// Feed pages applied.
+    pub pages: u64,
+    /// Requests answered (sync and repair).
+    pub round_trips: u64,
+    /// Records repaired.
+    pub repairs: u64,
+    /// Repairs that could not finish (tried again next sync).
+    pub repairs_failed: u64,
+    /// The cursor after the sync.
+    pub cursor: u64,
+    /// Wall time taken.
+    pub duration: Duration,
+}
+
+/// Where this device stands with the server; read from the store, no network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncStatus {
+    /// The server this device is enrolled with.
+    pub server: Option<String>,
+    /// The server's id for this device.
+    pub device_id: Option<String>,
+    /// The team, if any.
+    pub team: Option<String>,
+    /// Records holding changes the server has not acknowledged.
+    pub unsynced: u64,
+    /// The last sync that finished, ms since epoch (device clock).
+    pub last_sync_at: Option<i64>,
+    /// The feed position applied.
+    pub cursor: u64,
+    /// The code of the last failed sync (e.g. `offline`, `device-revoked`), cleared by a
+    /// successful one.
+    pub last_error: Option<String>,
+    /// Records the server refused.
+    pub attention: Vec<AttentionItem>,
+}
+
+/// A record needing attention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttentionItem {
+    /// The record.
+    pub id: RecordId,
+    /// Its kind.
+    pub kind: RecordKind,
+    /// The server's rule.
+    pub rule: String,
+    /// What is wrong and what to do.
+    pub message: String,
+    /// The field to blame, if one.
+    pub field: Option<String>,
+}
+
+/// The result of enrolling this device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrolment {
+    /// The server.
+    pub server: String,
+    /// The server's id for this device.
+    pub device_id: String,
+    /// The officer.
+    pub officer: OfficerId,
+    /// Their role.
+    pub role: Role,
+    /// Their team.
+    pub team: Option<String>,
+}
+
+/// A server receipt time of one change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The change hash (hex).
+    pub change: String,
+    /// Server receipt time, ms since epoch.
+    pub received_at: i64,
+}
+
+/// Meta keys of the sync settings (in the encrypted store).
+pub(crate) mod keys {
+    pub const SERVER: &str = "sync.server";
+    pub const DEVICE_ID: &str = "sync.device_id";
+    pub const TOKEN: &str = "sync.token";
+    pub const CURSOR: &str = super::client::CURSOR_KEY;
+    pub const LAST_SYNC_AT: &str = "sync.last_sync_at";
+    pub const TEAM: &str = "sync.team";
+    pub const LAST_ERROR: &str = "sync.last_error";
+}

@@ -4,7 +4,10 @@
 //! Ids are stored as hyphenated UUID text, kinds and statuses as their `as_str` names, times as
 //! milliseconds since the epoch, booleans as 0/1. Every statement goes through `prepare_cached`.
 
-use super::{AccessLogEntry, DocumentSave, Projection, RecordQuery, StoredDocument};
+use super::{
+    AccessLogEntry, Attention, AttentionRecord, ChangeReceipt, DocumentSave, Projection,
+    RecordQuery, StoredDocument, SyncHeads, UnsyncedRecord,
+};
 use crate::domain::{OfficerId, RecordId, RecordKind, Status};
 use rusqlite::types::{Type, Value};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -32,6 +35,10 @@ pub(super) const OVERDUE_DECISIONS: &str =
 /// Stop-searches still needing a receipt.
 pub(super) const RECEIPTS_NEEDED: &str =
     "WHERE receipt_needed = 1 ORDER BY coalesce(event_at, created_at) DESC, id DESC";
+/// Records holding changes the server has not acknowledged (served by `records_unsynced`).
+pub(super) const UNSYNCED: &str = "WHERE server_heads IS NOT heads ORDER BY id";
+/// Records the server refused (served by `records_attention`).
+pub(super) const ATTENTION: &str = "WHERE attention_rule IS NOT NULL ORDER BY id";
 /// Links to `?1` in role `?2`.
 pub(super) const LINKING_TO: &str =
     "SELECT from_id FROM links WHERE to_id = ?1 AND role = ?2 ORDER BY from_id";
@@ -131,9 +138,128 @@ pub(super) fn log_access(conn: &Connection, e: &AccessLogEntry) -> rusqlite::Res
     Ok(())
 }
 
+/// Records what the server holds of a record (`None`: nothing, as before the first push).
+pub(super) fn set_server_heads(
+    conn: &Connection,
+    id: RecordId,
+    heads: Option<&[u8]>,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE records SET server_heads = ?2 WHERE id = ?1")?
+        .execute(params![id.to_string(), heads])?;
+    Ok(())
+}
+
+/// Marks a record as needing attention, or clears the mark (`None`).
+pub(super) fn set_attention(
+    conn: &Connection,
+    id: RecordId,
+    attention: Option<&Attention>,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE records SET attention_rule = ?2, attention_message = ?3, attention_field = ?4
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id.to_string(),
+        attention.map(|a| a.rule.as_str()),
+        attention.map(|a| a.message.as_str()),
+        attention.and_then(|a| a.field.as_deref()),
+    ])?;
+    Ok(())
+}
+
+/// Stores a receipt time; a change already receipted keeps its first time.
+pub(super) fn record_receipt(conn: &Connection, r: &ChangeReceipt) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO receipts (hash, record_id, received_at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![r.hash, r.record.to_string(), r.received_at])?;
+    Ok(())
+}
+
+/// Deletes a record (its chunks, links and receipts go with it). With `only_if_synced`, only
+/// when the server holds everything the device has (`server_heads` = `heads`). True if deleted.
+pub(super) fn delete(
+    conn: &Connection,
+    id: RecordId,
+    only_if_synced: bool,
+) -> rusqlite::Result<bool> {
+    let sql = if only_if_synced {
+        "DELETE FROM records WHERE id = ?1 AND server_heads IS heads"
+    } else {
+        "DELETE FROM records WHERE id = ?1"
+    };
+    Ok(conn.prepare_cached(sql)?.execute([id.to_string()])? == 1)
+}
+
 // -------------------------------------------------------------------------------------------
 // Reads
 // -------------------------------------------------------------------------------------------
+
+pub(super) fn unsynced(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<UnsyncedRecord>> {
+    let sql = format!("SELECT id, kind, heads, server_heads FROM records {UNSYNCED} LIMIT ?1");
+    conn.prepare_cached(&sql)?
+        .query_map([i64::from(limit)], |row| {
+            Ok(UnsyncedRecord {
+                id: record_id(row, 0)?,
+                kind: parsed(row, 1, |s| RecordKind::from_str(s).ok())?,
+                heads: row.get(2)?,
+                server_heads: row.get(3)?,
+            })
+        })?
+        .collect()
+}
+
+pub(super) fn count_unsynced(conn: &Connection) -> rusqlite::Result<u64> {
+    let sql = format!("SELECT count(*) FROM records {UNSYNCED}");
+    let n: i64 = conn.prepare_cached(&sql)?.query_row([], |row| row.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The record's heads and what the server holds of it, if the record is here.
+pub(super) fn sync_heads(conn: &Connection, id: RecordId) -> rusqlite::Result<Option<SyncHeads>> {
+    conn.prepare_cached("SELECT heads, server_heads FROM records WHERE id = ?1")?
+        .query_row([id.to_string()], |row| {
+            Ok(SyncHeads {
+                heads: row.get(0)?,
+                server_heads: row.get(1)?,
+            })
+        })
+        .optional()
+}
+
+pub(super) fn attention(conn: &Connection) -> rusqlite::Result<Vec<AttentionRecord>> {
+    let sql = format!(
+        "SELECT id, kind, attention_rule, attention_message, attention_field FROM records {ATTENTION}"
+    );
+    conn.prepare_cached(&sql)?
+        .query_map([], |row| {
+            Ok(AttentionRecord {
+                id: record_id(row, 0)?,
+                kind: parsed(row, 1, |s| RecordKind::from_str(s).ok())?,
+                attention: Attention {
+                    rule: row.get(2)?,
+                    message: row.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    field: row.get(4)?,
+                },
+            })
+        })?
+        .collect()
+}
+
+pub(super) fn receipts(conn: &Connection, id: RecordId) -> rusqlite::Result<Vec<ChangeReceipt>> {
+    conn.prepare_cached(
+        "SELECT hash, received_at FROM receipts WHERE record_id = ?1 ORDER BY received_at, hash",
+    )?
+    .query_map([id.to_string()], |row| {
+        Ok(ChangeReceipt {
+            record: id,
+            hash: row.get(0)?,
+            received_at: row.get(1)?,
+        })
+    })?
+    .collect()
+}
 
 /// The record's chunks concatenated in `seq` order, in one statement (one consistent snapshot).
 pub(super) fn load(conn: &Connection, id: RecordId) -> rusqlite::Result<Option<StoredDocument>> {

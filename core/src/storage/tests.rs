@@ -391,7 +391,7 @@ fn a_store_from_a_newer_build_is_refused_as_too_new_and_left_alone() {
             err,
             StoreError::TooNew {
                 found: 99,
-                supported: 2
+                supported: 3
             }
         ),
         "{err:?}"
@@ -413,7 +413,7 @@ fn an_open_store_uses_wal_full_sync_foreign_keys_and_the_current_version() {
     assert_eq!(pragma("synchronous"), "Integer(2)", "2 is FULL");
     assert_eq!(pragma("foreign_keys"), "Integer(1)");
     assert_eq!(pragma("busy_timeout"), "Integer(5000)");
-    assert_eq!(pragma("user_version"), "Integer(2)");
+    assert_eq!(pragma("user_version"), "Integer(3)");
 }
 
 #[test]
@@ -482,7 +482,7 @@ fn a_frozen_v1_store_upgrades_to_the_schema_of_a_fresh_store_and_keeps_its_rows(
     let upgraded = Store::open(&path, &key(), false).unwrap();
     let (_fresh_dir, _fresh_path, fresh) = new_store();
     let (objects, version) = schema_of(&upgraded.conn);
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     assert_eq!((objects, version), schema_of(&fresh.conn));
 
     let crime = RecordId(uuid::Uuid::parse_str("0192f3c4-0000-7000-8000-000000000001").unwrap());
@@ -776,7 +776,9 @@ fn the_queue_queries_use_their_indexes_not_a_table_scan() {
             .collect::<Vec<_>>()
             .join("; ")
     };
-    use queries::{DRAFTS, LINKING_TO, NEWEST_FIRST, OVERDUE_DECISIONS, RECEIPTS_NEEDED};
+    use queries::{
+        ATTENTION, DRAFTS, LINKING_TO, NEWEST_FIRST, OVERDUE_DECISIONS, RECEIPTS_NEEDED, UNSYNCED,
+    };
     for (sql, index) in [
         (
             format!("SELECT * FROM records {DRAFTS}"),
@@ -799,6 +801,22 @@ fn the_queue_queries_use_their_indexes_not_a_table_scan() {
             "records_by_kind_time",
         ),
         (LINKING_TO.to_owned(), "links_by_target"),
+        (
+            format!("SELECT id FROM records {UNSYNCED}"),
+            "records_unsynced",
+        ),
+        (
+            format!("SELECT count(*) FROM records {UNSYNCED}"),
+            "records_unsynced",
+        ),
+        (
+            format!("SELECT * FROM records {ATTENTION}"),
+            "records_attention",
+        ),
+        (
+            "SELECT hash FROM receipts WHERE record_id = ?1 ORDER BY received_at".to_owned(),
+            "receipts_by_record",
+        ),
     ] {
         let plan = plan(&sql);
         assert!(plan.contains(index), "{sql}\n  uses: {plan}");
@@ -921,4 +939,222 @@ fn a_wrong_key_leaves_a_crashed_stores_wal_and_file_untouched() {
 
     let store = Store::open(&crashed, &key(), false).unwrap();
     assert_eq!(store.load(rid(1)).unwrap().unwrap().bytes, b"in the wal");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema v3: sync
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_frozen_v2_store_upgrades_to_the_schema_of_a_fresh_store_and_keeps_its_rows() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("v2.db");
+    let v2 = open_keyed(&path, &key(), true).unwrap();
+    v2.execute_batch(include_str!("../../sql/tests/create_v2_db.sql"))
+        .unwrap();
+    drop(v2);
+
+    let upgraded = Store::open(&path, &key(), false).unwrap();
+    let (_fresh_dir, _fresh_path, fresh) = new_store();
+    let (objects, version) = schema_of(&upgraded.conn);
+    assert_eq!(version, 3);
+    assert_eq!((objects, version), schema_of(&fresh.conn));
+
+    let crime = RecordId(uuid::Uuid::parse_str("0192f3c4-0000-7000-8000-000000000001").unwrap());
+    let doc = upgraded.load(crime).unwrap().unwrap();
+    assert_eq!((doc.bytes, doc.chunks), (vec![1, 2, 3, 4, 5, 6], 2));
+    assert_eq!(upgraded.projection(crime).unwrap().unwrap().conflicts, 1);
+    assert_eq!(upgraded.access_log(crime).unwrap().len(), 1);
+    // Nothing was ever pushed: every record is in the outbox, none needs attention.
+    assert_eq!(upgraded.count_unsynced().unwrap(), 2);
+    assert!(upgraded.attention().unwrap().is_empty());
+    assert!(upgraded.receipts(crime).unwrap().is_empty());
+}
+
+fn heads_of(n: u8) -> Vec<u8> {
+    vec![n; 32]
+}
+
+#[test]
+fn the_outbox_lists_records_never_pushed_or_changed_since_the_server_heads() {
+    let (_dir, _path, mut store) = new_store();
+    for n in 1..=3 {
+        store
+            .save(&full_save(
+                projection(rid(n), RecordKind::CrimeReport),
+                b"doc",
+            ))
+            .unwrap();
+    }
+    let all: Vec<RecordId> = store.unsynced(100).unwrap().iter().map(|u| u.id).collect();
+    assert_eq!(all, vec![rid(1), rid(2), rid(3)], "never pushed");
+
+    // The server holds what 1 and 2 have; 3 it holds an older version of.
+    store
+        .set_server_heads(&[
+            (rid(1), vec![0xAB; 32]),
+            (rid(2), vec![0xAB; 32]),
+            (rid(3), heads_of(1)),
+        ])
+        .unwrap();
+    let outbox = store.unsynced(100).unwrap();
+    assert_eq!(
+        outbox,
+        vec![UnsyncedRecord {
+            id: rid(3),
+            kind: RecordKind::CrimeReport,
+            heads: vec![0xAB; 32],
+            server_heads: Some(heads_of(1)),
+        }]
+    );
+    assert_eq!(store.count_unsynced().unwrap(), 1);
+
+    // A local edit of 1 puts it back in the outbox.
+    let mut edit = append(projection(rid(1), RecordKind::CrimeReport), b"more");
+    edit.heads = heads_of(9);
+    store.save(&edit).unwrap();
+    assert_eq!(store.count_unsynced().unwrap(), 2);
+    assert_eq!(store.unsynced(1).unwrap().len(), 1, "the limit holds");
+}
+
+#[test]
+fn attention_marks_list_clear_and_never_remove_the_record() {
+    let (_dir, _path, mut store) = new_store();
+    store
+        .save(&full_save(
+            projection(rid(1), RecordKind::StopSearch),
+            b"doc",
+        ))
+        .unwrap();
+    let attention = Attention {
+        rule: "actor-not-bound".into(),
+        message: "enrol this device again".into(),
+        field: Some("grounds".into()),
+    };
+    store.mark_attention(rid(1), &attention).unwrap();
+    assert_eq!(
+        store.attention().unwrap(),
+        vec![AttentionRecord {
+            id: rid(1),
+            kind: RecordKind::StopSearch,
+            attention
+        }]
+    );
+    store.clear_attention(rid(1)).unwrap();
+    assert!(store.attention().unwrap().is_empty());
+    assert_eq!(store.count().unwrap(), 1);
+}
+
+#[test]
+fn receipts_keep_the_first_time_and_go_with_a_deleted_record() {
+    let (_dir, _path, mut store) = new_store();
+    store
+        .save(&full_save(
+            projection(rid(1), RecordKind::CrimeReport),
+            b"doc",
+        ))
+        .unwrap();
+    let receipt = |hash: u8, at: i64| ChangeReceipt {
+        record: rid(1),
+        hash: heads_of(hash),
+        received_at: at,
+    };
+    store
+        .record_receipts(&[receipt(2, T0 + 5), receipt(1, T0)])
+        .unwrap();
+    store.record_receipts(&[receipt(1, T0 + 99)]).unwrap();
+    assert_eq!(
+        store.receipts(rid(1)).unwrap(),
+        vec![receipt(1, T0), receipt(2, T0 + 5)]
+    );
+
+    assert!(store.delete(rid(1)).unwrap());
+    assert!(!store.delete(rid(1)).unwrap(), "already gone");
+    assert!(store.receipts(rid(1)).unwrap().is_empty());
+    assert!(store.load(rid(1)).unwrap().is_none());
+    let chunks: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM chunks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(chunks, 0, "chunks are deleted with their record");
+}
+
+#[test]
+fn an_eviction_deletes_a_synced_record_and_keeps_one_with_unsynced_changes() {
+    let (_dir, _path, mut store) = new_store();
+    for n in 1..=2 {
+        store
+            .save(&full_save(
+                projection(rid(n), RecordKind::CrimeReport),
+                b"doc",
+            ))
+            .unwrap();
+    }
+    store.set_server_heads(&[(rid(1), vec![0xAB; 32])]).unwrap();
+    let applied = store
+        .apply_sync(&SyncWrite {
+            evictions: vec![rid(1), rid(2)],
+            ..SyncWrite::default()
+        })
+        .unwrap();
+    assert_eq!(
+        applied,
+        SyncApplied {
+            evicted: vec![rid(1)],
+            kept: vec![rid(2)]
+        }
+    );
+    assert_eq!(store.ids().unwrap(), vec![rid(2)]);
+}
+
+#[test]
+fn a_failing_item_rolls_back_the_whole_sync_write_with_its_cursor_and_receipts() {
+    let (_dir, path, mut store) = new_store();
+    store
+        .save(&full_save(
+            projection(rid(1), RecordKind::CrimeReport),
+            b"kept",
+        ))
+        .unwrap();
+    store.set_meta("sync.cursor", "7").unwrap();
+
+    let mut changed = projection(rid(1), RecordKind::CrimeReport);
+    changed.status = Status::Submitted;
+    let write = SyncWrite {
+        saves: vec![
+            append(changed, b"+new"),
+            full_save(projection(rid(2), RecordKind::Person), b"new record"),
+        ],
+        server_heads: vec![(rid(1), vec![0xAB; 32])],
+        attention: Vec::new(),
+        receipts: vec![
+            ChangeReceipt {
+                record: rid(1),
+                hash: heads_of(1),
+                received_at: T0,
+            },
+            // A receipt for a record that is not here: the foreign key refuses it.
+            ChangeReceipt {
+                record: rid(9),
+                hash: heads_of(2),
+                received_at: T0,
+            },
+        ],
+        evictions: Vec::new(),
+        meta: vec![("sync.cursor".into(), "12".into())],
+    };
+    let err = store.apply_sync(&write).unwrap_err();
+    assert!(matches!(err, StoreError::Sqlite(_)), "{err:?}");
+    drop(store);
+
+    let store = Store::open(&path, &key(), false).unwrap();
+    assert_eq!(store.meta("sync.cursor").unwrap().as_deref(), Some("7"));
+    assert_eq!(store.load(rid(1)).unwrap().unwrap().bytes, b"kept");
+    assert_eq!(
+        store.projection(rid(1)).unwrap().unwrap().status,
+        Status::Draft
+    );
+    assert!(store.load(rid(2)).unwrap().is_none());
+    assert!(store.receipts(rid(1)).unwrap().is_empty());
+    assert_eq!(store.count_unsynced().unwrap(), 1, "server heads unchanged");
 }

@@ -1,0 +1,642 @@
+//! The device side of the change feed as a sans-I/O state machine: pull the next
+//! [`SyncRequest`] to send ([`SyncSession::next_request`]), push each [`SyncResponse`] that
+//! arrived ([`SyncSession::receive`]) and get back the [`SyncWrite`] to commit in one transaction.
+//!
+//! It owns no connection and no store: the [`crate::Device`] hands it the outbox and the loaded
+//! documents a response touches, commits what it returns, and does the network calls. So every
+//! rule here (what to push, what an outcome means, when a record may be evicted, when repair is
+//! needed) is tested with hand-built responses and no network.
+//!
+//! Must not: read the clock (the caller passes `now`), touch SQLite, or drop a record that holds
+//! changes the server has not acknowledged.
+
+use super::wire::{self, FeedEntry, Hash, PushOutcome, RecordPush, SyncRequest, SyncResponse};
+use crate::Error;
+use crate::device::{Loaded, document_save};
+use crate::doc::RecordDoc;
+use crate::domain::{RecordId, RecordKind, Timestamp};
+use crate::storage::{Attention, ChangeReceipt, SyncWrite};
+use automerge::{ActorId, Change, ChangeHash, ReadDoc};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+/// Meta key of the feed cursor (the highest feed position applied).
+pub const CURSOR_KEY: &str = "sync.cursor";
+
+/// Change bytes put in one request at most, well under the server's body limit.
+const MAX_PUSH_BYTES: usize = wire::MAX_BODY_BYTES / 2;
+
+/// One record of the outbox: the changes the server has not acknowledged, in causal order.
+#[derive(Debug, Clone)]
+pub struct PendingRecord {
+    /// The record.
+    pub id: RecordId,
+    /// Its kind.
+    pub kind: RecordKind,
+    /// The document's heads when the outbox was built: what the server holds once accepted.
+    pub heads: Vec<ChangeHash>,
+    /// Raw changes (`doc.get_changes(server_heads)`), dependencies first, with their hashes.
+    pub changes: Vec<(ChangeHash, Vec<u8>)>,
+}
+
+impl PendingRecord {
+    /// The outbox entry of a document whose server holds `server_heads` (`None`: nothing).
+    /// Server heads the document does not know are ignored, so everything the server may lack
+    /// is sent (the server keeps each change once).
+    pub fn of(
+        id: RecordId,
+        doc: &RecordDoc,
+        server_heads: Option<&[ChangeHash]>,
+    ) -> Result<PendingRecord, Error> {
+        let am = doc.automerge();
+        let have: Vec<ChangeHash> = server_heads
+            .unwrap_or_default()
+            .iter()
+            .filter(|h| am.get_change_by_hash(h).is_some())
+            .copied()
+            .collect();
+        let changes = am
+            .get_changes(&have)
+            .into_iter()
+            .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+            .collect();
+        Ok(PendingRecord {
+            id,
+            kind: doc.kind()?,
+            heads: doc.heads(),
+            changes,
+        })
+    }
+}
+
+/// A record as a response finds it on the device: its document and what the server holds.
+#[derive(Debug)]
+pub struct LocalRecord {
+    pub(crate) loaded: Loaded,
+    /// What the device last learned the server holds (`None`: never pushed).
+    pub server_heads: Option<Vec<ChangeHash>>,
+}
+
+impl LocalRecord {
+    pub(crate) fn new(loaded: Loaded, server_heads: Option<Vec<ChangeHash>>) -> LocalRecord {
+        LocalRecord {
+            loaded,
+            server_heads,
+        }
+    }
+
+    /// The document.
+    pub fn doc(&self) -> &RecordDoc {
+        &self.loaded.doc
+    }
+
+    pub(crate) fn into_loaded(self) -> Loaded {
+        self.loaded
+    }
+}
+
+/// One part of a record's push (a record with more changes than one request may carry is sent
+/// in several parts, in causal order).
+#[derive(Debug, Clone)]
+struct PushPart {
+    push: RecordPush,
+    hashes: Vec<ChangeHash>,
+    /// The record's heads, set on its last part only: what the server holds once it is accepted.
+    heads_when_complete: Option<Vec<ChangeHash>>,
+}
+
+/// What one response did, for the report and the progress bar.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResponseTally {
+    /// Records whose push was accepted.
+    pub accepted: u32,
+    /// Records refused, with the rule.
+    pub rejected: Vec<(RecordId, String)>,
+    /// Changes applied from the feed.
+    pub changes: u32,
+    /// Snapshots (records new to the device) applied.
+    pub snapshots: u32,
+    /// Evictions: asked for by the page; after the commit, those done.
+    pub evictions: u32,
+    /// Evictions not done because the record holds unsynced work (set after the commit).
+    pub evictions_kept: u32,
+    /// Feed entries (records) in the page.
+    pub records: u32,
+}
+
+/// What the device must do with a response: commit `write` in one transaction, then put
+/// `records` back in memory (and forget any record the store evicted).
+#[derive(Debug)]
+pub struct ResponseEffects {
+    /// Everything to store, in one transaction.
+    pub write: SyncWrite,
+    /// The documents touched, with their chunk counts updated for the write.
+    pub records: HashMap<RecordId, LocalRecord>,
+    /// What happened.
+    pub tally: ResponseTally,
+}
+
+/// One sync run: the outbox split into requests, the cursor, and the records that need repair.
+#[derive(Debug)]
+pub struct SyncSession {
+    actor: ActorId,
+    cursor: u64,
+    page_limit: u32,
+    batches: VecDeque<Vec<PushPart>>,
+    in_flight: Vec<PushPart>,
+    started: bool,
+    more: bool,
+    /// Heads the server acknowledged for each record accepted in this run.
+    accepted: HashMap<RecordId, Vec<ChangeHash>>,
+    repairs: BTreeMap<RecordId, Option<RecordKind>>,
+}
+
+impl SyncSession {
+    /// A run from `cursor` pushing `outbox`; `actor` is the device's (documents new to the
+    /// device are loaded writing as it).
+    pub fn new(actor: ActorId, cursor: u64, outbox: Vec<PendingRecord>) -> SyncSession {
+        SyncSession {
+            actor,
+            cursor,
+            page_limit: wire::DEFAULT_PAGE_CHANGES,
+            batches: split(
+                outbox,
+                wire::MAX_PUSH_CHANGES,
+                wire::MAX_PUSH_RECORDS,
+                MAX_PUSH_BYTES,
+            ),
+            in_flight: Vec::new(),
+            started: false,
+            more: false,
+            accepted: HashMap::new(),
+            repairs: BTreeMap::new(),
+        }
+    }
+
+    /// Asks for feed pages of at most `limit` changes.
+    pub fn with_page_limit(mut self, limit: u32) -> SyncSession {
+        self.page_limit = limit.clamp(1, wire::MAX_PAGE_CHANGES);
+        self
+    }
+
+    /// The feed position applied so far.
+    pub fn cursor(&self) -> u64 {
+        self.cursor
+    }
+
+    /// Requests still to send for the outbox (not counting pulls).
+    pub fn pending_pushes(&self) -> usize {
+        self.batches.len()
+    }
+
+    /// The next request to send, or `None` when the outbox is pushed and the feed caught up.
+    /// Every request but the first pulls too; after the outbox, requests push nothing.
+    pub fn next_request(&mut self) -> Option<SyncRequest> {
+        let parts = match self.batches.pop_front() {
+            Some(parts) => parts,
+            None if !self.started || self.more => Vec::new(),
+            None => return None,
+        };
+        self.started = true;
+        let request = SyncRequest {
+            protocol: wire::PROTOCOL_VERSION,
+            cursor: self.cursor,
+            page_limit: self.page_limit,
+            push: parts.iter().map(|p| p.push.clone()).collect(),
+        };
+        self.in_flight = parts;
+        Some(request)
+    }
+
+    /// Records whose documents [`SyncSession::receive`] needs for `response` (the feed
+    /// entries'); the caller passes those it holds.
+    pub fn records_needed(response: &SyncResponse) -> Vec<RecordId> {
+        let mut ids: Vec<RecordId> = response
+            .page
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                FeedEntry::Changes { record, .. } | FeedEntry::Snapshot { record, .. } => {
+                    Some(*record)
+                }
+                FeedEntry::Evict { .. } => None,
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    /// Interprets the response to the last request. `local` holds the documents of
+    /// [`SyncSession::records_needed`] that are on the device. On error nothing is to be
+    /// written and the documents must be dropped (they may be half-applied); the run ends.
+    pub fn receive(
+        &mut self,
+        response: SyncResponse,
+        mut local: HashMap<RecordId, LocalRecord>,
+        now: Timestamp,
+    ) -> Result<ResponseEffects, Error> {
+        let mut write = SyncWrite::default();
+        let mut tally = ResponseTally::default();
+        self.push_results(&response.results, &mut write, &mut tally);
+
+        // Feed entries, applied to the documents in memory; saved together below.
+        let mut touched: BTreeSet<RecordId> = BTreeSet::new();
+        let mut entry_heads: HashMap<RecordId, Vec<Hash>> = HashMap::new();
+        let wire::FeedPage {
+            entries,
+            cursor: page_cursor,
+            more: page_more,
+        } = response.page;
+        for entry in entries {
+            match entry {
+                FeedEntry::Changes {
+                    record,
+                    kind,
+                    changes,
+                    heads,
+                } => {
+                    tally.records += 1;
+                    write.evictions.retain(|r| *r != record);
+                    let Some(local_record) = local.get_mut(&record) else {
+                        // Not here (evicted, or never received whole): fetch it by repair.
+                        self.repairs.insert(record, Some(kind));
+                        continue;
+                    };
+                    check_kind(record, kind, &local_record.loaded.doc)?;
+                    for change in changes {
+                        let hash = change_hash(&change.bytes.0)?;
+                        local_record.loaded.doc.apply_changes(&change.bytes.0)?;
+                        write.receipts.push(ChangeReceipt {
+                            record,
+                            hash: hash.0.to_vec(),
+                            received_at: change.received_at,
+                        });
+                        tally.changes += 1;
+                    }
+                    touched.insert(record);
+                    entry_heads.insert(record, heads);
+                }
+                FeedEntry::Snapshot {
+                    record,
+                    kind,
+                    document,
+                    heads,
+                    receipts,
+                } => {
+                    tally.records += 1;
+                    tally.snapshots += 1;
+                    write.evictions.retain(|r| *r != record);
+                    let mut incoming = RecordDoc::load(&document.0, &self.actor)?;
+                    check_kind(record, kind, &incoming)?;
+                    if incoming.hydrate()?.id() != record {
+                        return Err(Error::Protocol(format!(
+                            "the snapshot of {record} holds another record"
+                        )));
+                    }
+                    match local.get_mut(&record) {
+                        Some(existing) => {
+                            check_kind(record, kind, &existing.loaded.doc)?;
+                            existing.loaded.doc.merge(&mut incoming)?;
+                        }
+                        None => {
+                            let loaded = Loaded {
+                                doc: incoming,
+                                chunks: 0,
+                            };
+                            local.insert(record, LocalRecord::new(loaded, None));
+                        }
+                    }
+                    for r in receipts {
+                        write.receipts.push(ChangeReceipt {
+                            record,
+                            hash: r.hash.0,
+                            received_at: r.received_at,
+                        });
+                    }
+                    touched.insert(record);
+                    entry_heads.insert(record, heads);
+                }
+                FeedEntry::Evict { record } => {
+                    tally.records += 1;
+                    tally.evictions += 1;
+                    if !write.evictions.contains(&record) {
+                        write.evictions.push(record);
+                    }
+                }
+            }
+        }
+
+        for id in touched {
+            let Some(local_record) = local.get_mut(&id) else {
+                continue;
+            };
+            if let Some(save) = document_save(id, &mut local_record.loaded, now, None)? {
+                write.saves.push(save);
+            }
+            let heads = entry_heads.remove(&id).unwrap_or_default();
+            let server: Vec<ChangeHash> = heads
+                .iter()
+                .map(ChangeHash::try_from)
+                .collect::<Result<_, _>>()
+                .map_err(|e| Error::Protocol(e.to_string()))?;
+            let doc = local_record.loaded.doc.automerge();
+            if server.iter().any(|h| doc.get_change_by_hash(h).is_none()) {
+                // The server holds changes whose dependencies did not arrive: repair.
+                self.repairs.insert(id, local_record.loaded.doc.kind().ok());
+                continue;
+            }
+            let server = match self.accepted.get(&id) {
+                Some(pushed) => union_heads(doc, pushed, &server)?,
+                None => server,
+            };
+            local_record.server_heads = Some(server.clone());
+            write.server_heads.push((id, heads_bytes(&server)));
+        }
+
+        // Receipts only for records that are (or will be) stored, so none points at nothing.
+        write
+            .receipts
+            .retain(|r| local.contains_key(&r.record) || self.accepted.contains_key(&r.record));
+
+        if page_more && page_cursor == self.cursor && tally.records == 0 {
+            // A page that moves nothing cannot end: stop pulling rather than loop.
+            tracing::warn!(cursor = page_cursor, "the feed says more but did not move");
+            self.more = false;
+        } else {
+            self.more = page_more;
+        }
+        self.cursor = page_cursor;
+        write
+            .meta
+            .push((CURSOR_KEY.to_owned(), page_cursor.to_string()));
+        Ok(ResponseEffects {
+            write,
+            records: local,
+            tally,
+        })
+    }
+
+    fn push_results(
+        &mut self,
+        results: &[wire::PushResult],
+        write: &mut SyncWrite,
+        tally: &mut ResponseTally,
+    ) {
+        let in_flight = std::mem::take(&mut self.in_flight);
+        for result in results {
+            let Some(part) = in_flight.iter().find(|p| p.push.record == result.record) else {
+                tracing::warn!(record = %result.record, "a push result for a record not pushed");
+                continue;
+            };
+            let id = result.record;
+            match &result.outcome {
+                PushOutcome::Accepted {
+                    received_at,
+                    new_changes,
+                    ..
+                } => {
+                    tally.accepted += 1;
+                    if *new_changes > 0 {
+                        // Which of the pushed changes were new is not said; a change already
+                        // receipted keeps its first time.
+                        write
+                            .receipts
+                            .extend(part.hashes.iter().map(|h| ChangeReceipt {
+                                record: id,
+                                hash: h.0.to_vec(),
+                                received_at: *received_at,
+                            }));
+                    }
+                    if let Some(heads) = &part.heads_when_complete {
+                        write.server_heads.push((id, heads_bytes(heads)));
+                        write.attention.push((id, None));
+                        self.accepted.insert(id, heads.clone());
+                    }
+                }
+                PushOutcome::Rejected {
+                    rule,
+                    message,
+                    field,
+                    ..
+                } => {
+                    tally.rejected.push((id, rule.clone()));
+                    write.attention.push((
+                        id,
+                        Some(Attention {
+                            rule: rule.clone(),
+                            message: message.clone(),
+                            field: field.clone(),
+                        }),
+                    ));
+                }
+                PushOutcome::MissingDependencies { .. } => {
+                    self.repairs.insert(id, Some(part.push.kind));
+                }
+            }
+        }
+    }
+
+    /// Records to repair with automerge's sync protocol once the feed is caught up, with their
+    /// kind when known.
+    pub fn repairs(&self) -> Vec<(RecordId, Option<RecordKind>)> {
+        self.repairs.iter().map(|(id, kind)| (*id, *kind)).collect()
+    }
+}
+
+/// Splits an outbox into requests of at most `max_changes` changes, `max_records` records and
+/// about `max_bytes` of change bytes. A record with more changes than fit is sent in parts,
+/// dependencies first; only its last part says what the server holds once accepted.
+fn split(
+    outbox: Vec<PendingRecord>,
+    max_changes: usize,
+    max_records: usize,
+    max_bytes: usize,
+) -> VecDeque<Vec<PushPart>> {
+    let mut batches: VecDeque<Vec<PushPart>> = VecDeque::new();
+    let mut current: Vec<PushPart> = Vec::new();
+    let (mut changes, mut bytes) = (0usize, 0usize);
+    for record in outbox {
+        let mut rest = record.changes.into_iter().peekable();
+        if rest.peek().is_none() {
+            continue;
+        }
+        while rest.peek().is_some() {
+            if current.len() >= max_records || changes >= max_changes || bytes >= max_bytes {
+                batches.push_back(std::mem::take(&mut current));
+                (changes, bytes) = (0, 0);
+            }
+            let mut part = PushPart {
+                push: RecordPush {
+                    record: record.id,
+                    kind: record.kind,
+                    changes: Vec::new(),
+                },
+                hashes: Vec::new(),
+                heads_when_complete: None,
+            };
+            while let Some((_, b)) = rest.peek() {
+                let fits = changes < max_changes && (bytes + b.len() <= max_bytes || bytes == 0);
+                if !fits {
+                    break;
+                }
+                let Some((hash, b)) = rest.next() else { break };
+                changes += 1;
+                bytes += b.len();
+                part.hashes.push(hash);
+                part.push.changes.push(wire::Bytes(b));
+            }
+            if rest.peek().is_none() {
+                part.heads_when_complete = Some(record.heads.clone());
+            }
+            current.push(part);
+        }
+    }
+    if !current.is_empty() {
+        batches.push_back(current);
+    }
+    batches
+}
+
+fn check_kind(record: RecordId, kind: RecordKind, doc: &RecordDoc) -> Result<(), Error> {
+    let actual = doc.kind()?;
+    if actual == kind {
+        Ok(())
+    } else {
+        Err(Error::WrongKind {
+            id: record,
+            expected: kind,
+            actual,
+        })
+    }
+}
+
+fn change_hash(bytes: &[u8]) -> Result<ChangeHash, Error> {
+    Change::from_bytes(bytes.to_vec())
+        .map(|c| c.hash())
+        .map_err(|e| Error::Protocol(format!("a feed change is not an automerge change: {e}")))
+}
+
+/// The heads of everything reachable from `a` or `b` (all known to `doc`).
+fn union_heads(
+    doc: &automerge::Automerge,
+    a: &[ChangeHash],
+    b: &[ChangeHash],
+) -> Result<Vec<ChangeHash>, Error> {
+    let mut all: Vec<ChangeHash> = a.iter().chain(b).copied().collect();
+    all.sort();
+    all.dedup();
+    if all.len() <= 1 {
+        return Ok(all);
+    }
+    let fork = doc
+        .fork_at(&all)
+        .map_err(|e| Error::Doc(crate::doc::DocError::Automerge(e)))?;
+    Ok(fork.get_heads())
+}
+
+/// Heads as concatenated 32-byte hashes (the form storage keeps).
+pub fn heads_bytes(heads: &[ChangeHash]) -> Vec<u8> {
+    heads.iter().flat_map(|h| h.0).collect()
+}
+
+/// Heads from concatenated 32-byte hashes.
+pub fn heads_from_bytes(bytes: &[u8]) -> Vec<ChangeHash> {
+    bytes
+        .chunks_exact(32)
+        .filter_map(|c| <[u8; 32]>::try_from(c).ok().map(ChangeHash))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(n: u8, changes: usize, size: usize) -> PendingRecord {
+        PendingRecord {
+            id: RecordId(uuid::Uuid::from_u128(u128::from(n))),
+            kind: RecordKind::CrimeReport,
+            heads: vec![ChangeHash([n; 32])],
+            changes: (0..changes)
+                .map(|i| (ChangeHash([i as u8; 32]), vec![n; size]))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn an_outbox_over_the_limits_is_split_into_several_requests_keeping_causal_order() {
+        let outbox = vec![pending(1, 3, 10), pending(2, 5, 10), pending(3, 1, 10)];
+        let batches = split(outbox, 4, 2, 1_000);
+        let shape: Vec<Vec<(u8, usize, bool)>> = batches
+            .iter()
+            .map(|b| {
+                b.iter()
+                    .map(|p| {
+                        (
+                            p.push.record.0.as_u128() as u8,
+                            p.push.changes.len(),
+                            p.heads_when_complete.is_some(),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            vec![
+                vec![(1, 3, true), (2, 1, false)],
+                vec![(2, 4, true)],
+                vec![(3, 1, true)],
+            ]
+        );
+        // Record 2's changes keep their order across the two requests.
+        let hashes: Vec<u8> = batches
+            .iter()
+            .flatten()
+            .filter(|p| p.push.record.0.as_u128() == 2)
+            .flat_map(|p| p.hashes.iter().map(|h| h.0[0]))
+            .collect();
+        assert_eq!(hashes, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn a_request_carries_about_the_byte_budget_but_always_at_least_one_change() {
+        let batches = split(
+            vec![pending(1, 3, 600), pending(2, 1, 2_000)],
+            100,
+            100,
+            1_000,
+        );
+        let sizes: Vec<usize> = batches
+            .iter()
+            .map(|b| b.iter().map(|p| p.push.changes.len()).sum())
+            .collect();
+        assert_eq!(sizes, vec![1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn an_empty_outbox_still_sends_one_pull_and_then_stops_when_the_feed_is_caught_up() {
+        let mut session = SyncSession::new(ActorId::random(), 5, Vec::new());
+        let request = session.next_request().expect("a pull");
+        assert_eq!((request.cursor, request.push.len()), (5, 0));
+        let effects = session
+            .receive(
+                SyncResponse {
+                    results: Vec::new(),
+                    page: wire::FeedPage {
+                        entries: Vec::new(),
+                        cursor: 9,
+                        more: false,
+                    },
+                },
+                HashMap::new(),
+                Timestamp::from_millis(0).expect("epoch"),
+            )
+            .expect("applies");
+        assert_eq!(
+            effects.write.meta,
+            vec![(CURSOR_KEY.to_owned(), "9".to_owned())]
+        );
+        assert!(session.next_request().is_none());
+        assert_eq!(session.cursor(), 9);
+    }
+}

@@ -1,0 +1,278 @@
+//! The HTTP edge of sync: CBOR bodies POSTed with reqwest, typed errors, and retries with
+//! exponential backoff and full jitter for what may pass (no connection, timeouts, 5xx), never
+//! for a refusal (4xx). Every request of the protocol is idempotent, so a retry after a lost
+//! response is safe.
+//!
+//! Holds no state between requests but the connection pool. The retry schedule is a pure
+//! function ([`RetryPolicy::delay`], [`TransportError::is_retryable`]) tested without a network.
+
+use super::wire::{self, ErrorBody};
+use crate::Error;
+use serde::{Serialize, de::DeserializeOwned};
+use std::time::Duration;
+
+/// How long one attempt may take, connection to last byte.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long opening a connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// When to retry and how long to wait: exponential backoff with full jitter (the wait before
+/// retry `n` is uniform in `[0, min(cap, base × 2ⁿ)]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// The first backoff ceiling.
+    pub base: Duration,
+    /// The largest backoff ceiling.
+    pub cap: Duration,
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    /// Base 200 ms, cap 10 s, at most 6 attempts (`docs/sync-protocol.md`).
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            base: Duration::from_millis(200),
+            cap: Duration::from_secs(10),
+            max_attempts: 6,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The backoff ceiling after failed attempt `attempt` (0 for the first).
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        let factor = 1u32.checked_shl(attempt.min(31)).unwrap_or(u32::MAX);
+        self.base.saturating_mul(factor).min(self.cap)
+    }
+
+    /// The wait after failed attempt `attempt`, for a uniform random `unit` in `[0, 1)`.
+    pub fn delay(&self, attempt: u32, unit: f64) -> Duration {
+        self.ceiling(attempt).mul_f64(unit.clamp(0.0, 1.0))
+    }
+
+    /// Whether to try again after failed attempt `attempt` (0 for the first) with `error`.
+    pub fn should_retry(&self, attempt: u32, error: &TransportError) -> bool {
+        error.is_retryable() && attempt + 1 < self.max_attempts
+    }
+}
+
+/// Why a request failed, as the transport sees it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// No connection, a timeout, or the connection broke.
+    #[error("offline: {0}")]
+    Offline(String),
+    /// The server failed (5xx).
+    #[error("server error {status}: {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// From the error body, when there is one.
+        message: String,
+    },
+    /// 401 `unauthenticated` (or a 401 with no known code).
+    #[error("unauthenticated")]
+    Unauthenticated,
+    /// 401 `device-revoked`.
+    #[error("device revoked")]
+    DeviceRevoked,
+    /// 401 `token-expired`.
+    #[error("token expired")]
+    TokenExpired,
+    /// Any other 4xx: the request as a whole was refused.
+    #[error("refused ({status}): {message} [{code}]")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The server's stable code.
+        code: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A success whose body is not the expected message.
+    #[error("malformed response: {0}")]
+    Malformed(String),
+}
+
+impl TransportError {
+    /// Transport failures and 5xx may pass; refusals and malformed answers will not.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Offline(_) | TransportError::Server { .. }
+        )
+    }
+
+    /// The error for a non-success `status` with `body`.
+    pub fn from_status(status: u16, body: &[u8]) -> TransportError {
+        let parsed: Option<ErrorBody> = wire::decode(body).ok();
+        let (code, message) = match parsed {
+            Some(b) => (b.code, b.message),
+            None => (format!("http-{status}"), format!("status {status}")),
+        };
+        match status {
+            401 => match code.as_str() {
+                "device-revoked" => TransportError::DeviceRevoked,
+                "token-expired" => TransportError::TokenExpired,
+                _ => TransportError::Unauthenticated,
+            },
+            400..=499 => TransportError::Refused {
+                status,
+                code,
+                message,
+            },
+            _ => TransportError::Server { status, message },
+        }
+    }
+}
+
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Error {
+        match e {
+            TransportError::Offline(detail) => Error::Offline { detail },
+            TransportError::Server { status, message } => Error::ServerFailed { status, message },
+            TransportError::Unauthenticated => Error::Unauthenticated,
+            TransportError::DeviceRevoked => Error::DeviceRevoked,
+            TransportError::TokenExpired => Error::TokenExpired,
+            TransportError::Refused { code, message, .. } => Error::ServerRefused { code, message },
+            TransportError::Malformed(m) => Error::Protocol(m),
+        }
+    }
+}
+
+/// A decoded answer with what it cost.
+#[derive(Debug, Clone)]
+pub struct Received<T> {
+    /// The message.
+    pub value: T,
+    /// Request body bytes sent (once).
+    pub sent_bytes: usize,
+    /// Response body bytes received.
+    pub received_bytes: usize,
+    /// Attempts made (1 when the first succeeded).
+    pub attempts: u32,
+}
+
+/// POSTs protocol messages to one server.
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+    server: String,
+    token: Option<String>,
+    policy: RetryPolicy,
+}
+
+impl HttpTransport {
+    /// A transport to `server` (e.g. `https://sync.force.example`), authenticating with
+    /// `token` when given.
+    pub fn new(
+        server: &str,
+        token: Option<String>,
+        policy: RetryPolicy,
+    ) -> Result<HttpTransport, TransportError> {
+        let client = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| TransportError::Offline(format!("cannot start the http client: {e}")))?;
+        Ok(HttpTransport {
+            client,
+            server: server.trim_end_matches('/').to_owned(),
+            token,
+            policy,
+        })
+    }
+
+    /// `POST /v1/enrol`.
+    pub async fn enrol(
+        &self,
+        request: &wire::EnrolRequest,
+    ) -> Result<Received<wire::EnrolResponse>, TransportError> {
+        self.post("/v1/enrol", request).await
+    }
+
+    /// `POST /v1/sync`.
+    pub async fn sync(
+        &self,
+        request: &wire::SyncRequest,
+    ) -> Result<Received<wire::SyncResponse>, TransportError> {
+        self.post("/v1/sync", request).await
+    }
+
+    /// `POST /v1/repair`.
+    pub async fn repair(
+        &self,
+        request: &wire::RepairRequest,
+    ) -> Result<Received<wire::RepairResponse>, TransportError> {
+        self.post("/v1/repair", request).await
+    }
+
+    /// POSTs `message` as CBOR, retrying what may pass, and decodes the answer.
+    pub async fn post<Q: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        message: &Q,
+    ) -> Result<Received<R>, TransportError> {
+        let body = wire::encode(message);
+        let url = format!("{}{path}", self.server);
+        let mut attempt = 0u32;
+        loop {
+            match self.post_once(&url, body.clone()).await {
+                Ok(bytes) => {
+                    let value = wire::decode(&bytes)
+                        .map_err(|e| TransportError::Malformed(e.to_string()))?;
+                    return Ok(Received {
+                        value,
+                        sent_bytes: body.len(),
+                        received_bytes: bytes.len(),
+                        attempts: attempt + 1,
+                    });
+                }
+                Err(e) if self.policy.should_retry(attempt, &e) => {
+                    let wait = self.policy.delay(attempt, rand::random::<f64>());
+                    tracing::debug!(path, attempt, ?wait, error = %e, "retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn post_once(&self, url: &str, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let mut request = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, wire::CONTENT_TYPE)
+            .header(reqwest::header::ACCEPT, wire::CONTENT_TYPE)
+            .body(body);
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(offline)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(offline)?.to_vec();
+        if status.is_success() {
+            Ok(bytes)
+        } else {
+            Err(TransportError::from_status(status.as_u16(), &bytes))
+        }
+    }
+}
+
+/// A reqwest failure without a status: the network, a timeout, a broken connection.
+fn offline(e: reqwest::Error) -> TransportError {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else {
+        "connection failed"
+    };
+    // reqwest's message names the url, never a body: no personal data.
+    TransportError::Offline(format!("{what}: {e}"))
+}
+
+#[cfg(test)]
+mod tests;
