@@ -6,8 +6,9 @@
 //! It is deliberately small: one request per client connection, one upstream connection per
 //! forwarded request, `Connection: close` on both sides. Request bodies must carry
 //! `Content-Length` (reqwest sends it for byte bodies); a chunked request is refused with
-//! `501` rather than guessed at. Chunked responses are de-chunked and passed on with a
-//! `Content-Length`. It only ever connects to its configured upstream, which must be a loopback
+//! `501` rather than guessed at, as is `Expect: 100-continue`. Chunked responses are de-chunked
+//! and passed on with a `Content-Length` (trailers dropped); the answer to a `HEAD` request is
+//! passed on with `Content-Length: 0`. It only ever connects to its configured upstream, which must be a loopback
 //! address, and every socket operation has a time limit, so nothing it does can hang a test.
 
 use std::collections::VecDeque;
@@ -167,7 +168,8 @@ impl FaultProxy {
         lock(&self.shared.faults).extend(faults);
     }
 
-    /// Requests read from clients so far (whatever then happened to them).
+    /// Requests read from clients and handled so far, whatever then happened to them (a
+    /// request the proxy refuses, such as a chunked one, is not counted).
     pub fn requests_seen(&self) -> usize {
         self.shared.requests_seen.load(Ordering::SeqCst)
     }
@@ -319,12 +321,12 @@ async fn read_head(
     Ok(Some((start_line, headers)))
 }
 
-/// Reads exactly `len` body bytes, starting with those already in `buf`.
-async fn read_exact_body(
+/// Reads until `buf` holds at least `len` bytes (it may hold more: what followed them).
+async fn fill(
     stream: &mut (impl AsyncRead + Unpin),
-    mut buf: Vec<u8>,
+    buf: &mut Vec<u8>,
     len: usize,
-) -> io::Result<Vec<u8>> {
+) -> io::Result<()> {
     if len > MAX_BODY_BYTES {
         return Err(protocol_error("body too large"));
     }
@@ -336,6 +338,17 @@ async fn read_exact_body(
         }
         buf.extend_from_slice(&chunk[..n]);
     }
+    Ok(())
+}
+
+/// Reads exactly `len` body bytes, starting with those already in `buf`. Anything after them is
+/// dropped: every connection carries one message each way.
+async fn read_exact_body(
+    stream: &mut (impl AsyncRead + Unpin),
+    mut buf: Vec<u8>,
+    len: usize,
+) -> io::Result<Vec<u8>> {
+    fill(stream, &mut buf, len).await?;
     buf.truncate(len);
     Ok(buf)
 }
@@ -358,13 +371,11 @@ async fn read_chunked_body(
         if body.len() + size > MAX_BODY_BYTES {
             return Err(protocol_error("body too large"));
         }
-        let chunk = read_exact_body(stream, std::mem::take(&mut buf), size + 2)
-            .await
-            .map(|mut all| {
-                buf = all.split_off(size + 2);
-                all
-            })?;
-        body.extend_from_slice(&chunk[..size]);
+        fill(stream, &mut buf, size + 2).await?;
+        if &buf[size..size + 2] != b"\r\n" {
+            return Err(protocol_error("a chunk does not end with CRLF"));
+        }
+        body.extend(buf.drain(..size + 2).take(size));
     }
 }
 
@@ -563,5 +574,76 @@ async fn serve_one(mut client: TcpStream, shared: &Shared) -> io::Result<()> {
         Fault::DropResponse => Ok(()),
         Fault::TruncateResponseBody => send_response(&mut client, &response, true).await,
         _ => send_response(&mut client, &response, false).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-shot upstream on 127.0.0.1:0 that reads one request and writes `pieces` with
+    /// short pauses between them, so the proxy must join reads.
+    async fn upstream_answering(pieces: Vec<&'static [u8]>) -> SocketAddr {
+        let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let Ok(Ok((mut stream, _))) = tokio::time::timeout(IO_TIMEOUT, listener.accept()).await
+            else {
+                return;
+            };
+            let mut buf = Vec::new();
+            let _ = read_head(&mut stream, &mut buf).await;
+            for piece in pieces {
+                let _ = write_all(&mut stream, piece).await;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        addr
+    }
+
+    async fn get_through(proxy: &FaultProxy) -> String {
+        let mut client = TcpStream::connect(proxy.addr()).await.expect("connect");
+        write_all(&mut client, b"GET /x HTTP/1.1\r\nhost: t\r\n\r\n")
+            .await
+            .expect("request");
+        let response = read_to_close(&mut client, Vec::new())
+            .await
+            .expect("response");
+        String::from_utf8(response).expect("text")
+    }
+
+    #[tokio::test]
+    async fn a_chunked_response_is_passed_on_whole_with_a_content_length() {
+        let upstream = upstream_answering(vec![
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nx-kept: yes\r\n\r\n",
+            b"5\r\nhello\r\n7;ext=1\r\n, world\r\n",
+            b"1\r",
+            b"\n!\r\n0\r\ntrailer: dropped\r\n\r\n",
+        ])
+        .await;
+        let proxy = FaultProxy::start(upstream).await.expect("proxy");
+        let response = get_through(&proxy).await;
+        assert_eq!(
+            response,
+            "HTTP/1.1 200 OK\r\nx-kept: yes\r\ncontent-length: 13\r\nconnection: close\r\n\r\nhello, world!"
+        );
+        proxy.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_upstream_that_answers_garbage_is_a_502_for_the_client() {
+        let upstream = upstream_answering(vec![b"not http at all\r\n\r\n"]).await;
+        let proxy = FaultProxy::start(upstream).await.expect("proxy");
+        let response = get_through(&proxy).await;
+        assert!(response.starts_with("HTTP/1.1 502 "), "{response}");
+        proxy.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn only_loopback_upstreams_are_accepted() {
+        let elsewhere: SocketAddr = "192.0.2.1:80".parse().expect("addr");
+        assert!(FaultProxy::start(elsewhere).await.is_err());
     }
 }
