@@ -8,8 +8,9 @@
 //! `Content-Length` (reqwest sends it for byte bodies); a chunked request is refused with
 //! `501` rather than guessed at, as is `Expect: 100-continue`. Chunked responses are de-chunked
 //! and passed on with a `Content-Length` (trailers dropped); the answer to a `HEAD` request is
-//! passed on with `Content-Length: 0`. It only ever connects to its configured upstream, which must be a loopback
-//! address, and every socket operation has a time limit, so nothing it does can hang a test.
+//! passed on with `Content-Length: 0`. It only ever connects to its configured upstream, which
+//! must be a loopback address, and every socket operation has a time limit (10 s), so nothing it
+//! does can hang a test; shutting it down abandons exchanges in flight, including delays.
 
 use std::collections::VecDeque;
 use std::io;
