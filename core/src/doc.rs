@@ -213,7 +213,8 @@ impl RecordDoc {
             return Ok(state.record.clone());
         }
         let kind = self.kind()?;
-        Record::from_json(kind, self.to_json()).map_err(|e| DocError::NotARecord(e.to_string()))
+        Record::from_json(kind, self.to_json())
+            .map_err(|e| DocError::NotARecord(crate::limits::redact_quoted(&e.to_string())))
     }
 
     /// [`RecordDoc::hydrate`], remembering the result until the document changes.
@@ -240,7 +241,8 @@ impl RecordDoc {
     pub fn hydrate_at(&self, heads: &[ChangeHash]) -> Result<Record, DocError> {
         let kind = self.kind()?;
         let json = mapping::read_doc(&self.doc, Some(heads));
-        Record::from_json(kind, json).map_err(|e| DocError::NotARecord(e.to_string()))
+        Record::from_json(kind, json)
+            .map_err(|e| DocError::NotARecord(crate::limits::redact_quoted(&e.to_string())))
     }
 
     /// Writes `record` into the document as one change (no change when nothing differs).

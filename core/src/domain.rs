@@ -1012,9 +1012,13 @@ impl Record {
             serde_path_to_error::deserialize(value).map_err(|e| {
                 let path = e.path().to_string();
                 crate::Error::invalid(
-                    if path == "." { "record".into() } else { path },
+                    if path == "." {
+                        "record".into()
+                    } else {
+                        crate::limits::preview(&path)
+                    },
                     "well-typed",
-                    e.into_inner().to_string(),
+                    crate::limits::redact_quoted(&e.into_inner().to_string()),
                 )
             })
         }

@@ -19,10 +19,38 @@ pub const NARRATIVE_FIELDS: [&str; 3] = ["narrative", "notes", "actions_taken"];
 
 /// The first few characters of user input, for error messages (never the whole thing).
 pub fn preview(s: &str) -> String {
-    let mut out: String = s.chars().take(40).collect();
+    preview_chars(s, 40)
+}
+
+/// The first `n` characters of `s`, with an ellipsis when cut.
+fn preview_chars(s: &str, n: usize) -> String {
+    let mut out: String = s.chars().take(n).collect();
     if out.len() < s.len() {
         out.push('…');
     }
+    out
+}
+
+/// Characters of a value a parser's message may quote: enough to recognise it, not to repeat it.
+const QUOTED_CHARS: usize = 12;
+
+/// A parser's message with every quoted input cut to a few characters: serde quotes the whole
+/// offending value (`invalid type: string "…", expected f64`), which may be a name or an address.
+pub fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(200));
+    let mut rest = message;
+    while let Some(start) = rest.find(['"', '`']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
+        let after = &rest[start + 1..];
+        let Some(len) = after.find(quote) else {
+            break;
+        };
+        out.push_str(&rest[..=start]);
+        out.push_str(&preview_chars(&after[..len], QUOTED_CHARS));
+        out.push(quote);
+        rest = &after[len + 1..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -84,5 +112,28 @@ fn walk(value: &Value, path: &str) -> Result<(), crate::Error> {
             )),
         },
         Value::Null | Value::Bool(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_input_in_parser_messages_is_cut_to_a_preview() {
+        let long = "Samuel Jones of 12 Acacia Avenue, Leeds LS1 4AB, phone 07700 900123";
+        let message = format!("invalid type: string \"{long}\", expected f64");
+        let redacted = redact_quoted(&message);
+        assert!(!redacted.contains("07700"), "{redacted}");
+        assert!(
+            redacted.starts_with("invalid type: string \"Samuel Jones"),
+            "{redacted}"
+        );
+        assert!(!redacted.contains("Acacia"), "{redacted}");
+        assert!(redacted.ends_with("…\", expected f64"), "{redacted}");
+        let variant = format!("unknown variant `{long}`, expected one of `crimed`, `not-crimed`");
+        assert!(!redact_quoted(&variant).contains("Acacia"));
+        assert_eq!(redact_quoted("no quotes here"), "no quotes here");
+        assert_eq!(redact_quoted("unbalanced \"quote"), "unbalanced \"quote");
     }
 }
