@@ -462,6 +462,7 @@ fn generated_record(
         id,
         bytes: document.save(),
         replace: true,
+        expected_heads: None,
         heads: document.heads_bytes(),
         projection: projection::derive(&stored, created + 8 * HOUR_MS, 0),
     }

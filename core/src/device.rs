@@ -63,6 +63,8 @@ pub(crate) fn document_save(
     now: Timestamp,
     known: Option<Record>,
 ) -> Result<Option<DocumentSave>, Error> {
+    // What the store held when this document was read (none for a record never stored).
+    let expected_heads = (loaded.chunks > 0).then(|| loaded.doc.saved_heads_bytes());
     let replace = loaded.chunks == 0 || loaded.chunks >= COMPACT_AFTER_CHUNKS;
     let bytes = if replace {
         Some(loaded.doc.save())
@@ -83,6 +85,7 @@ pub(crate) fn document_save(
         id,
         bytes,
         replace,
+        expected_heads,
         heads: loaded.doc.heads_bytes(),
         projection: projection::derive(&record, now.millis(), conflicts),
     }))
@@ -583,7 +586,12 @@ impl Device {
     /// Removes the loaded document from the cache (loading it if needed); callers put it back.
     fn take(&mut self, id: RecordId) -> Result<Loaded, Error> {
         if let Some(l) = self.cache.pop(&id) {
-            return Ok(l);
+            // Another process on this device (a CLI command during a sync) may have written
+            // the record since it was cached: use the cached copy only if it is still current.
+            let stored = self.store.sync_heads(id)?;
+            if stored.is_some_and(|h| h.heads == l.doc.saved_heads_bytes()) {
+                return Ok(l);
+            }
         }
         let stored = self.store.load(id)?.ok_or(Error::NotFound(id))?;
         let doc = RecordDoc::load(&stored.bytes, &self.actor)?;

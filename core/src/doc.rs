@@ -396,6 +396,11 @@ impl RecordDoc {
         self.doc.save()
     }
 
+    /// Heads at the last save to storage (or load), concatenated: what the store holds.
+    pub fn saved_heads_bytes(&self) -> Vec<u8> {
+        self.saved_heads.iter().flat_map(|h| h.0).collect()
+    }
+
     /// Current heads.
     pub fn heads(&self) -> Vec<ChangeHash> {
         self.doc.get_heads()

@@ -126,6 +126,7 @@ impl Error {
                 StoreError::TooNew { .. } => "store-too-new",
                 StoreError::Missing => "store-missing",
                 StoreError::BadKey(_) => "bad-key",
+                StoreError::Stale => "stale-record",
                 StoreError::Sqlite(_) => "storage",
             },
             Error::Doc(e) => match e {

@@ -87,6 +87,11 @@ pub enum StoreError {
     /// A key that is not usable (e.g. wrong length).
     #[error("bad database key: {0}")]
     BadKey(String),
+    /// The record changed (or went) since it was read: nothing was written. Read it again.
+    #[error(
+        "the record was changed by another process on this device since it was read; nothing was written: read it again"
+    )]
+    Stale,
     /// Any other SQLite failure (disk full, I/O error...).
     #[error("storage failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -164,6 +169,10 @@ pub struct DocumentSave {
     pub bytes: Vec<u8>,
     /// Replace every stored chunk with `bytes` (a compaction or first save).
     pub replace: bool,
+    /// The heads this save was built on, as the store held them (none for a new record). The
+    /// save is refused with [`StoreError::Stale`] if the stored heads differ: another process
+    /// on this device changed the record meanwhile, and writing would lose its change.
+    pub expected_heads: Option<Vec<u8>>,
     /// Heads after this save, concatenated 32-byte hashes.
     pub heads: Vec<u8>,
     /// The projection derived from the document after this save.
@@ -604,6 +613,9 @@ const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Turns a rusqlite error into what a caller can act on. The only conversion in this module.
 fn classify(e: rusqlite::Error) -> StoreError {
     match &e {
+        rusqlite::Error::ToSqlConversionFailure(inner) if inner.is::<queries::StaleHeads>() => {
+            StoreError::Stale
+        }
         rusqlite::Error::SqliteFailure(_, _) => match e.sqlite_error_code() {
             Some(ErrorCode::NotADatabase) => StoreError::KeyRejected,
             Some(ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {

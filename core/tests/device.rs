@@ -525,3 +525,47 @@ fn a_record_held_while_a_merge_arrives_keeps_the_merged_words_when_saved_at_its_
         version
     );
 }
+
+#[test]
+fn two_processes_on_one_store_never_overwrite_each_others_changes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("d.fbk");
+    let c = clock();
+    let mut cli = device(&path, "PC1", Role::Officer, c.clone());
+    let id = cli
+        .create(RecordKind::CrimeReport, None)
+        .expect("create")
+        .id();
+    set(&mut cli, id, &["narrative=First."]);
+    // A second handle on the same file, as a sync run in another process would hold.
+    let mut sync = Device::open(&path, &KEY, c).expect("second handle");
+    let _ = sync.get(id).expect("the sync run caches the record");
+    set(&mut cli, id, &["narrative+= Added from the CLI."]);
+    // The sync run's cached copy is now stale: its next edit must build on the CLI's change.
+    set(&mut sync, id, &["flags.hate_crime=true"]);
+    // Many more edits from both sides, crossing compaction (32 chunks).
+    for i in 0..40 {
+        set(&mut cli, id, &[&format!("narrative+= c{i}.")]);
+        set(&mut sync, id, &[&format!("narrative+= s{i}.")]);
+    }
+    let Record::Crime(seen_by_cli) = cli.get(id).expect("get") else {
+        panic!("a crime")
+    };
+    let Record::Crime(seen_by_sync) = sync.get(id).expect("get") else {
+        panic!("a crime")
+    };
+    assert_eq!(seen_by_cli, seen_by_sync);
+    assert!(seen_by_cli.narrative.contains("Added from the CLI."));
+    assert!(seen_by_cli.flags.hate_crime);
+    for i in 0..40 {
+        assert!(
+            seen_by_cli.narrative.contains(&format!(" c{i}.")),
+            "c{i} lost"
+        );
+        assert!(
+            seen_by_cli.narrative.contains(&format!(" s{i}.")),
+            "s{i} lost"
+        );
+    }
+    assert_projection_matches_document(&mut cli, id);
+}

@@ -48,8 +48,34 @@ pub(super) const LINKING_TO: &str =
 // -------------------------------------------------------------------------------------------
 
 /// Writes one save inside the caller's transaction.
+/// A save built on heads the store no longer holds (see [`DocumentSave::expected_heads`]);
+/// carried through rusqlite's error type and turned into `StoreError::Stale` by `classify`.
+#[derive(Debug)]
+pub(super) struct StaleHeads;
+
+impl std::fmt::Display for StaleHeads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the stored heads differ from the heads the save was built on")
+    }
+}
+
+impl std::error::Error for StaleHeads {}
+
 pub(super) fn save(conn: &Connection, s: &DocumentSave) -> rusqlite::Result<()> {
     let id = s.id.to_string();
+    if let Some(expected) = &s.expected_heads {
+        // Compare-and-swap on the heads, inside the write transaction: a record changed or
+        // deleted by another process since it was read is never written over.
+        let current: Option<Vec<u8>> = conn
+            .prepare_cached("SELECT heads FROM records WHERE id = ?1")?
+            .query_row(params![id], |r| r.get(0))
+            .optional()?;
+        if current.as_deref() != Some(expected.as_slice()) {
+            return Err(rusqlite::Error::ToSqlConversionFailure(Box::new(
+                StaleHeads,
+            )));
+        }
+    }
     let p = &s.projection;
     conn.prepare_cached(
         "INSERT INTO records (id, kind, status, author, created_at, updated_at, event_at,

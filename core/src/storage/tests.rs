@@ -55,6 +55,7 @@ fn full_save(p: Projection, bytes: &[u8]) -> DocumentSave {
         id: p.id,
         bytes: bytes.to_vec(),
         replace: true,
+        expected_heads: None,
         heads: vec![0xAB; 32],
         projection: p,
     }
@@ -63,6 +64,7 @@ fn full_save(p: Projection, bytes: &[u8]) -> DocumentSave {
 fn append(p: Projection, bytes: &[u8]) -> DocumentSave {
     DocumentSave {
         replace: false,
+        expected_heads: None,
         ..full_save(p, bytes)
     }
 }
@@ -1157,4 +1159,43 @@ fn a_failing_item_rolls_back_the_whole_sync_write_with_its_cursor_and_receipts()
     assert!(store.load(rid(2)).unwrap().is_none());
     assert!(store.receipts(rid(1)).unwrap().is_empty());
     assert_eq!(store.count_unsynced().unwrap(), 1, "server heads unchanged");
+}
+
+#[test]
+fn a_save_built_on_heads_the_store_no_longer_holds_is_refused_and_writes_nothing() {
+    let (_dir, _path, mut store) = new_store();
+    let first = DocumentSave {
+        heads: vec![1u8; 32],
+        ..full_save(projection(rid(1), RecordKind::CrimeReport), b"v1")
+    };
+    store.save(&first).unwrap();
+    // Another process appends a change: the stored heads move on.
+    let theirs = DocumentSave {
+        heads: vec![2u8; 32],
+        expected_heads: Some(vec![1u8; 32]),
+        ..append(projection(rid(1), RecordKind::CrimeReport), b"+theirs")
+    };
+    store.save(&theirs).unwrap();
+    // This process still believes the heads are the first ones.
+    let ours = DocumentSave {
+        heads: vec![3u8; 32],
+        expected_heads: Some(vec![1u8; 32]),
+        ..full_save(
+            projection(rid(1), RecordKind::CrimeReport),
+            b"ours, compacted",
+        )
+    };
+    let err = store.save(&ours).unwrap_err();
+    assert!(matches!(err, StoreError::Stale), "{err:?}");
+    let doc = store.load(rid(1)).unwrap().unwrap();
+    assert_eq!(
+        doc.bytes, b"v1+theirs",
+        "the other process's change must survive"
+    );
+    assert_eq!(doc.heads, vec![2u8; 32]);
+    // A record deleted underneath is stale too: an incremental chunk alone is not a document.
+    assert!(store.delete(rid(1)).unwrap());
+    let err = store.save(&theirs).unwrap_err();
+    assert!(matches!(err, StoreError::Stale), "{err:?}");
+    assert!(store.load(rid(1)).unwrap().is_none());
 }
