@@ -5,6 +5,8 @@
 //! document produces the same bytes every run. It also holds what the tests share with the helper
 //! binaries in `src/bin/`.
 
+pub mod fleet;
+
 use automerge::ActorId;
 use fieldbook_core::doc::{ChangeAuthor, RecordDoc};
 use fieldbook_core::domain::{
