@@ -107,7 +107,11 @@ async fn two_officers_editing_one_report_offline_converge_with_both_narratives_a
     set(&mut pc1, id, &["narrative+= PC1 spoke to the victim."]);
     set(&mut pc1, id, &["location.description=Market Square"]);
     set(&mut pc1, id, &["outcome=1"]);
-    set(&mut pc2, id, &["narrative+= PC2 took the witness statement."]);
+    set(
+        &mut pc2,
+        id,
+        &["narrative+= PC2 took the witness statement."],
+    );
     set(&mut pc2, id, &["classification=8N"]);
     set(&mut pc2, id, &["outcome=16"]);
 
@@ -138,7 +142,10 @@ async fn two_officers_editing_one_report_offline_converge_with_both_narratives_a
         report.location.and_then(|l| l.description).as_deref(),
         Some("Market Square")
     );
-    assert!(report.classification.is_some(), "PC2's classification is kept");
+    assert!(
+        report.classification.is_some(),
+        "PC2's classification is kept"
+    );
     let changes = fleet.server_changes();
     assert_no_duplicates(&changes);
     // create, attending+narrative, three edits each.
@@ -206,7 +213,10 @@ async fn fifty_devices_editing_shared_reports_in_random_order_converge_and_lose_
                     // A new report attended by two other officers.
                     let a = (*o + 1 + rng.index(OFFICERS - 1)) % OFFICERS;
                     let b = (*o + 1 + rng.index(OFFICERS - 1)) % OFFICERS;
-                    let attending = format!(r#"attending_officers=["{}","{}"]"#, officers[a], officers[b]);
+                    let attending = format!(
+                        r#"attending_officers=["{}","{}"]"#,
+                        officers[a], officers[b]
+                    );
                     let id = m
                         .device
                         .create(RecordKind::CrimeReport, None)
@@ -267,7 +277,12 @@ async fn fifty_devices_editing_shared_reports_in_random_order_converge_and_lose_
                 .map(|a| a.as_str().to_owned())
                 .collect();
             holders.push(report.meta.author.as_str().to_owned());
-            (id, doc_heads(&doc), Record::Crime(report).to_json(), holders)
+            (
+                id,
+                doc_heads(&doc),
+                Record::Crime(report).to_json(),
+                holders,
+            )
         })
         .collect();
     let mut replicas = 0;
@@ -333,7 +348,11 @@ async fn a_revoked_device_keeps_its_unsynced_work_and_the_server_takes_nothing_m
         Err(Error::DeviceRevoked) => {}
         other => panic!("expected DeviceRevoked, got {other:?}"),
     }
-    assert_eq!(pc1.device.count().expect("count"), count, "nothing is deleted");
+    assert_eq!(
+        pc1.device.count().expect("count"),
+        count,
+        "nothing is deleted"
+    );
     let status = pc1.device.sync_status().expect("status");
     assert_eq!(status.unsynced, 2, "both records still hold unsynced work");
     assert_eq!(status.last_error.as_deref(), Some("device-revoked"));
@@ -370,7 +389,7 @@ fn valid_issue(pcso: &mut Member, place: &str) -> RecordId {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervisor_reviews_only_their_teams_submissions_and_an_approved_one_leaves_their_device()
- {
+{
     let mut fleet = Fleet::start().await;
     let mut pcso_a = fleet.enrol("PCSO7", Role::Pcso, Some("A")).await;
     let mut pcso_b = fleet.enrol("PCSO8", Role::Pcso, Some("B")).await;
@@ -390,10 +409,19 @@ async fn a_supervisor_reviews_only_their_teams_submissions_and_an_approved_one_l
         .id();
     sync_until_quiet(&mut [&mut pcso_a, &mut pcso_b, &mut pc1, &mut pc2, &mut sgt_a]).await;
 
-    assert!(holds(&sgt_a, issue_a), "team A's submission is in A's queue");
-    assert!(!holds(&sgt_a, draft_a), "a draft is not in the review queue");
+    assert!(
+        holds(&sgt_a, issue_a),
+        "team A's submission is in A's queue"
+    );
+    assert!(
+        !holds(&sgt_a, draft_a),
+        "a draft is not in the review queue"
+    );
     assert!(!holds(&sgt_a, issue_b), "team B's submission is not");
-    assert!(!holds(&pc2, crime), "an officer never receives another's report");
+    assert!(
+        !holds(&pc2, crime),
+        "an officer never receives another's report"
+    );
     assert!(!holds(&pc2, issue_a) && !holds(&pc1, issue_a));
     assert_eq!(pc2.device.count().expect("count"), 0);
 
@@ -413,7 +441,10 @@ async fn a_supervisor_reviews_only_their_teams_submissions_and_an_approved_one_l
         "the approval reached the server before the issue was evicted"
     );
     sync(&mut pcso_a).await;
-    assert_eq!(pcso_a.device.status(issue_a).expect("status"), Status::Approved);
+    assert_eq!(
+        pcso_a.device.status(issue_a).expect("status"),
+        Status::Approved
+    );
     assert_same_as_server(&fleet, &mut pcso_a, issue_a, "the author after approval");
 }
 
@@ -448,7 +479,10 @@ async fn a_server_killed_mid_push_and_restarted_on_its_database_loses_nothing() 
             tokio::time::sleep(delay).await;
             fleet.kill_server();
         });
-        eprintln!("trial {trial}: killed after {delay:?}: sync {:?}", outcome.as_ref().map(|_| ()));
+        eprintln!(
+            "trial {trial}: killed after {delay:?}: sync {:?}",
+            outcome.as_ref().map(|_| ())
+        );
         fleet.start_server().await;
         let url = fleet.url();
         phone.device.set_sync_server(&url).expect("new address");
@@ -457,7 +491,11 @@ async fn a_server_killed_mid_push_and_restarted_on_its_database_loses_nothing() 
     sync_until_quiet(&mut [&mut phone, &mut tablet]).await;
     let changes = fleet.server_changes();
     assert_no_duplicates(&changes);
-    assert_eq!(changes.len(), made, "FIELDBOOK_SEED={seed}: every change reached the server once");
+    assert_eq!(
+        changes.len(),
+        made,
+        "FIELDBOOK_SEED={seed}: every change reached the server once"
+    );
     for id in ids {
         assert_same_as_server(&fleet, &mut phone, id, "phone");
         assert_same_as_server(&fleet, &mut tablet, id, "tablet");
@@ -527,10 +565,16 @@ async fn a_device_killed_mid_sync_keeps_every_acknowledged_save_and_the_server_g
         device.set_retry_policy(FAST_RETRY);
         assert_markers(&mut device, &markers, Some(&touched), &context);
         let report = device.sync(&NoProgress).await.expect("sync after the kill");
-        assert!(report.rejected.is_empty(), "{context}: {:?}", report.rejected);
+        assert!(
+            report.rejected.is_empty(),
+            "{context}: {:?}",
+            report.rejected
+        );
         assert_eq!(device.sync_status().expect("status").unsynced, 0);
         for id in &touched {
-            let server = fleet.server_document(*id).expect("the server holds the record");
+            let server = fleet
+                .server_document(*id)
+                .expect("the server holds the record");
             let Record::Crime(c) = server.hydrate().expect("record") else {
                 panic!("a crime report")
             };
@@ -542,8 +586,8 @@ async fn a_device_killed_mid_sync_keeps_every_acknowledged_save_and_the_server_g
             }
         }
     }
-    let mut device = Device::open(&path, &DatabaseKey::Raw(key), Arc::new(SystemClock))
-        .expect("store opens");
+    let mut device =
+        Device::open(&path, &DatabaseKey::Raw(key), Arc::new(SystemClock)).expect("store opens");
     let report = device.sync(&NoProgress).await.expect("final sync");
     assert!(is_quiet(&report), "nothing left to move: {report:?}");
     assert_markers(&mut device, &markers, None, "at the end");
@@ -555,7 +599,10 @@ async fn a_device_killed_mid_sync_keeps_every_acknowledged_save_and_the_server_g
         let doc = automerge::Automerge::load(&device.export_document(id).expect("export"))
             .expect("loads");
         let held = doc.get_changes(&[]).len();
-        assert_eq!(held, count, "record {id}: the server holds each change of the device once");
+        assert_eq!(
+            held, count,
+            "record {id}: the server holds each change of the device once"
+        );
         local += held;
     }
     assert_eq!(changes.len(), local);
@@ -609,7 +656,13 @@ fn assert_markers(
             panic!("a crime report")
         };
         let words: BTreeSet<&str> = c.narrative.split_whitespace().collect();
-        let lost: Vec<&String> = expected.iter().filter(|m| !words.contains(m.as_str())).collect();
-        assert!(lost.is_empty(), "{context}: record {id} lost acknowledged markers {lost:?}");
+        let lost: Vec<&String> = expected
+            .iter()
+            .filter(|m| !words.contains(m.as_str()))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "{context}: record {id} lost acknowledged markers {lost:?}"
+        );
     }
 }

@@ -55,7 +55,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut marker: u64 = first.parse()?;
     let mut rng = SplitMix(seed.parse()?);
 
-    let mut device = Device::open(&PathBuf::from(path), &DatabaseKey::Raw(key), Arc::new(SystemClock))?;
+    let mut device = Device::open(
+        &PathBuf::from(path),
+        &DatabaseKey::Raw(key),
+        Arc::new(SystemClock),
+    )?;
     device.set_sync_server(server)?;
     device.set_retry_policy(RetryPolicy {
         base: Duration::from_millis(5),
