@@ -448,6 +448,9 @@ async fn a_supervisor_reviews_only_their_teams_submissions_and_an_approved_one_l
     assert_same_as_server(&fleet, &mut pcso_a, issue_a, "the author after approval");
 }
 
+/// Times the server is killed while the phone syncs.
+const KILL_TRIALS: usize = 10;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_push_and_restarted_on_its_database_loses_nothing() {
     let seed = seed();
@@ -459,8 +462,9 @@ async fn a_server_killed_mid_push_and_restarted_on_its_database_loses_nothing() 
     tablet.device.set_retry_policy(FAST_RETRY);
     let mut made = 0;
     let mut ids = Vec::new();
-    for trial in 0..6 {
-        for n in 0..20 {
+    let (mut lost_after_commit, mut before_commit, mut finished) = (0, 0, 0);
+    for trial in 0..KILL_TRIALS {
+        for n in 0..40 {
             if ids.is_empty() || rng.below(3) == 0 {
                 let id = phone
                     .device
@@ -474,20 +478,27 @@ async fn a_server_killed_mid_push_and_restarted_on_its_database_loses_nothing() 
             set(&mut phone, id, &[&format!("narrative+= t{trial}n{n}")]);
             made += 1;
         }
-        let delay = Duration::from_micros(rng.below(20_000));
+        let delay = Duration::from_micros(rng.below(40_000));
+        let stored_before = fleet.server_changes().len();
         let (outcome, ()) = tokio::join!(phone.device.sync(&NoProgress), async {
             tokio::time::sleep(delay).await;
             fleet.kill_server();
         });
-        eprintln!(
-            "trial {trial}: killed after {delay:?}: sync {:?}",
-            outcome.as_ref().map(|_| ())
-        );
+        let committed = fleet.server_changes().len() > stored_before;
+        match (&outcome, committed) {
+            (Err(_), true) => lost_after_commit += 1,
+            (Err(_), false) => before_commit += 1,
+            (Ok(_), _) => finished += 1,
+        }
         fleet.start_server().await;
         let url = fleet.url();
         phone.device.set_sync_server(&url).expect("new address");
         tablet.device.set_sync_server(&url).expect("new address");
     }
+    eprintln!(
+        "{KILL_TRIALS} kills: {lost_after_commit} after the server committed the push, \
+         {before_commit} before, {finished} after the sync finished"
+    );
     sync_until_quiet(&mut [&mut phone, &mut tablet]).await;
     let changes = fleet.server_changes();
     assert_no_duplicates(&changes);
@@ -514,7 +525,7 @@ async fn a_device_killed_mid_sync_keeps_every_acknowledged_save_and_the_server_g
     let (path, key) = (member.path.clone(), member.key);
     drop(member);
     let mut markers: BTreeMap<RecordId, Vec<String>> = BTreeMap::new();
-    let (mut saves, mut syncs) = (0, 0);
+    let (mut saves, mut syncs, mut mid_sync) = (0, 0, 0);
     for trial in 0..SYNCER_TRIALS {
         let context = format!("trial {trial} (FIELDBOOK_SEED={seed})");
         let mut child = Command::new(env!("CARGO_BIN_EXE_fieldbook-syncer"))
@@ -551,9 +562,14 @@ async fn a_device_killed_mid_sync_keeps_every_acknowledged_save_and_the_server_g
         child.kill().expect("SIGKILL");
         let status = child.wait().expect("reap");
         assert_eq!(status.signal(), Some(9), "{context}");
-        let (acknowledged, synced) = reader.join().expect("reader");
+        let Syncer {
+            acknowledged,
+            syncs: finished,
+            in_sync,
+        } = reader.join().expect("reader");
         saves += acknowledged.len();
-        syncs += synced;
+        syncs += finished;
+        mid_sync += usize::from(in_sync);
         let touched: BTreeSet<RecordId> = acknowledged.iter().map(|(id, _)| *id).collect();
         for (id, marker) in acknowledged {
             markers.entry(id).or_default().push(marker);
@@ -607,33 +623,50 @@ async fn a_device_killed_mid_sync_keeps_every_acknowledged_save_and_the_server_g
     }
     assert_eq!(changes.len(), local);
     eprintln!(
-        "{SYNCER_TRIALS} kills, {saves} acknowledged saves, {syncs} finished syncs, {} records, {} changes",
+        "{SYNCER_TRIALS} kills ({mid_sync} mid-sync), {saves} acknowledged saves, {syncs} finished \
+         syncs, {} records, {} changes",
         per_record.len(),
         changes.len()
     );
 }
 
+/// What one killed syncer printed.
+#[derive(Debug, Default)]
+struct Syncer {
+    /// Acknowledged saves.
+    acknowledged: Vec<(RecordId, String)>,
+    /// Finished syncs.
+    syncs: usize,
+    /// The last line said a sync had started and none said it finished: killed mid-sync.
+    in_sync: bool,
+}
+
 /// Reads the syncer's stdout to the end: acknowledged saves and the number of finished syncs.
-fn read_syncer(stdout: impl Read, first: mpsc::Sender<()>) -> (Vec<(RecordId, String)>, usize) {
-    let mut saves = Vec::new();
-    let mut syncs = 0;
+fn read_syncer(stdout: impl Read, first: mpsc::Sender<()>) -> Syncer {
+    let mut run = Syncer::default();
     let mut reader = BufReader::new(stdout);
     let mut line = String::new();
     loop {
         line.clear();
         let n = reader.read_line(&mut line).expect("read stdout");
         if n == 0 || !line.ends_with('\n') {
-            return (saves, syncs);
+            return run;
         }
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["saved", id, marker] => {
-                saves.push((id.parse().expect("record id"), (*marker).to_owned()));
-                if saves.len() == 1 {
+                run.acknowledged
+                    .push((id.parse().expect("record id"), (*marker).to_owned()));
+                if run.acknowledged.len() == 1 {
                     let _ = first.send(());
                 }
+                run.in_sync = false;
             }
-            ["synced"] => syncs += 1,
+            ["syncing"] => run.in_sync = true,
+            ["synced"] => {
+                run.syncs += 1;
+                run.in_sync = false;
+            }
             _ => panic!("unexpected syncer line {line:?}"),
         }
     }

@@ -4,8 +4,8 @@
 //! Opens the enrolled store at `STORE` under the raw 32-byte key `KEY_HEX`, points it at
 //! `SERVER_URL`, then loops: creates a crime report whose narrative is a marker word, or appends a
 //! marker word to one of its reports; after each call returns it prints `saved <id> <marker>` and
-//! flushes (an acknowledged save, which must survive a SIGKILL). Every few saves it syncs and
-//! prints `synced`. Markers are `m<n>` counting up from `FIRST_MARKER`, unique across runs.
+//! flushes (an acknowledged save, which must survive a SIGKILL). Every few saves it prints
+//! `syncing`, syncs, and prints `synced`. Markers are `m<n>` counting up from `FIRST_MARKER`, unique across runs.
 //!
 //! Exits non-zero (with the error on stderr) if any call fails.
 
@@ -98,6 +98,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
         marker += 1;
         if rng.below(3) == 0 {
+            {
+                let mut out = stdout.lock();
+                writeln!(out, "syncing")?;
+                out.flush()?;
+            }
             device.sync(&NoProgress).await?;
             let mut out = stdout.lock();
             writeln!(out, "synced")?;
