@@ -6,6 +6,7 @@
 //! binaries in `src/bin/`.
 
 pub mod fleet;
+pub mod proxy;
 
 use automerge::ActorId;
 use fieldbook_core::doc::{ChangeAuthor, RecordDoc};
