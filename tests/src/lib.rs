@@ -5,6 +5,7 @@
 //! document produces the same bytes every run. It also holds what the tests share with the helper
 //! binaries in `src/bin/`.
 
+pub mod fleet;
 pub mod proxy;
 
 use automerge::ActorId;
