@@ -17,14 +17,14 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::scope::Viewer;
 use crate::store::{
-    DeviceAuth, EnrolOutcome, FeedRow, Holding, NewChange, NewDevice, RecordFacts, RecordWrite,
-    ServerStore,
+    DeviceAuth, EnrolOutcome, FeedRow, Holding, NewChange, NewDevice, Officer, RecordFacts,
+    RecordWrite, ServerStore,
 };
 use automerge::sync::SyncDoc;
 use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
 use axum::http::StatusCode;
-use fieldbook_core::doc::RecordDoc;
-use fieldbook_core::domain::{Record, RecordId, RecordKind};
+use fieldbook_core::doc::{ChangeMessage, RecordDoc};
+use fieldbook_core::domain::{Record, RecordId, RecordKind, Role};
 use fieldbook_core::projection;
 use fieldbook_core::sync::wire::{
     self, Bytes, EnrolRequest, EnrolResponse, FeedEntry, FeedPage, Hash, PushOutcome, PushResult,
@@ -85,6 +85,53 @@ fn refused(rule: &str, message: impl Into<String>, change: Option<ChangeHash>) -
     })
 }
 
+/// Who may write a record at all: a new record is the device officer's own; an existing one is
+/// written by its author, an attending officer, a supervisor, or (for a person's details) any
+/// officer; nobody changes its author. Field-level policy by role and workflow state is checked
+/// on top of this (the supervision issue).
+fn check_writer(
+    base: Option<&CachedDoc>,
+    record: &Record,
+    writer: &Officer,
+) -> Option<PushOutcome> {
+    let rejected = |rule: &str, message: &str| PushOutcome::Rejected {
+        rule: rule.to_owned(),
+        message: message.to_owned(),
+        change: None,
+        field: Some("meta.author".to_owned()),
+    };
+    let Some(base) = base else {
+        return (record.meta().author != writer.id).then(|| {
+            rejected(
+                "author-mismatch",
+                "a new record must be authored by the officer enrolled on this device",
+            )
+        });
+    };
+    let Ok(before) = base.doc.hydrate() else {
+        return Some(rejected(
+            "not-a-record",
+            "the server's copy of this record cannot be read",
+        ));
+    };
+    if before.meta().author != record.meta().author {
+        return Some(rejected(
+            "author-changed",
+            "a record's author never changes",
+        ));
+    }
+    let may_write = before.meta().author == writer.id
+        || before.attending_officers().contains(&writer.id)
+        || before.kind() == RecordKind::Person
+        || writer.role == Role::Supervisor;
+    (!may_write).then(|| {
+        rejected(
+            "not-permitted",
+            "this device's officer neither wrote nor attends this record: ask its author to add them as attending",
+        )
+    })
+}
+
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
@@ -103,6 +150,7 @@ fn check_record(
     base: Option<&CachedDoc>,
     push: &RecordPush,
     bound: &HashSet<ActorId>,
+    writer: &Officer,
     actor: &ActorId,
 ) -> Checked {
     let mut decoded = Vec::with_capacity(push.changes.len());
@@ -140,6 +188,18 @@ fn check_record(
         return refused(
             "actor-not-bound",
             "a change was written by an actor that is not enrolled to this device: write with the device's enrolled actor",
+            Some(c.hash()),
+        );
+    }
+    // Identity: every new change names the device's own officer and role, so history's "who"
+    // cannot be forged by a device for someone else.
+    if let Some(c) = unknown.iter().find(|c| {
+        !ChangeMessage::parse(c.message())
+            .is_some_and(|m| m.by == writer.id && m.role == writer.role)
+    }) {
+        return refused(
+            "author-not-device-officer",
+            "a change names another officer or role than the one enrolled on this device: write with the device's own user",
             Some(c.hash()),
         );
     }
@@ -232,6 +292,9 @@ fn check_record(
             "the document holds another record's id: push each record under its own id",
             None,
         );
+    }
+    if let Some(outcome) = check_writer(base, &record, writer) {
+        return Checked::Refused(outcome);
     }
     let base_heads = base.map(|b| b.doc.heads()).unwrap_or_default();
     let changes = doc.automerge().get_changes(&base_heads);
@@ -456,7 +519,7 @@ impl SyncService {
                 Some(d) => Some(Arc::clone(d)),
                 None => self.document(push.record, true)?,
             };
-            match check_record(base.as_deref(), push, &bound, &self.actor) {
+            match check_record(base.as_deref(), push, &bound, &device.officer, &self.actor) {
                 Checked::Known => {
                     let heads = base.as_ref().map(|b| b.doc.heads()).unwrap_or_default();
                     outcomes.push(Some(PushOutcome::Accepted {

@@ -917,7 +917,15 @@ async fn malformed_input_to_every_endpoint_is_refused_and_changes_nothing() {
     let mut tx = plain.transaction();
     tx.put(automerge::ROOT, "note", "not a record")
         .expect("put");
-    tx.commit();
+    // Signed as the device's own officer, so it is refused for what it holds, not who wrote it.
+    let message = serde_json::json!({
+        "by": dev.user.officer.as_str(),
+        "role": dev.user.role.as_str(),
+        "action": "edit",
+    });
+    tx.commit_with(
+        automerge::transaction::CommitOptions::default().with_message(message.to_string()),
+    );
     let not_a_record = RecordPush {
         record: RecordId::generate(),
         kind: RecordKind::CrimeReport,
@@ -1093,5 +1101,109 @@ async fn documents_reload_from_a_compacted_snapshot_plus_later_changes_when_not_
             doc.hydrate().expect("record")
         );
     }
+    f.server.shutdown().await;
+}
+
+fn rejected_rule(response: &SyncResponse, i: usize) -> String {
+    match &response.results[i].outcome {
+        PushOutcome::Rejected { rule, .. } => rule.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_cannot_write_as_another_officer_or_into_a_record_it_has_no_part_in() {
+    let f = fixture(|_| {}).await;
+    let pc1 = f.device("PC1", Role::Officer, None).await;
+    let pc2 = f.device("PC2", Role::Officer, None).await;
+
+    // PC1's phone signs a change as PC2: the audit trail would name the wrong officer.
+    let forged_by = Dev {
+        token: String::new(),
+        device_id: String::new(),
+        actor: pc1.actor.clone(),
+        user: pc2.user.clone(),
+    };
+    let forged = new_doc(&forged_by, RecordKind::CrimeReport, |_| {});
+    // A record created on PC1's phone but claiming PC2 as its author.
+    let claimed = {
+        let mut record = Record::new(
+            RecordKind::CrimeReport,
+            RecordId::generate(),
+            pc2.user.officer.clone(),
+            t(0),
+        );
+        record.meta_mut().created_at = t(1);
+        RecordDoc::create(&record, &pc1.actor, &author(&pc1), t(1)).expect("document")
+    };
+    let before = f.dump();
+    let response = f
+        .sync(
+            &pc1,
+            0,
+            10,
+            vec![push_of(&forged, &[]), push_of(&claimed, &[])],
+        )
+        .await;
+    assert_eq!(rejected_rule(&response, 0), "author-not-device-officer");
+    assert_eq!(rejected_rule(&response, 1), "author-mismatch");
+    assert_eq!(f.dump(), before, "nothing of a refused record is stored");
+
+    // PC1's own record reaches the server; PC2 (not attending) tries to add to it.
+    let mut report = new_doc(&pc1, RecordKind::CrimeReport, |_| {});
+    let accepted = f.sync(&pc1, 0, 10, vec![push_of(&report, &[])]).await;
+    assert!(matches!(
+        accepted.results[0].outcome,
+        PushOutcome::Accepted { .. }
+    ));
+    let mut intruder = report.fork_as(&pc2.actor);
+    let base = intruder.heads();
+    edit_narrative(
+        &mut intruder,
+        &pc2,
+        "Written by someone with no part in it.",
+        5,
+    );
+    let before = f.dump();
+    let response = f.sync(&pc2, 0, 10, vec![push_of(&intruder, &base)]).await;
+    assert_eq!(rejected_rule(&response, 0), "not-permitted");
+    assert_eq!(f.dump(), before);
+
+    // Once PC1 adds PC2 as attending, the same kind of edit is accepted.
+    let mut record = report.hydrate().expect("record");
+    if let Record::Crime(c) = &mut record {
+        c.attending_officers.push(pc2.user.officer.clone());
+    }
+    let base = report.heads();
+    report
+        .update(&record, &author(&pc1), "edit", t(6))
+        .expect("edit");
+    let response = f.sync(&pc1, 0, 10, vec![push_of(&report, &base)]).await;
+    assert!(matches!(
+        response.results[0].outcome,
+        PushOutcome::Accepted { .. }
+    ));
+    let mut colleague = report.fork_as(&pc2.actor);
+    let base = colleague.heads();
+    edit_narrative(&mut colleague, &pc2, "Neighbour heard shouting.", 7);
+    let response = f.sync(&pc2, 0, 10, vec![push_of(&colleague, &base)]).await;
+    assert!(
+        matches!(
+            response.results[0].outcome,
+            PushOutcome::Accepted { new_changes: 1, .. }
+        ),
+        "{:?}",
+        response.results[0].outcome
+    );
+
+    // Nobody rewrites a record's author, not even its author.
+    let mut record = report.hydrate().expect("record");
+    record.meta_mut().author = pc2.user.officer.clone();
+    let base = report.heads();
+    report
+        .update(&record, &author(&pc1), "edit", t(8))
+        .expect("edit");
+    let response = f.sync(&pc1, 0, 10, vec![push_of(&report, &base)]).await;
+    assert_eq!(rejected_rule(&response, 0), "author-changed");
     f.server.shutdown().await;
 }
