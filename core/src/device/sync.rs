@@ -39,14 +39,7 @@ impl Device {
         code: &str,
         label: &str,
     ) -> Result<Enrolment, Error> {
-        let server = server.trim().trim_end_matches('/').to_owned();
-        if !(server.starts_with("https://") || server.starts_with("http://")) {
-            return Err(Error::invalid(
-                "--server",
-                "url",
-                "give the server as a URL, e.g. https://sync.example.police.uk",
-            ));
-        }
+        let server = crate::sync::http::check_server_url(server)?;
         let transport = HttpTransport::new(&server, None, self.retry)?;
         let request = wire::EnrolRequest {
             protocol: wire::PROTOCOL_VERSION,
@@ -382,8 +375,8 @@ impl Device {
     /// Points an enrolled device at another address of its server (`fieldbook sync --server`).
     pub fn set_sync_server(&mut self, server: &str) -> Result<(), Error> {
         self.credentials()?;
-        let server = server.trim().trim_end_matches('/');
-        Ok(self.store.set_meta(keys::SERVER, server)?)
+        let server = crate::sync::http::check_server_url(server)?;
+        Ok(self.store.set_meta(keys::SERVER, &server)?)
     }
 }
 

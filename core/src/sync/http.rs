@@ -250,14 +250,63 @@ impl HttpTransport {
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.map_err(offline)?;
+        let mut response = request.send().await.map_err(offline)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(offline)?.to_vec();
+        // Read at most MAX_RESPONSE_BYTES: a broken or hostile server cannot exhaust the
+        // phone's memory.
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(offline)? {
+            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         if status.is_success() {
             Ok(bytes)
         } else {
             Err(TransportError::from_status(status.as_u16(), &bytes))
         }
+    }
+}
+
+/// Largest response body the device reads.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
+fn too_large() -> TransportError {
+    TransportError::Malformed(format!(
+        "the server's answer is larger than {MAX_RESPONSE_BYTES} bytes"
+    ))
+}
+
+/// Checks a server address before any code or token is sent to it: `https://`, or plain
+/// `http://` only to this machine (loopback: tests, the demo, a local proxy).
+pub fn check_server_url(server: &str) -> Result<String, crate::Error> {
+    let server = server.trim().trim_end_matches('/');
+    let bad = |message: &str| crate::Error::invalid("--server", "server-url", message);
+    let url = reqwest::Url::parse(server)
+        .map_err(|_| bad("give the server as a URL, e.g. https://sync.example.police.uk"))?;
+    let Some(host) = url.host_str() else {
+        return Err(bad("the server URL has no host"));
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(server.to_owned()),
+        "http" if loopback => Ok(server.to_owned()),
+        "http" => Err(bad(
+            "use https:// for a server on the network: enrolment codes and device tokens must not travel in clear text",
+        )),
+        _ => Err(bad("the server URL must start with https://")),
     }
 }
 
@@ -276,3 +325,35 @@ fn offline(e: reqwest::Error) -> TransportError {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod url_tests {
+    use super::check_server_url;
+
+    #[test]
+    fn codes_and_tokens_go_in_clear_text_only_to_this_machine() {
+        for ok in [
+            "https://sync.example.police.uk",
+            "https://sync.example.police.uk/",
+            "http://127.0.0.1:8080",
+            "http://localhost:9000",
+            "http://[::1]:8080",
+        ] {
+            assert!(check_server_url(ok).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://sync.example.police.uk",
+            "http://10.0.0.5:8080",
+            "ftp://127.0.0.1",
+            "sync.example.police.uk",
+            "",
+        ] {
+            match check_server_url(refused) {
+                Err(crate::Error::Invalid { rule, .. }) => {
+                    assert_eq!(rule, "server-url", "{refused}")
+                }
+                other => panic!("{refused}: expected a server-url refusal, got {other:?}"),
+            }
+        }
+    }
+}
