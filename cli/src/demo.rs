@@ -328,7 +328,12 @@ async fn scenario() -> Result<(), Error> {
     let (Record::Crime(a), Record::Crime(b)) = (pc1234.get(crime)?, pc5678.get(crime)?) else {
         return Err(demo_error("a crime report expected"));
     };
-    t.say(format!("both devices identical: {}", a == b));
+    if a != b {
+        return Err(demo_error(
+            "the two officers' devices did not converge after sync",
+        ));
+    }
+    t.say("both devices identical: yes");
     t.say(format!("narrative: {}", a.narrative));
     for c in pc1234.conflicts(crime)? {
         let values: Vec<String> = c

@@ -719,3 +719,84 @@ fn a_reader_that_stops_early_does_not_make_the_binary_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(out.status.code(), Some(101), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sync commands against a real server on loopback
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn enrol_sync_and_status_move_records_between_two_devices_through_a_real_server() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server_dir = tempfile::tempdir().expect("temporary directory");
+    let db = server_dir.path().join("server.db");
+    let config = fieldbook_server::ServerConfig::new("127.0.0.1:0".parse().expect("address"), &db);
+    let server = runtime
+        .block_on(fieldbook_server::start(config))
+        .expect("server starts");
+    let admin = fieldbook_server::Admin::open(&db).expect("admin");
+    let officer = fieldbook_core::domain::OfficerId::new("PC1234").expect("id");
+    let code = |role| {
+        admin
+            .enrol(&officer, "Alex Kerr", role, Some("A"))
+            .expect("code")
+    };
+
+    let phone = Device::init("PC1234", "officer");
+    let tablet = Device::init_with_key("PC1234", "officer", 2);
+    let url = server.url();
+    let role = fieldbook_core::domain::Role::Officer;
+    let enrolled = phone.ok(&["enrol", "--server", &url, "--code", &code(role)]);
+    assert!(enrolled.contains("enrolled PC1234"), "{enrolled}");
+    tablet.ok(&["enrol", "--server", &url, "--code", &code(role)]);
+    // A used code is refused with the server's reason.
+    let reused = tablet.bad(&["enrol", "--server", &url, "--code", "AAAA-BBBB-CCCC-DDDD"]);
+    assert!(
+        reused.stderr.contains("bad-code"),
+        "{}",
+        reused.transcript()
+    );
+    // Plain http to anything but this machine is refused before any code is sent.
+    let insecure = tablet.bad(&[
+        "enrol",
+        "--server",
+        "http://sync.example.police.uk",
+        "--code",
+        "X",
+    ]);
+    assert!(
+        insecure.stderr.contains("[server-url]"),
+        "{}",
+        insecure.transcript()
+    );
+
+    let crime = phone.create("crime");
+    phone.set(&crime, &["narrative=Recorded on the phone."]);
+    let status = phone.ok(&["status"]);
+    assert!(status.contains("unsynced:        1"), "{status}");
+    let synced = phone.ok(&["sync"]);
+    assert!(synced.contains("1 accepted"), "{synced}");
+    assert!(phone.ok(&["status"]).contains("unsynced:        0"));
+
+    let pulled = tablet.ok(&["sync"]);
+    assert!(pulled.contains("1 new records"), "{pulled}");
+    let on_tablet = parse_json(&tablet.ok(&["show", &crime, "--json"]));
+    assert_eq!(on_tablet["narrative"], "Recorded on the phone.");
+    let status = parse_json(&tablet.ok(&["status", "--json"]));
+    assert_eq!(status["unsynced"], 0, "{status}");
+
+    runtime.block_on(server.shutdown());
+    // With the server gone, sync says the device is offline and keeps its work.
+    phone.set(&crime, &["narrative+= Then more, offline."]);
+    let offline = phone.run(&["sync", "--server", &url]);
+    assert_eq!(offline.code, 2, "{}", offline.transcript());
+    assert!(
+        offline.stderr.contains("[offline]"),
+        "{}",
+        offline.transcript()
+    );
+    assert!(phone.ok(&["status"]).contains("unsynced:        1"));
+}
