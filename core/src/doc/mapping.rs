@@ -443,6 +443,8 @@ fn walk_conflicts<D: ReadDoc>(
     authors: &mut dyn FnMut(&ActorId) -> Option<OfficerId>,
     found: &mut Vec<Conflict>,
 ) {
+    // Only legal fields (and the maps leading to them) are walked: a save's cost stays
+    // independent of how much else the record holds.
     let props: Vec<(Prop, String)> = match kind {
         ObjType::Map | ObjType::Table => doc
             .keys(obj)
@@ -450,6 +452,7 @@ fn walk_conflicts<D: ReadDoc>(
                 let p = join(path, &k);
                 (Prop::Map(k), p)
             })
+            .filter(|(_, p)| is_legal(p, legal) || leads_to_legal(p, legal))
             .collect(),
         ObjType::List => (0..doc.length(obj))
             .map(|i| (Prop::Seq(i), format!("{path}[{i}]")))
@@ -492,6 +495,14 @@ fn op_actor(id: &ObjId) -> Option<ActorId> {
         ObjId::Id(_, actor, _) => Some(actor.clone()),
         ObjId::Root => None,
     }
+}
+
+/// True when `path` is a map on the way to a legal field (e.g. `referral` for `referral.decision`).
+fn leads_to_legal(path: &str, legal: &[&str]) -> bool {
+    legal.iter().any(|l| {
+        l.strip_prefix(path)
+            .is_some_and(|rest| rest.starts_with('.'))
+    })
 }
 
 fn is_legal(field: &str, legal: &[&str]) -> bool {
