@@ -626,7 +626,8 @@ impl Context<'_> {
     /// Looks the action up in the matrix and reports a refusal against `field`.
     fn decide(&self, action: Action, field: &str, out: &mut Vec<Violation>) {
         let state = self.before.map(|b| status(&b.meta().workflow));
-        let kind = self.after.kind();
+        // What the record is, not what a change claims it has become (that is refused anyway).
+        let kind = self.before.unwrap_or(self.after).kind();
         let relation = self.relation();
         let Some(row) = MATRIX
             .iter()

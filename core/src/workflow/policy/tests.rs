@@ -317,6 +317,16 @@ const UPDATES: &[Update] = &[
         expect: &["policy-not-author", "policy-not-author"],
     },
     Update {
+        name: "a supervisor editing another officer's draft is refused",
+        kind: RecordKind::CrimeReport,
+        author: "PC1",
+        prepare: keep,
+        state: Status::Draft,
+        writer: "PS1",
+        change: edit_narrative,
+        expect: &["policy-not-author"],
+    },
+    Update {
         name: "any officer rectifies a person's details",
         kind: RecordKind::Person,
         author: "PC1",
@@ -1146,5 +1156,33 @@ fn field_classes_cover_sub_paths_but_not_look_alike_names() {
     ];
     for (kind, path, class) in cases {
         assert_eq!(field_class(kind, path), class, "{kind} {path}");
+    }
+}
+
+#[test]
+fn the_policy_and_the_devices_may_edit_agree_on_who_edits_content() {
+    let people = ["PC1", "PC2", "PC3", "PS1", "PCSO7"];
+    let states = [
+        Status::Draft,
+        Status::Submitted,
+        Status::Returned,
+        Status::Approved,
+    ];
+    for kind in RecordKind::ALL {
+        for state in states {
+            let before = record(kind, "PC1", keep, state);
+            let mut after = before.clone();
+            edit_narrative(&mut after);
+            for id in people {
+                let w = writer(id);
+                let user = super::super::User {
+                    officer: w.officer.clone(),
+                    role: w.role,
+                };
+                let device = super::super::may_edit(&user, &before).is_ok();
+                let server = check_change(Some(&before), &after, &w, Some(TEAM)).is_empty();
+                assert_eq!(device, server, "{kind} {state} edited by {id}");
+            }
+        }
     }
 }
