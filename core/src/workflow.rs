@@ -12,6 +12,8 @@ use crate::domain::{
 };
 use crate::rules::{self, Finding};
 
+pub mod policy;
+
 /// The enrolled user of a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
