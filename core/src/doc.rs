@@ -449,6 +449,19 @@ fn commit_options(author: &ChangeAuthor, action: &str, at: Timestamp) -> CommitO
         .with_time(at.millis())
 }
 
+/// The record a plain automerge document holds at `heads` (the server checks each pushed
+/// change against the record as of the change's dependencies).
+pub fn record_at(doc: &Automerge, heads: &[ChangeHash]) -> Result<Record, DocError> {
+    let kind = mapping::read_path(doc, &["meta", "kind"], Some(heads))
+        .as_ref()
+        .and_then(Value::as_str)
+        .and_then(|k| k.parse::<RecordKind>().ok())
+        .ok_or_else(|| DocError::NotARecord("it has no known meta.kind at that version".into()))?;
+    let json = mapping::read_doc(doc, Some(heads));
+    Record::from_json(kind, json)
+        .map_err(|e| DocError::NotARecord(crate::limits::redact_quoted(&e.to_string())))
+}
+
 /// A fresh random actor id for a new device install.
 pub fn new_actor() -> ActorId {
     ActorId::from(uuid::Uuid::new_v4().as_bytes().as_slice())
