@@ -21,10 +21,12 @@ mod output;
 mod progress;
 
 use clap::{Parser, Subcommand};
+use fieldbook_core::audit::{self, AuditRow};
 use fieldbook_core::clock::{Clock, SystemClock};
 use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status, Timestamp};
 use fieldbook_core::storage::{DatabaseKey, RecordQuery};
 use fieldbook_core::{Device, Error};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -125,13 +127,17 @@ enum Command {
         /// Record id.
         id: String,
     },
-    /// Field-level history: who, when, old → new.
+    /// The audit trail, field by field: who, which device, device and server receipt time,
+    /// old → new, and workflow events with their reasons.
     History {
         /// Record id.
         id: String,
         /// Print JSON.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "csv")]
         json: bool,
+        /// Print CSV (RFC 4180, with a header row).
+        #[arg(long)]
+        csv: bool,
     },
     /// Legal fields holding concurrent values after a merge.
     Conflicts {
@@ -319,9 +325,14 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             let record = device.submit(id(&i)?)?;
             outln!("submitted {} for review", record.id());
         }
-        Command::History { id: i, json } => {
-            let history = device.history(id(&i)?)?;
-            output::print_history(&history, json);
+        Command::History { id: i, json, csv } => {
+            let rows = audit_rows(&mut device, id(&i)?)?;
+            let format = match (json, csv) {
+                (true, _) => output::Format::Json,
+                (_, true) => output::Format::Csv,
+                _ => output::Format::Text,
+            };
+            output::print_history(&rows, format);
         }
         Command::Conflicts { id: i, json } => {
             let conflicts = device.conflicts(id(&i)?)?;
@@ -425,6 +436,28 @@ fn parse_key(text: &str) -> Result<DatabaseKey, Error> {
         return Ok(DatabaseKey::Raw(raw));
     }
     Ok(DatabaseKey::Passphrase(text.to_owned()))
+}
+
+/// The record's audit rows as this device knows them: receipt times of the changes the server
+/// acknowledged, and this device's server id for its own changes (other devices by actor).
+fn audit_rows(device: &mut Device, id: RecordId) -> Result<Vec<AuditRow>, Error> {
+    let history = device.history(id)?;
+    let received: HashMap<String, i64> = match device.receipts(id) {
+        Ok(receipts) => receipts
+            .into_iter()
+            .map(|r| (r.change, r.received_at))
+            .collect(),
+        // Never synced: no receipts yet.
+        Err(Error::NotFound(_)) => HashMap::new(),
+        Err(e) => return Err(e),
+    };
+    let devices: HashMap<String, String> = device
+        .sync_status()?
+        .device_id
+        .map(|d| (device.actor_hex(), d))
+        .into_iter()
+        .collect();
+    Ok(audit::rows(id, &history, &received, &devices))
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, Error> {

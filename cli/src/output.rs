@@ -1,7 +1,8 @@
 //! How the CLI prints: plain aligned text for people, `--json` for scripts.
 
 use fieldbook_core::Error;
-use fieldbook_core::doc::{Conflict, FieldChange};
+use fieldbook_core::audit::{self, AuditRow};
+use fieldbook_core::doc::Conflict;
 use fieldbook_core::domain::{Record, Timestamp};
 use fieldbook_core::rules::{Finding, Severity};
 use fieldbook_core::storage::Projection;
@@ -170,25 +171,49 @@ pub fn print_findings(findings: &[Finding], json: bool) {
     }
 }
 
-pub fn print_history(history: &[FieldChange], json: bool) {
-    if json {
-        print_json(&history);
-        return;
+/// How `history` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Csv,
+}
+
+pub fn print_history(rows: &[AuditRow], format: Format) {
+    match format {
+        Format::Json => {
+            print_json(&rows);
+            return;
+        }
+        Format::Csv => {
+            write_stdout(format_args!("{}", audit::to_csv(rows)));
+            return;
+        }
+        Format::Text => {}
     }
     let show = |v: &Option<Value>| match v {
         None => "∅".to_owned(),
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     };
-    for h in history {
+    for r in rows {
+        let received = r.server_received_at.map_or_else(
+            || "not yet received".to_owned(),
+            |t| format!("received {t}"),
+        );
+        let change = match &r.reason {
+            Some(reason) => format!("reason: {reason}"),
+            None => format!("{} → {}", show(&r.old), show(&r.new)),
+        };
         outln!(
-            "{}  {:<8} {:<8} {:<32} {} → {}",
-            h.at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into()),
-            h.by.as_ref().map_or("?".into(), |o| o.to_string()),
-            h.action.as_deref().unwrap_or("?"),
-            h.field,
-            show(&h.old),
-            show(&h.new)
+            "{}  {:<8} {:<10} {:<32} {}  ({}, device {})",
+            r.device_time.map_or_else(|| "-".into(), |t| t.to_rfc3339()),
+            r.officer.as_ref().map_or("?".into(), |o| o.to_string()),
+            r.action.as_deref().unwrap_or("?"),
+            r.field,
+            change,
+            received,
+            r.device
         );
     }
 }

@@ -597,7 +597,7 @@ fn history_names_the_officer_the_field_and_the_old_and_new_values() {
     let history = parse_json(&device.ok(&["history", &crime, "--json"]));
     let entries = history.as_array().expect("a list of changes");
     assert!(
-        entries.iter().all(|e| e["by"] == "PC1234"),
+        entries.iter().all(|e| e["officer"] == "PC1234"),
         "every change names the officer: {history:#}"
     );
     // The change may be recorded at `classification` or below it (`classification.offence`).
@@ -627,6 +627,28 @@ fn history_names_the_officer_the_field_and_the_old_and_new_values() {
         text.lines()
             .any(|l| l.contains("classification") && l.contains('→')),
         "{text}"
+    );
+
+    // The same rows as CSV: a header, then one line per row (no value here holds a line break).
+    let csv = device.ok(&["history", &crime, "--csv"]);
+    let mut lines = csv.split("\r\n").filter(|l| !l.is_empty());
+    assert_eq!(
+        lines.next(),
+        Some(
+            "record,change,officer,role,device,device_time,server_received_at,action,field,old,new,reason"
+        ),
+        "{csv}"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), entries.len(), "{csv}");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains(",narrative,,Account.,") && r.contains(",PC1234,officer,")),
+        "{csv}"
+    );
+    assert!(
+        entries.iter().all(|e| e["server_received_at"].is_null()),
+        "never synced: no receipt times"
     );
 }
 
@@ -787,6 +809,18 @@ fn enrol_sync_and_status_move_records_between_two_devices_through_a_real_server(
     assert_eq!(on_tablet["narrative"], "Recorded on the phone.");
     let status = parse_json(&tablet.ok(&["status", "--json"]));
     assert_eq!(status["unsynced"], 0, "{status}");
+    // After sync, the phone's history names its server device id and the receipt times.
+    let phone_id = parse_json(&phone.ok(&["status", "--json"]))["device_id"].clone();
+    let history = parse_json(&phone.ok(&["history", &crime, "--json"]));
+    let rows = history.as_array().expect("rows");
+    assert!(!rows.is_empty());
+    for row in rows {
+        assert_eq!(row["device"], phone_id, "{history:#}");
+        assert!(row["server_received_at"].is_string(), "{history:#}");
+    }
+    let csv = tablet.ok(&["history", &crime, "--csv"]);
+    assert!(csv.starts_with("record,change,officer,"), "{csv}");
+    assert_eq!(csv.matches("\r\n").count(), rows.len() + 1, "{csv}");
 
     runtime.block_on(server.shutdown());
     // With the server gone, sync says the device is offline and keeps its work.

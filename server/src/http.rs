@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use std::sync::Arc;
 use std::time::Instant;
 
-type App = Arc<SyncService>;
+pub(crate) type App = Arc<SyncService>;
 
 /// The router of every endpoint.
 pub(crate) fn router(service: App) -> Router {
@@ -23,6 +23,7 @@ pub(crate) fn router(service: App) -> Router {
         .route("/v1/enrol", post(enrol))
         .route("/v1/sync", post(sync))
         .route("/v1/repair", post(repair))
+        .route("/v1/records/{id}/audit", get(crate::audit::audit))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(service)
@@ -49,7 +50,7 @@ fn cbor<T: Serialize>(message: &T) -> Response {
         .into_response()
 }
 
-fn finish(
+pub(crate) fn finish(
     app: &SyncService,
     endpoint: &'static str,
     result: Result<Response, ApiError>,
@@ -71,7 +72,7 @@ fn finish(
 }
 
 /// Runs blocking work (SQLite, automerge) off the async threads.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)
@@ -85,7 +86,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
     Some(token.trim().to_owned())
 }
 
-async fn authenticate(
+pub(crate) async fn authenticate(
     app: &App,
     headers: &HeaderMap,
 ) -> Result<crate::store::DeviceAuth, ApiError> {

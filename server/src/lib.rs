@@ -32,6 +32,7 @@
 //! ```
 
 mod admin;
+mod audit;
 mod config;
 mod error;
 mod http;

@@ -344,6 +344,11 @@ impl SyncService {
         &self.config
     }
 
+    /// The store, for read-only views built outside the sync paths (the audit trail).
+    pub(crate) fn store(&self) -> &dyn ServerStore {
+        self.store.as_ref()
+    }
+
     fn now_ms(&self) -> i64 {
         self.config.clock.now().millis()
     }

@@ -175,6 +175,17 @@ pub struct FeedRow {
     pub heads_after: Vec<u8>,
 }
 
+/// Where a stored change came from (the audit trail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeOrigin {
+    /// Change hash (hex).
+    pub hash: String,
+    /// Device that pushed it.
+    pub device: String,
+    /// Server receipt time, ms.
+    pub received_at: i64,
+}
+
 /// Whether a device holds a record, as the feed decided last (see `service` for the rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Holding {
@@ -242,6 +253,8 @@ pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
     fn linking_to(&self, record: RecordId) -> Result<Vec<RecordId>, StoreError>;
     /// Receipts of every change of a record, `seq <= upto`: (hash, received_at).
     fn receipts(&self, record: RecordId, upto: u64) -> Result<Vec<(Vec<u8>, i64)>, StoreError>;
+    /// Every stored change of a record, oldest first: (hash hex, pushing device, received_at ms).
+    fn change_origins(&self, record: RecordId) -> Result<Vec<ChangeOrigin>, StoreError>;
     /// Whether `device` holds `record`, as last decided.
     fn holding(&self, device: &str, record: RecordId) -> Result<Option<Holding>, StoreError>;
     /// Records feed decisions about what `device` holds.

@@ -11,8 +11,8 @@
 //! request's batch (one transaction per request).
 
 use super::{
-    DeviceAuth, DeviceRow, EnrolOutcome, FeedRow, Holding, NewDevice, Officer, RecordFacts,
-    RecordWrite, ServerStore, StoreError, StoredDocument,
+    ChangeOrigin, DeviceAuth, DeviceRow, EnrolOutcome, FeedRow, Holding, NewDevice, Officer,
+    RecordFacts, RecordWrite, ServerStore, StoreError, StoredDocument,
 };
 use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -522,6 +522,22 @@ impl ServerStore for SqliteStore {
         self.read(|c| {
             let mut stmt = c.prepare_cached("SELECT hash, received_at FROM changes WHERE record = ?1 AND seq <= ?2 ORDER BY seq")?;
             let rows = stmt.query_map(params![record.to_string(), upto as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn change_origins(&self, record: RecordId) -> Result<Vec<ChangeOrigin>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT hash, device, received_at FROM changes WHERE record = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![record.to_string()], |r| {
+                Ok(ChangeOrigin {
+                    hash: hex::encode(r.get::<_, Vec<u8>>(0)?),
+                    device: r.get(1)?,
+                    received_at: r.get(2)?,
+                })
+            })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }
