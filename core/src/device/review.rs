@@ -334,3 +334,29 @@ impl Device {
         Ok(record)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_diff_names_nested_fields_by_path_and_absent_values_as_null() {
+        let old = json!({"narrative": "a", "location": {"description": "x", "lat": 1.0}, "victims": ["p1"]});
+        let new = json!({"narrative": "a", "location": {"description": "y"}, "victims": ["p1", "p2"], "outcome": "16"});
+        let fields: Vec<(String, Value, Value)> = diff_json(&old, &new)
+            .into_iter()
+            .map(|d| (d.field, d.old, d.new))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("location.description".into(), json!("x"), json!("y")),
+                ("location.lat".into(), json!(1.0), Value::Null),
+                ("outcome".into(), Value::Null, json!("16")),
+                ("victims".into(), json!(["p1"]), json!(["p1", "p2"])),
+            ]
+        );
+        assert!(diff_json(&old, &old).is_empty());
+    }
+}
