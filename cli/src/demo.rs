@@ -4,10 +4,14 @@
 //! and a stop-search refused for missing grounds then accepted. Signal returns: an embedded
 //! server starts on an ephemeral port, four devices enrol (two officers, a PCSO, a supervisor),
 //! the two officers edit the same report offline, sync, and see the merged narrative and the
-//! surfaced conflict; the supervisor's device receives the team's submitted records. Every step
-//! goes through the same `Device` calls the CLI and the apps use.
+//! surfaced conflict; the supervisor's device receives the team's review queue, returns the
+//! PCSO's issue with a reason (it reaches the PCSO as a task at the next sync) and approves the
+//! rest; an edit to the approved crime report after re-opening it puts it back in the queue as
+//! changed since approval, with the diff. Every step goes through the same `Device` calls the
+//! CLI and the apps use.
 
 use fieldbook_core::clock::{Clock, SystemClock};
+use fieldbook_core::device::ApprovalState;
 use fieldbook_core::domain::{OfficerId, Record, RecordId, RecordKind, Role, Status, Timestamp};
 use fieldbook_core::storage::{DatabaseKey, RecordQuery};
 use fieldbook_core::sync::NoProgress;
@@ -387,23 +391,100 @@ async fn scenario() -> Result<(), Error> {
     sync_and_report(&t, pcso42).await?;
     t.done();
 
-    t.step("The supervisor's device receives the team's review queue");
+    t.step("The supervisor's device receives the team's review queue, oldest report first");
     sync_and_report(&t, ps99).await?;
-    let queue = ps99.list(&RecordQuery {
-        status: Some(Status::Submitted),
-        ..RecordQuery::default()
-    })?;
-    for p in &queue {
-        t.say(format!(
-            "  queue: {:<11} {} by {}",
-            p.kind.as_str(),
-            p.id,
-            p.author
+    let queue = ps99.review_queue()?;
+    say_queue(&t, &queue);
+    for id in [crime, search, issue] {
+        if !queue.iter().any(|q| q.id == id && q.can_approve) {
+            return Err(demo_error(format!(
+                "{id} is not in the queue ready to approve"
+            )));
+        }
+    }
+    t.done();
+
+    t.step("PS99 returns the issue with a reason, approves the search and the crime report, syncs");
+    let reason = "Say which houses the music came from and the nights it happened.";
+    ps99.return_to_author(issue, reason)?;
+    ps99.approve(search)?;
+    ps99.approve(crime)?;
+    t.say(format!("returned issue {issue}: {reason}"));
+    t.say(format!(
+        "approved stop-search {search} and crime {crime} at their current versions"
+    ));
+    sync_and_report(&t, ps99).await?;
+    t.done();
+
+    t.step(
+        "PCSO42 syncs and finds the issue returned to them, with the reason; fixes and resubmits",
+    );
+    sync_and_report(&t, pcso42).await?;
+    let returned = pcso42.returned_to_me()?;
+    let Some(task) = returned.iter().find(|r| r.id == issue) else {
+        return Err(demo_error("the returned issue did not reach PCSO42"));
+    };
+    t.say(format!(
+        "returned to me: {} {} by {} — \"{}\"",
+        task.kind.as_str(),
+        task.id,
+        task.by,
+        task.reason
+    ));
+    set(
+        pcso42,
+        issue,
+        &["narrative+= From numbers 12 and 14 Mill Lane, Friday to Sunday."],
+    )?;
+    pcso42.submit(issue)?;
+    sync_and_report(&t, pcso42).await?;
+    t.done();
+
+    t.step("PC1234 re-opens the approved crime report to add a late witness, and resubmits");
+    sync_and_report(&t, &mut pc1234).await?;
+    if pc1234.status(crime)? != Status::Approved {
+        return Err(demo_error("PC1234 does not see the crime report approved"));
+    }
+    match pc1234.set_fields(crime, &["narrative+= Edited quietly.".to_owned()]) {
+        Err(e) => t.say(format!("editing it without re-opening: {e}")),
+        Ok(_) => {
+            return Err(demo_error(
+                "an approved record was edited without re-opening",
+            ));
+        }
+    }
+    pc1234.reopen(crime, "A second neighbour came forward as a witness")?;
+    set(
+        &mut pc1234,
+        crime,
+        &["narrative+= Neighbour at number 6 saw the suspect leave at 20:30."],
+    )?;
+    pc1234.submit(crime)?;
+    sync_and_report(&t, &mut pc1234).await?;
+    t.done();
+
+    t.step("PS99's queue: the crime report is back, changed since approval, with the diff");
+    sync_and_report(&t, ps99).await?;
+    let queue = ps99.review_queue()?;
+    say_queue(&t, &queue);
+    let back = queue
+        .iter()
+        .find(|q| q.id == crime)
+        .ok_or_else(|| demo_error("the amended crime report is not back in the queue"))?;
+    if back.approval.changed_fields().is_empty() {
+        return Err(demo_error(
+            "the amended crime report shows no diff since approval",
         ));
     }
+    if !queue.iter().any(|q| q.id == issue) {
+        return Err(demo_error("the resubmitted issue is not in the queue"));
+    }
+    ps99.approve(crime)?;
+    ps99.approve(issue)?;
+    sync_and_report(&t, ps99).await?;
     t.say(format!(
-        "{} submitted record(s) waiting for review",
-        queue.len()
+        "approved again; queue now holds {} record(s)",
+        ps99.review_queue()?.len()
     ));
     t.done();
 
@@ -450,6 +531,34 @@ fn wrong_key_check(path: &Path, device: Device) -> Result<(), Error> {
         Ok(_) => outln!("UNEXPECTED: the wrong key opened the store"),
     }
     Ok(())
+}
+
+fn say_queue(t: &Transcript, queue: &[fieldbook_core::device::QueueItem]) {
+    for q in queue {
+        let state = match &q.approval {
+            ApprovalState::ChangedSinceApproval { by, .. } => {
+                format!(", CHANGED SINCE APPROVAL by {by}")
+            }
+            _ => String::new(),
+        };
+        t.say(format!(
+            "  queue: {:<11} {} by {:<7} reported {} min ago, {} finding(s){state}{}",
+            q.kind.as_str(),
+            q.id,
+            q.author,
+            q.waiting_ms / 60_000,
+            q.findings.len(),
+            if q.can_approve {
+                ""
+            } else {
+                ", cannot be approved"
+            }
+        ));
+        for d in q.approval.changed_fields() {
+            t.say(format!("    {}: {} → {}", d.field, d.old, d.new));
+        }
+    }
+    t.say(format!("{} record(s) waiting for review", queue.len()));
 }
 
 fn report_refusal(t: &Transcript, result: Result<Record, Error>) {

@@ -127,6 +127,40 @@ enum Command {
         /// Record id.
         id: String,
     },
+    /// Supervisor: the team's records waiting for review, oldest report first, with findings
+    /// and what changed since the last approval.
+    Queue {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Supervisor: approve a submitted record at its current version.
+    Approve {
+        /// Record id.
+        id: String,
+    },
+    /// Supervisor: return a submitted record to its author, saying what to change.
+    Return {
+        /// Record id.
+        id: String,
+        /// What the author must change (at least 10 characters).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Records a supervisor returned to you, with the reason.
+    Returned {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-open an approved record to edit it; it goes back to review when submitted.
+    Reopen {
+        /// Record id.
+        id: String,
+        /// Why it is re-opened.
+        #[arg(long)]
+        reason: String,
+    },
     /// The audit trail, field by field: who, which device, device and server receipt time,
     /// old → new, and workflow events with their reasons.
     History {
@@ -324,6 +358,20 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Submit { id: i } => {
             let record = device.submit(id(&i)?)?;
             outln!("submitted {} for review", record.id());
+        }
+        Command::Queue { json } => output::print_queue(&device.review_queue()?, json),
+        Command::Approve { id: i } => {
+            let record = device.approve(id(&i)?)?;
+            outln!("approved {}", record.id());
+        }
+        Command::Return { id: i, reason } => {
+            let record = device.return_to_author(id(&i)?, &reason)?;
+            outln!("returned {} to {}", record.id(), record.meta().author);
+        }
+        Command::Returned { json } => output::print_returned(&device.returned_to_me()?, json),
+        Command::Reopen { id: i, reason } => {
+            let record = device.reopen(id(&i)?, &reason)?;
+            outln!("re-opened {}: submit it again for review", record.id());
         }
         Command::History { id: i, json, csv } => {
             let rows = audit_rows(&mut device, id(&i)?)?;

@@ -2,6 +2,7 @@
 
 use fieldbook_core::Error;
 use fieldbook_core::audit::{self, AuditRow};
+use fieldbook_core::device::{ApprovalState, QueueItem, ReturnedItem};
 use fieldbook_core::doc::Conflict;
 use fieldbook_core::domain::{Record, Timestamp};
 use fieldbook_core::rules::{Finding, Severity};
@@ -341,4 +342,87 @@ pub fn print_sync_status(s: &fieldbook_core::sync::SyncStatus, json: bool) {
             a.rule
         );
     }
+}
+
+/// A value in one line: text as it is, anything else as JSON, absent as ∅.
+fn one_line(v: &Value) -> String {
+    match v {
+        Value::Null => "∅".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// "3 h 20 min", "2 d 4 h", "12 min".
+fn duration(ms: i64) -> String {
+    let mins = ms.max(0) / 60_000;
+    let (days, hours, mins) = (mins / 1440, (mins / 60) % 24, mins % 60);
+    if days > 0 {
+        format!("{days} d {hours} h")
+    } else if hours > 0 {
+        format!("{hours} h {mins} min")
+    } else {
+        format!("{mins} min")
+    }
+}
+
+pub fn print_queue(items: &[QueueItem], json: bool) {
+    if json {
+        print_json(&items);
+        return;
+    }
+    for q in items {
+        let approval = match &q.approval {
+            ApprovalState::ChangedSinceApproval { by, at, .. } => {
+                format!("  CHANGED SINCE APPROVAL by {by} at {at}")
+            }
+            _ => String::new(),
+        };
+        outln!(
+            "{}  {:<11} {:<9} by {:<8} reported {} ago{approval}",
+            q.id,
+            q.kind.as_str(),
+            q.status,
+            q.author,
+            duration(q.waiting_ms)
+        );
+        for d in q.approval.changed_fields() {
+            outln!(
+                "    changed {:<28} {} → {}",
+                d.field,
+                one_line(&d.old),
+                one_line(&d.new)
+            );
+        }
+        for f in &q.findings {
+            let level = match f.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            };
+            outln!("    {level:<8} {:<28} {} [{}]", f.field, f.message, f.rule);
+        }
+        match &q.blocked_because {
+            None => outln!("    can be approved: fieldbook approve {}", q.id),
+            Some(why) => outln!("    cannot be approved: {why}"),
+        }
+    }
+    outln!("{} record(s) waiting for review", items.len());
+}
+
+pub fn print_returned(items: &[ReturnedItem], json: bool) {
+    if json {
+        print_json(&items);
+        return;
+    }
+    for r in items {
+        outln!(
+            "{}  {:<11} returned by {} at {}: {}",
+            r.id,
+            r.kind.as_str(),
+            r.by,
+            r.at,
+            r.reason
+        );
+    }
+    outln!("{} record(s) returned to you", items.len());
 }

@@ -834,3 +834,98 @@ fn enrol_sync_and_status_move_records_between_two_devices_through_a_real_server(
     );
     assert!(phone.ok(&["status"]).contains("unsynced:        1"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Supervision: queue, approve, return, returned
+// ---------------------------------------------------------------------------------------------
+
+/// A neighbourhood issue that passes every rule, submitted; returns its id.
+fn submitted_issue(device: &Device) -> String {
+    let issue = device.create("issue");
+    device.set(
+        &issue,
+        &[
+            "asb_type=noise",
+            "qualifier=nuisance",
+            "location.description=Park gates, Mill Lane",
+            "anonymous_reporter=true",
+            "narrative=Amplified music after 23:00 three nights running.",
+            "reported_at=2026-03-01T21:00:00Z",
+        ],
+    );
+    device.ok(&["submit", &issue]);
+    issue
+}
+
+#[test]
+fn a_supervisor_clears_the_queue_by_returning_and_approving_and_the_author_sees_the_return() {
+    let officer = Device::init_with_key("PC1234", "officer", 0xc1);
+    let sergeant = Device::init_with_key("PS99", "supervisor", 0xc2);
+    let first = submitted_issue(&officer);
+    let second = submitted_issue(&officer);
+    send(&officer, &sergeant, &first, "first.automerge");
+    send(&officer, &sergeant, &second, "second.automerge");
+
+    let refused = officer.bad(&["queue"]);
+    assert!(
+        refused.stderr.contains("[forbidden]"),
+        "{}",
+        refused.transcript()
+    );
+
+    let queue = parse_json(&sergeant.ok(&["queue", "--json"]));
+    let ids: Vec<&str> = queue
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|q| q["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&first.as_str()) && ids.contains(&second.as_str()));
+    assert_eq!(queue[0]["can_approve"], json!(true));
+    assert_eq!(queue[0]["approval"]["state"], json!("not_approved"));
+    let text = sergeant.ok(&["queue"]);
+    assert!(text.contains("2 record(s) waiting for review"), "{text}");
+
+    sergeant.bad(&["return", &first, "--reason", "short"]);
+    let returned = sergeant.ok(&[
+        "return",
+        &first,
+        "--reason",
+        "Say which flats the music came from.",
+    ]);
+    assert!(returned.contains("returned"), "{returned}");
+    sergeant.ok(&["approve", &second]);
+    let text = sergeant.ok(&["queue"]);
+    assert!(text.contains("0 record(s) waiting for review"), "{text}");
+
+    send(&sergeant, &officer, &first, "first-back.automerge");
+    send(&sergeant, &officer, &second, "second-back.automerge");
+    let tasks = parse_json(&officer.ok(&["returned", "--json"]));
+    assert_eq!(tasks.as_array().expect("a list").len(), 1);
+    assert_eq!(tasks[0]["id"], json!(first));
+    assert_eq!(tasks[0]["by"], json!("PS99"));
+    assert_eq!(
+        tasks[0]["reason"],
+        json!("Say which flats the music came from.")
+    );
+    let text = officer.ok(&["returned"]);
+    assert!(text.contains("Say which flats"), "{text}");
+    assert_eq!(
+        officer.show_json(&second)["meta"]["workflow"][1]["action"],
+        json!("approved")
+    );
+
+    // An edit after approval: re-open, edit, resubmit; the queue shows the diff.
+    officer.ok(&["reopen", &second, "--reason", "the caller rang back"]);
+    officer.set(&second, &["narrative=Music four nights running."]);
+    officer.ok(&["submit", &second]);
+    send(&officer, &sergeant, &second, "second-again.automerge");
+    let text = sergeant.ok(&["queue"]);
+    assert!(text.contains("CHANGED SINCE APPROVAL"), "{text}");
+    assert!(
+        text.contains("narrative") && text.contains("Music four nights running."),
+        "{text}"
+    );
+    sergeant.ok(&["approve", &second]);
+}

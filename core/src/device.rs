@@ -23,7 +23,10 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
 
+mod review;
 mod sync;
+
+pub use review::{ApprovalState, FieldDiff, QueueItem, ReturnedItem, diff_json};
 
 /// Loaded documents kept in memory (about 30 KB each).
 const CACHE_DOCUMENTS: usize = 64;
