@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::scope::Viewer;
 use crate::store::{
-    DeviceAuth, EnrolOutcome, FeedRow, Holding, NewChange, NewDevice, Officer, RecordFacts,
+    ChangeBody, DeviceAuth, EnrolOutcome, Holding, NewChange, NewDevice, Officer, RecordFacts,
     RecordWrite, ServerStore,
 };
 use automerge::sync::SyncDoc;
@@ -321,10 +321,37 @@ struct PageBuilder<'a> {
     cursor: u64,
     entries: Vec<FeedEntry>,
     changes_entry: HashMap<RecordId, usize>,
-    heads: HashMap<RecordId, Vec<u8>>,
+    /// The last scanned row (`seq`) of each record sent: its `heads_after` are the entry's heads.
+    heads: HashMap<RecordId, u64>,
+    /// Changes to send, in feed order: (entry index, seq); their bytes are read at the end.
+    pending: Vec<(usize, u64)>,
     decisions: HashMap<RecordId, Decision>,
     direct: HashMap<RecordId, Option<(RecordFacts, bool)>>,
+    /// Holdings read ahead for the scanned rows' records (None: not held, never decided).
+    known_holdings: HashMap<RecordId, Option<Holding>>,
     holdings: Vec<(RecordId, Holding)>,
+}
+
+impl<'a> PageBuilder<'a> {
+    fn new(device: &'a DeviceAuth, cursor: u64) -> PageBuilder<'a> {
+        PageBuilder {
+            device,
+            viewer: Viewer {
+                officer: device.officer.id.as_str(),
+                role: device.officer.role,
+                team: device.officer.team.as_deref(),
+            },
+            cursor,
+            entries: Vec::new(),
+            changes_entry: HashMap::new(),
+            heads: HashMap::new(),
+            pending: Vec::new(),
+            decisions: HashMap::new(),
+            direct: HashMap::new(),
+            known_holdings: HashMap::new(),
+            holdings: Vec::new(),
+        }
+    }
 }
 
 impl SyncService {
@@ -667,21 +694,7 @@ impl SyncService {
                 more: false,
             });
         }
-        let mut page = PageBuilder {
-            device,
-            viewer: Viewer {
-                officer: device.officer.id.as_str(),
-                role: device.officer.role,
-                team: device.officer.team.as_deref(),
-            },
-            cursor,
-            entries: Vec::new(),
-            changes_entry: HashMap::new(),
-            heads: HashMap::new(),
-            decisions: HashMap::new(),
-            direct: HashMap::new(),
-            holdings: Vec::new(),
-        };
+        let mut page = PageBuilder::new(device, cursor);
         // Out-of-scope rows cost a scan but no entry; bound the scan so one request stays short.
         let scan_budget = limit * 8 + 256;
         let mut position = cursor;
@@ -692,6 +705,17 @@ impl SyncService {
             if rows.is_empty() {
                 break;
             }
+            // What the device holds of these rows' records, in one query rather than one each.
+            let unknown: HashSet<RecordId> = rows
+                .iter()
+                .map(|r| r.record)
+                .filter(|r| !page.decisions.contains_key(r) && !page.known_holdings.contains_key(r))
+                .collect();
+            let unknown: Vec<RecordId> = unknown.into_iter().collect();
+            let found = self.store.holdings(&device.device_id, &unknown)?;
+            for r in unknown {
+                page.known_holdings.insert(r, found.get(&r).copied());
+            }
             for row in rows {
                 if sent >= limit || scanned >= scan_budget {
                     break 'scan;
@@ -699,21 +723,49 @@ impl SyncService {
                 scanned += 1;
                 position = row.seq;
                 if let Decision::Send { through } = self.decide(&mut page, row.record)? {
-                    page.heads.insert(row.record, row.heads_after.clone());
+                    page.heads.insert(row.record, row.seq);
                     if row.seq <= through {
                         sent += 1; // delivered inside a snapshot
                     } else if row.device != device.device_id {
                         sent += 1;
-                        add_change(&mut page, row);
+                        add_change(&mut page, row.record, row.seq);
                     }
                 }
             }
         }
+        // Bodies only of the rows sent, and of the rows whose heads end a changes entry.
+        let mut wanted: Vec<u64> = page.pending.iter().map(|(_, seq)| *seq).collect();
+        wanted.extend(
+            page.changes_entry
+                .keys()
+                .filter_map(|record| page.heads.get(record).copied()),
+        );
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut bodies: HashMap<u64, ChangeBody> = self
+            .store
+            .change_bodies(&wanted)?
+            .into_iter()
+            .map(|b| (b.seq, b))
+            .collect();
         for (record, index) in &page.changes_entry {
-            if let (Some(FeedEntry::Changes { heads, .. }), Some(h)) =
-                (page.entries.get_mut(*index), page.heads.get(record))
-            {
-                *heads = split_heads(h);
+            if let (Some(FeedEntry::Changes { heads, .. }), Some(b)) = (
+                page.entries.get_mut(*index),
+                page.heads.get(record).and_then(|seq| bodies.get(seq)),
+            ) {
+                *heads = split_heads(&b.heads_after);
+            }
+        }
+        for (index, seq) in std::mem::take(&mut page.pending) {
+            let body = bodies.get_mut(&seq).ok_or_else(|| {
+                tracing::error!(seq, "a feed row has no stored body");
+                ApiError::internal()
+            })?;
+            if let Some(FeedEntry::Changes { changes, .. }) = page.entries.get_mut(index) {
+                changes.push(ReceivedChange {
+                    bytes: Bytes(std::mem::take(&mut body.bytes)),
+                    received_at: body.received_at,
+                });
             }
         }
         page.entries
@@ -799,7 +851,10 @@ impl SyncService {
             return Ok(Decision::Skip);
         };
         let in_scope = self.in_scope(page, &facts, direct)?;
-        let holding = self.store.holding(&page.device.device_id, record)?;
+        let holding = match page.known_holdings.get(&record) {
+            Some(h) => *h,
+            None => self.store.holding(&page.device.device_id, record)?,
+        };
         let held = holding.is_some_and(|h| h.effective(page.cursor));
         let decision = match (in_scope, held) {
             (true, true) => {
@@ -955,21 +1010,7 @@ impl SyncService {
         {
             return Ok(true);
         }
-        let mut page = PageBuilder {
-            device,
-            viewer: Viewer {
-                officer: device.officer.id.as_str(),
-                role: device.officer.role,
-                team: device.officer.team.as_deref(),
-            },
-            cursor: 0,
-            entries: Vec::new(),
-            changes_entry: HashMap::new(),
-            heads: HashMap::new(),
-            decisions: HashMap::new(),
-            direct: HashMap::new(),
-            holdings: Vec::new(),
-        };
+        let mut page = PageBuilder::new(device, 0);
         let Some((facts, direct)) = self.direct(&mut page, record)? else {
             return Ok(false);
         };
@@ -977,32 +1018,26 @@ impl SyncService {
     }
 }
 
-fn add_change(page: &mut PageBuilder<'_>, row: FeedRow) {
-    let index = match page.changes_entry.get(&row.record) {
+fn add_change(page: &mut PageBuilder<'_>, record: RecordId, seq: u64) {
+    let index = match page.changes_entry.get(&record) {
         Some(i) => *i,
         None => {
             let kind = page
                 .direct
-                .get(&row.record)
+                .get(&record)
                 .and_then(|d| d.as_ref())
                 .map_or(RecordKind::Person, |(f, _)| f.kind);
             page.entries.push(FeedEntry::Changes {
-                record: row.record,
+                record,
                 kind,
                 changes: Vec::new(),
                 heads: Vec::new(),
             });
-            page.changes_entry
-                .insert(row.record, page.entries.len() - 1);
+            page.changes_entry.insert(record, page.entries.len() - 1);
             page.entries.len() - 1
         }
     };
-    if let Some(FeedEntry::Changes { changes, .. }) = page.entries.get_mut(index) {
-        changes.push(ReceivedChange {
-            bytes: Bytes(row.bytes),
-            received_at: row.received_at,
-        });
-    }
+    page.pending.push((index, seq));
 }
 
 fn protocol_error(version: u32) -> ApiError {

@@ -158,7 +158,8 @@ pub struct RecordWrite {
     pub snapshot: Option<Vec<u8>>,
 }
 
-/// One row of the change feed.
+/// One row of the change feed, without its bytes (most rows a device's feed scans are out of
+/// its scope: their bodies are read with [`ServerStore::change_bodies`] only when sent).
 #[derive(Debug, Clone)]
 pub struct FeedRow {
     /// Feed position.
@@ -167,6 +168,13 @@ pub struct FeedRow {
     pub record: RecordId,
     /// Device that pushed it.
     pub device: String,
+}
+
+/// The stored body of one change of the feed.
+#[derive(Debug, Clone)]
+pub struct ChangeBody {
+    /// Feed position.
+    pub seq: u64,
     /// Raw change.
     pub bytes: Vec<u8>,
     /// Receipt time, ms.
@@ -236,6 +244,8 @@ pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
     fn max_seq(&self) -> Result<u64, StoreError>;
     /// Feed rows with `after < seq <= upto`, oldest first, at most `limit`.
     fn feed_rows(&self, after: u64, upto: u64, limit: usize) -> Result<Vec<FeedRow>, StoreError>;
+    /// The bodies of the changes at these feed positions, oldest first.
+    fn change_bodies(&self, seqs: &[u64]) -> Result<Vec<ChangeBody>, StoreError>;
     /// A record's facts.
     fn facts(&self, record: RecordId) -> Result<Option<RecordFacts>, StoreError>;
     /// Records that link to `record`.
@@ -244,6 +254,12 @@ pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
     fn receipts(&self, record: RecordId, upto: u64) -> Result<Vec<(Vec<u8>, i64)>, StoreError>;
     /// Whether `device` holds `record`, as last decided.
     fn holding(&self, device: &str, record: RecordId) -> Result<Option<Holding>, StoreError>;
+    /// What `device` holds of each of `records`, as last decided (absent: never decided).
+    fn holdings(
+        &self,
+        device: &str,
+        records: &[RecordId],
+    ) -> Result<std::collections::HashMap<RecordId, Holding>, StoreError>;
     /// Records feed decisions about what `device` holds.
     fn set_holdings(
         &self,

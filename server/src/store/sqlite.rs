@@ -5,20 +5,30 @@
 //! `max(seq)` is committed, which is what the feed needs. Reads use a small pool of separate
 //! connections; WAL lets them read while the writer writes.
 //!
+//! **Facts in memory.** The scope facts of every record (`RecordFacts`) and the reverse links
+//! are kept in memory, loaded at open and brought up to date after every commit, still under
+//! the writer lock, from the records of the changes committed since (one query). The feed's
+//! watermark (`max_seq`) advances only with that catch-up, so a feed page never sees a change
+//! whose record's facts are not in memory yet. Another writer on the same file (a server that
+//! was stopped while a push was finishing) is caught up the same way when `max_seq` finds
+//! committed changes beyond the watermark and no commit of ours is running.
+//!
 //! Durability: `synchronous=FULL`. An `Accepted` tells the device it may stop keeping the change
 //! as unacknowledged; with `NORMAL` a power cut right after the answer could lose that commit,
 //! and the device would never push it again. The fsync per request is amortised over the
 //! request's batch (one transaction per request).
 
 use super::{
-    DeviceAuth, DeviceRow, EnrolOutcome, FeedRow, Holding, NewDevice, Officer, RecordFacts,
-    RecordWrite, ServerStore, StoreError, StoredDocument,
+    ChangeBody, DeviceAuth, DeviceRow, EnrolOutcome, FeedRow, Holding, NewDevice, Officer,
+    RecordFacts, RecordWrite, ServerStore, StoreError, StoredDocument,
 };
 use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 
 /// The schema version this build writes (`PRAGMA user_version`).
 const SCHEMA_VERSION: u32 = 1;
@@ -98,6 +108,36 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    memory: RwLock<Memory>,
+    /// The highest committed `seq` whose record facts are in `memory`.
+    watermark: AtomicU64,
+}
+
+/// What the feed needs of every record, kept in memory (see the module header).
+#[derive(Debug, Default)]
+struct Memory {
+    facts: HashMap<RecordId, RecordFacts>,
+    /// Record → the records linking to it.
+    linking: HashMap<RecordId, BTreeSet<RecordId>>,
+}
+
+impl Memory {
+    fn put(&mut self, facts: RecordFacts) {
+        if let Some(old) = self.facts.get(&facts.id) {
+            for (_, to) in &old.links {
+                if let Some(from) = self.linking.get_mut(to) {
+                    from.remove(&facts.id);
+                    if from.is_empty() {
+                        self.linking.remove(to);
+                    }
+                }
+            }
+        }
+        for (_, to) in &facts.links {
+            self.linking.entry(*to).or_default().insert(facts.id);
+        }
+        self.facts.insert(facts.id, facts);
+    }
 }
 
 impl SqliteStore {
@@ -118,10 +158,30 @@ impl SqliteStore {
             }
             tx.commit()?;
         }
+        let mut memory = Memory::default();
+        let watermark = {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare(
+                    "SELECT id, kind, author, team, attending, status, links FROM records",
+                )?;
+                let rows = stmt.query_map([], facts_from_row)?;
+                for r in rows {
+                    memory.put(parse_facts(r?)?);
+                }
+            }
+            let max: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+                r.get(0)
+            })?;
+            tx.commit()?;
+            max as u64
+        };
         Ok(SqliteStore {
             path: path.to_owned(),
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
+            memory: RwLock::new(memory),
+            watermark: AtomicU64::new(watermark),
         })
     }
 
@@ -134,6 +194,50 @@ impl SqliteStore {
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// As `write`, then `after` on the writer's connection once the transaction committed,
+    /// still under the writer lock (so in-memory state follows commit order).
+    fn write_then<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+        after: impl FnOnce(&Connection) -> Result<(), StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        after(&conn)?;
+        Ok(out)
+    }
+
+    /// Brings the in-memory facts up to every committed change, then advances the watermark.
+    /// Called with the writer's connection, under its lock.
+    fn catch_up(&self, conn: &Connection) -> Result<(), StoreError> {
+        let from = self.watermark.load(Ordering::Acquire);
+        let upto: i64 = conn
+            .prepare_cached("SELECT coalesce(max(seq), 0) FROM changes")?
+            .query_row([], |r| r.get(0))?;
+        let upto = upto as u64;
+        if upto <= from {
+            return Ok(());
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, kind, author, team, attending, status, links FROM records
+             WHERE id IN (SELECT DISTINCT record FROM changes WHERE seq > ?1 AND seq <= ?2)",
+        )?;
+        let facts = stmt
+            .query_map(params![from as i64, upto as i64], facts_from_row)?
+            .map(|r| parse_facts(r?))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut memory = self.memory.write().unwrap_or_else(|e| e.into_inner());
+        for f in facts {
+            memory.put(f);
+        }
+        drop(memory);
+        // Only now may feed pages read up to these changes (their facts are in memory).
+        self.watermark.store(upto, Ordering::Release);
+        Ok(())
     }
 
     fn read<T>(
@@ -386,7 +490,7 @@ impl ServerStore for SqliteStore {
         received_at: i64,
         writes: &[RecordWrite],
     ) -> Result<Vec<u64>, StoreError> {
-        self.write(|tx| {
+        let last = self.write_then(|tx| {
             let mut last = Vec::with_capacity(writes.len());
             for w in writes {
                 let id = w.facts.id.to_string();
@@ -455,67 +559,86 @@ impl ServerStore for SqliteStore {
                 last.push(if inserted > 0 { last_seq } else { 0 });
             }
             Ok(last)
-        })
+        }, |conn| self.catch_up(conn))?;
+        Ok(last)
     }
 
     fn max_seq(&self) -> Result<u64, StoreError> {
-        self.read(|c| {
+        let watermark = self.watermark.load(Ordering::Acquire);
+        let committed = self.read(|c| {
             Ok(
                 c.prepare_cached("SELECT coalesce(max(seq), 0) FROM changes")?
                     .query_row([], |r| r.get::<_, i64>(0))? as u64,
             )
-        })
+        })?;
+        if committed <= watermark {
+            return Ok(watermark);
+        }
+        // Changes beyond the watermark: ours being committed (the commit catches up, wait for
+        // it elsewhere), or another writer's (catch up now, if no commit of ours is running).
+        let conn = match self.writer.try_lock() {
+            Ok(c) => c,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(watermark),
+        };
+        self.catch_up(&conn)?;
+        Ok(self.watermark.load(Ordering::Acquire))
     }
 
     fn feed_rows(&self, after: u64, upto: u64, limit: usize) -> Result<Vec<FeedRow>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, record, device, bytes, received_at, heads_after FROM changes
+                "SELECT seq, record, device FROM changes
                  WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![after as i64, upto as i64, limit as i64], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    r.get::<_, String>(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })?;
-            rows.map(|r| {
-                let (seq, record, device, bytes, received_at, heads_after) = r?;
-                Ok(FeedRow {
-                    seq,
-                    record: parse_record_id(&record)?,
-                    device,
-                    bytes,
-                    received_at,
-                    heads_after,
+            let mut rows = stmt.query(params![after as i64, upto as i64, limit as i64])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let record = r.get_ref(1)?.as_str().map_err(|_| corrupt("record id"))?;
+                out.push(FeedRow {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    record: parse_record_id(record)?,
+                    device: r.get(2)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn change_bodies(&self, seqs: &[u64]) -> Result<Vec<ChangeBody>, StoreError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = serde_json::to_string(seqs).map_err(|_| corrupt("seq list"))?;
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, bytes, received_at, heads_after FROM changes
+                 WHERE seq IN (SELECT value FROM json_each(?1)) ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([list], |r| {
+                Ok(ChangeBody {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    bytes: r.get(1)?,
+                    received_at: r.get(2)?,
+                    heads_after: r.get(3)?,
                 })
-            })
-            .collect()
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 
     fn facts(&self, record: RecordId) -> Result<Option<RecordFacts>, StoreError> {
-        self.read(|c| {
-            c.prepare_cached("SELECT id, kind, author, team, attending, status, links FROM records WHERE id = ?1")?
-                .query_row([record.to_string()], facts_from_row)
-                .optional()?
-                .map(parse_facts)
-                .transpose()
-        })
+        let memory = self.memory.read().unwrap_or_else(|e| e.into_inner());
+        Ok(memory.facts.get(&record).cloned())
     }
 
     fn linking_to(&self, record: RecordId) -> Result<Vec<RecordId>, StoreError> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT DISTINCT from_id FROM record_links WHERE to_id = ?1 ORDER BY from_id",
-            )?;
-            let rows = stmt.query_map([record.to_string()], |r| r.get::<_, String>(0))?;
-            rows.map(|r| parse_record_id(&r?)).collect()
-        })
+        let memory = self.memory.read().unwrap_or_else(|e| e.into_inner());
+        Ok(memory
+            .linking
+            .get(&record)
+            .map(|from| from.iter().copied().collect())
+            .unwrap_or_default())
     }
 
     fn receipts(&self, record: RecordId, upto: u64) -> Result<Vec<(Vec<u8>, i64)>, StoreError> {
@@ -535,6 +658,39 @@ impl ServerStore for SqliteStore {
                 Ok(Holding { held: r.get(0)?, as_of_cursor: r.get::<_, i64>(1)? as u64, prev_held: r.get(2)?, through_seq: r.get::<_, i64>(3)? as u64 })
             })
             .optional()?)
+        })
+    }
+
+    fn holdings(
+        &self,
+        device: &str,
+        records: &[RecordId],
+    ) -> Result<HashMap<RecordId, Holding>, StoreError> {
+        if records.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<String> = records.iter().map(ToString::to_string).collect();
+        let list = serde_json::to_string(&ids).map_err(|_| corrupt("record list"))?;
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT record, held, as_of_cursor, prev_held, through_seq FROM device_records
+                 WHERE device = ?1 AND record IN (SELECT value FROM json_each(?2))",
+            )?;
+            let mut rows = stmt.query(params![device, list])?;
+            let mut out = HashMap::new();
+            while let Some(r) = rows.next()? {
+                let record = r.get_ref(0)?.as_str().map_err(|_| corrupt("record id"))?;
+                out.insert(
+                    parse_record_id(record)?,
+                    Holding {
+                        held: r.get(1)?,
+                        as_of_cursor: r.get::<_, i64>(2)? as u64,
+                        prev_held: r.get(3)?,
+                        through_seq: r.get::<_, i64>(4)? as u64,
+                    },
+                );
+            }
+            Ok(out)
         })
     }
 
