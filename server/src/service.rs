@@ -17,8 +17,8 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::scope::Viewer;
 use crate::store::{
-    ChangeBody, DeviceAuth, EnrolOutcome, Holding, NewChange, NewDevice, Officer, RecordFacts,
-    RecordWrite, ServerStore,
+    ChangeBody, CommitBatch, DeviceAuth, EnrolOutcome, Holding, NewChange, NewDevice, Officer,
+    RecordFacts, RecordWrite, ServerStore,
 };
 use automerge::sync::SyncDoc;
 use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
@@ -45,6 +45,28 @@ struct CachedDoc {
     changes_since_snapshot: u32,
 }
 
+/// A push request waiting for the writer (group commit, see [`SyncService::push`]).
+#[derive(Debug)]
+struct PushJob {
+    device: DeviceAuth,
+    pushes: Vec<RecordPush>,
+    /// Set by the group's leader before it lets go of the writer.
+    result: Mutex<Option<Result<Vec<PushResult>, ApiError>>>,
+}
+
+/// One request's checked records, ready to commit.
+struct Prepared {
+    received_at: i64,
+    outcomes: Vec<Option<PushOutcome>>,
+    writes: Vec<RecordWrite>,
+    /// For each pushed record, its entry in `writes` when it is stored.
+    write_of: Vec<Option<usize>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The service shared by every handler.
 #[derive(Debug)]
 pub(crate) struct SyncService {
@@ -52,6 +74,8 @@ pub(crate) struct SyncService {
     config: ServerConfig,
     cache: Mutex<LruCache<RecordId, Arc<CachedDoc>>>,
     writer: Mutex<()>,
+    /// Pushes waiting for the writer.
+    queue: Mutex<Vec<Arc<PushJob>>>,
     actor: ActorId,
     pub metrics: Metrics,
 }
@@ -362,6 +386,7 @@ impl SyncService {
             config,
             cache: Mutex::new(LruCache::new(capacity)),
             writer: Mutex::new(()),
+            queue: Mutex::new(Vec::new()),
             actor: ActorId::from(b"fieldbook-server".as_slice()),
             metrics: Metrics::default(),
         }
@@ -521,6 +546,13 @@ impl SyncService {
 
     /// Checks and stores pushed records: each record is accepted whole or not at all; the
     /// accepted ones are written in one transaction.
+    ///
+    /// **Group commit.** The request joins a queue, then waits for the writer. Whoever holds the
+    /// writer takes every queued request, checks them one after another (each sees the ones
+    /// before it, as if they had come one at a time) and commits them in one transaction, so
+    /// the fsync of `synchronous=FULL` is paid once per group rather than once per request. A
+    /// request whose turn comes after its group was committed just takes its answer. Nothing is
+    /// answered before the transaction holding it committed.
     pub fn push(
         &self,
         device: &DeviceAuth,
@@ -529,20 +561,139 @@ impl SyncService {
         if pushes.is_empty() {
             return Ok(Vec::new());
         }
+        let job = Arc::new(PushJob {
+            device: device.clone(),
+            pushes: pushes.to_vec(),
+            result: Mutex::new(None),
+        });
+        lock(&self.queue).push(Arc::clone(&job));
+        let _writer = lock(&self.writer);
+        if let Some(done) = lock(&job.result).take() {
+            return done;
+        }
+        // Not answered yet, so still queued: lead a group with everything queued so far.
+        let jobs = std::mem::take(&mut *lock(&self.queue));
+        self.run_group(&jobs);
+        let done = lock(&job.result).take();
+        done.unwrap_or_else(|| Err(ApiError::internal()))
+    }
+
+    /// Checks, commits (one transaction) and answers a group of queued pushes. Holds the writer.
+    fn run_group(&self, jobs: &[Arc<PushJob>]) {
+        let mut group: HashMap<RecordId, Arc<CachedDoc>> = HashMap::new();
+        let mut prepared: Vec<(&PushJob, Prepared)> = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match self.prepare(job, &group) {
+                Ok((p, pending)) => {
+                    group.extend(pending);
+                    prepared.push((job, p));
+                }
+                Err(e) => *lock(&job.result) = Some(Err(e)),
+            }
+        }
+        let batches: Vec<CommitBatch<'_>> = prepared
+            .iter()
+            .map(|(job, p)| CommitBatch {
+                device: &job.device.device_id,
+                received_at: p.received_at,
+                writes: &p.writes,
+            })
+            .collect();
+        let seqs = match self.store.commit_many(&batches) {
+            Ok(seqs) => seqs,
+            Err(e) => {
+                let e = ApiError::from(e);
+                for (job, _) in &prepared {
+                    *lock(&job.result) = Some(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        // Committed: now the cache may show the new documents, each with its last seq.
+        {
+            let mut last: HashMap<RecordId, u64> = HashMap::new();
+            for ((_, p), seqs) in prepared.iter().zip(&seqs) {
+                for (w, seq) in p.writes.iter().zip(seqs) {
+                    let l = last.entry(w.facts.id).or_insert(0);
+                    *l = (*l).max(*seq);
+                }
+            }
+            let mut cache = lock(&self.cache);
+            for (record, seq) in last {
+                if let Some(p) = group.remove(&record) {
+                    let mut p = Arc::try_unwrap(p).unwrap_or_else(|a| CachedDoc {
+                        doc: a.doc.fork_as(&self.actor),
+                        kind: a.kind,
+                        last_seq: a.last_seq,
+                        changes_since_snapshot: a.changes_since_snapshot,
+                    });
+                    p.last_seq = seq;
+                    cache.put(record, Arc::new(p));
+                }
+            }
+        }
+        for ((job, p), _) in prepared.into_iter().zip(&seqs) {
+            let mut results = Vec::with_capacity(job.pushes.len());
+            let mut accepted = 0u64;
+            let mut failed = false;
+            for ((push, outcome), w) in job.pushes.iter().zip(p.outcomes).zip(p.write_of) {
+                let outcome = match (outcome, w) {
+                    (Some(o), _) => o,
+                    (None, Some(i)) => {
+                        let write = &p.writes[i];
+                        accepted += write.changes.len() as u64;
+                        PushOutcome::Accepted {
+                            heads: split_heads(&write.heads),
+                            received_at: p.received_at,
+                            new_changes: write.changes.len() as u32,
+                        }
+                    }
+                    (None, None) => {
+                        failed = true;
+                        break;
+                    }
+                };
+                results.push(PushResult {
+                    record: push.record,
+                    outcome,
+                });
+            }
+            self.metrics.accepted(accepted);
+            *lock(&job.result) = Some(if failed {
+                Err(ApiError::internal())
+            } else {
+                Ok(results)
+            });
+        }
+    }
+
+    /// Checks one queued request's records against the server's documents (and the group's
+    /// earlier, not yet committed, ones in `group`). Returns what to store and the request's
+    /// new documents.
+    #[allow(clippy::type_complexity)]
+    fn prepare(
+        &self,
+        job: &PushJob,
+        group: &HashMap<RecordId, Arc<CachedDoc>>,
+    ) -> Result<(Prepared, HashMap<RecordId, Arc<CachedDoc>>), ApiError> {
+        let device = &job.device;
+        let pushes = &job.pushes;
         let bound: HashSet<ActorId> = device
             .actors
             .iter()
             .filter_map(|a| hex::decode(a).ok())
             .map(|b| ActorId::from(b.as_slice()))
             .collect();
-        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let received_at = self.now_ms();
         let mut outcomes: Vec<Option<PushOutcome>> = Vec::with_capacity(pushes.len());
         let mut pending: HashMap<RecordId, Arc<CachedDoc>> = HashMap::new();
         let mut writes: Vec<RecordWrite> = Vec::new();
         let mut write_of: Vec<Option<usize>> = Vec::with_capacity(pushes.len());
         for push in pushes {
-            let base = match pending.get(&push.record) {
+            let base = match pending
+                .get(&push.record)
+                .or_else(|| group.get(&push.record))
+            {
                 Some(d) => Some(Arc::clone(d)),
                 None => self.document(push.record, true)?,
             };
@@ -622,56 +773,15 @@ impl SyncService {
                 }
             }
         }
-        let last_seqs = self.store.commit(&device.device_id, received_at, &writes)?;
-        // Committed: now the cache may show the new documents.
-        {
-            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            for (w, seq) in writes.iter().zip(&last_seqs) {
-                if let Some(p) = pending.remove(&w.facts.id) {
-                    let mut p = Arc::try_unwrap(p).unwrap_or_else(|a| CachedDoc {
-                        doc: a.doc.fork_as(&self.actor),
-                        kind: a.kind,
-                        last_seq: a.last_seq,
-                        changes_since_snapshot: a.changes_since_snapshot,
-                    });
-                    p.last_seq = *seq;
-                    cache.put(w.facts.id, Arc::new(p));
-                } else if let Some(c) = cache.get(&w.facts.id) {
-                    // The same record pushed twice in one request: keep the later seq.
-                    let seq = (*seq).max(c.last_seq);
-                    let c = CachedDoc {
-                        doc: c.doc.fork_as(&self.actor),
-                        kind: c.kind,
-                        last_seq: seq,
-                        changes_since_snapshot: c.changes_since_snapshot,
-                    };
-                    cache.put(w.facts.id, Arc::new(c));
-                }
-            }
-        }
-        let mut results = Vec::with_capacity(pushes.len());
-        let mut accepted = 0u64;
-        for ((push, outcome), w) in pushes.iter().zip(outcomes).zip(write_of) {
-            let outcome = match (outcome, w) {
-                (Some(o), _) => o,
-                (None, Some(i)) => {
-                    let write = &writes[i];
-                    accepted += write.changes.len() as u64;
-                    PushOutcome::Accepted {
-                        heads: split_heads(&write.heads),
-                        received_at,
-                        new_changes: write.changes.len() as u32,
-                    }
-                }
-                (None, None) => return Err(ApiError::internal()),
-            };
-            results.push(PushResult {
-                record: push.record,
-                outcome,
-            });
-        }
-        self.metrics.accepted(accepted);
-        Ok(results)
+        Ok((
+            Prepared {
+                received_at,
+                outcomes,
+                writes,
+                write_of,
+            },
+            pending,
+        ))
     }
 
     /// The next page of the feed for `device` after `cursor`.

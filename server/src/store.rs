@@ -158,6 +158,17 @@ pub struct RecordWrite {
     pub snapshot: Option<Vec<u8>>,
 }
 
+/// One device's accepted records, for [`ServerStore::commit_many`].
+#[derive(Debug, Clone, Copy)]
+pub struct CommitBatch<'a> {
+    /// The device that pushed them.
+    pub device: &'a str,
+    /// Receipt time, ms.
+    pub received_at: i64,
+    /// The records.
+    pub writes: &'a [RecordWrite],
+}
+
 /// One row of the change feed, without its bytes (most rows a device's feed scans are out of
 /// its scope: their bodies are read with [`ServerStore::change_bodies`] only when sent).
 #[derive(Debug, Clone)]
@@ -239,7 +250,20 @@ pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
         device: &str,
         received_at: i64,
         writes: &[RecordWrite],
-    ) -> Result<Vec<u64>, StoreError>;
+    ) -> Result<Vec<u64>, StoreError> {
+        let batch = CommitBatch {
+            device,
+            received_at,
+            writes,
+        };
+        Ok(self
+            .commit_many(std::slice::from_ref(&batch))?
+            .pop()
+            .unwrap_or_default())
+    }
+    /// As [`ServerStore::commit`] for several devices' pushes, in order, in one transaction (one
+    /// fsync: group commit); returns each batch's `seq`s. All are stored or none.
+    fn commit_many(&self, batches: &[CommitBatch<'_>]) -> Result<Vec<Vec<u64>>, StoreError>;
     /// The highest committed feed position (the stable watermark).
     fn max_seq(&self) -> Result<u64, StoreError>;
     /// Feed rows with `after < seq <= upto`, oldest first, at most `limit`.

@@ -19,8 +19,8 @@
 //! request's batch (one transaction per request).
 
 use super::{
-    ChangeBody, DeviceAuth, DeviceRow, EnrolOutcome, FeedRow, Holding, NewDevice, Officer,
-    RecordFacts, RecordWrite, ServerStore, StoreError, StoredDocument,
+    ChangeBody, CommitBatch, DeviceAuth, DeviceRow, EnrolOutcome, FeedRow, Holding, NewDevice,
+    Officer, RecordFacts, RecordWrite, ServerStore, StoreError, StoredDocument,
 };
 use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -282,6 +282,105 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Stores one device's accepted records inside `tx`: the body of [`ServerStore::commit`].
+fn commit_writes(
+    tx: &rusqlite::Transaction<'_>,
+    device: &str,
+    received_at: i64,
+    writes: &[RecordWrite],
+) -> Result<Vec<u64>, StoreError> {
+    let mut last = Vec::with_capacity(writes.len());
+    for w in writes {
+        let id = w.facts.id.to_string();
+        let mut last_seq = 0u64;
+        let mut inserted = 0u32;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO changes (hash, record, device, actor, bytes, received_at, heads_after)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (hash) DO NOTHING",
+            )?;
+            for c in &w.changes {
+                if insert.execute(params![
+                    c.hash,
+                    id,
+                    device,
+                    c.actor,
+                    c.bytes,
+                    received_at,
+                    c.heads_after
+                ])? > 0
+                {
+                    last_seq = tx.last_insert_rowid() as u64;
+                    inserted += 1;
+                }
+            }
+        }
+        let team: Option<String> = tx
+            .prepare_cached("SELECT team FROM officers WHERE id = ?1")?
+            .query_row([&w.facts.author], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let attending =
+            serde_json::to_string(&w.facts.attending).map_err(|_| corrupt("attending"))?;
+        let links: Vec<(&str, String)> = w
+            .facts
+            .links
+            .iter()
+            .map(|(r, id)| (r.as_str(), id.to_string()))
+            .collect();
+        let links_json = serde_json::to_string(&links).map_err(|_| corrupt("links"))?;
+        let existing: Option<(i64, u32)> = tx
+            .prepare_cached("SELECT last_seq, changes_since_snapshot FROM records WHERE id = ?1")?
+            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let new_last = if inserted > 0 {
+            last_seq as i64
+        } else {
+            existing.map_or(0, |e| e.0)
+        };
+        match (&w.snapshot, existing) {
+            (Some(snapshot), _) => {
+                tx.prepare_cached(
+                            "INSERT INTO records (id, kind, author, team, attending, status, links, heads, snapshot,
+                                                  snapshot_seq, last_seq, changes_since_snapshot)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 0)
+                             ON CONFLICT (id) DO UPDATE SET kind = ?2, author = ?3, team = ?4, attending = ?5,
+                                status = ?6, links = ?7, heads = ?8, snapshot = ?9, snapshot_seq = ?10,
+                                last_seq = ?10, changes_since_snapshot = 0",
+                        )?
+                        .execute(params![id, w.facts.kind.as_str(), w.facts.author, team, attending,
+                            w.facts.status.as_str(), links_json, w.heads, snapshot, new_last])?;
+            }
+            (None, Some(_)) => {
+                tx.prepare_cached(
+                            "UPDATE records SET kind = ?2, author = ?3, team = ?4, attending = ?5, status = ?6,
+                                links = ?7, heads = ?8, last_seq = ?9,
+                                changes_since_snapshot = changes_since_snapshot + ?10 WHERE id = ?1",
+                        )?
+                        .execute(params![id, w.facts.kind.as_str(), w.facts.author, team, attending,
+                            w.facts.status.as_str(), links_json, w.heads, new_last, inserted])?;
+            }
+            (None, None) => return Err(corrupt("a new record must be written with a snapshot")),
+        }
+        tx.prepare_cached("DELETE FROM record_links WHERE from_id = ?1")?
+            .execute([&id])?;
+        for (role, to) in &links {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO record_links (from_id, role, to_id) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![id, role, to])?;
+        }
+        tx.prepare_cached(
+                    "INSERT INTO device_records (device, record, held, as_of_cursor, prev_held, through_seq)
+                     VALUES (?1, ?2, 1, 0, 1, 0)
+                     ON CONFLICT (device, record) DO UPDATE SET held = 1, as_of_cursor = 0, prev_held = 1",
+                )?
+                .execute(params![device, id])?;
+        last.push(if inserted > 0 { last_seq } else { 0 });
+    }
+    Ok(last)
+}
+
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
 }
@@ -484,83 +583,16 @@ impl ServerStore for SqliteStore {
         })
     }
 
-    fn commit(
-        &self,
-        device: &str,
-        received_at: i64,
-        writes: &[RecordWrite],
-    ) -> Result<Vec<u64>, StoreError> {
-        let last = self.write_then(|tx| {
-            let mut last = Vec::with_capacity(writes.len());
-            for w in writes {
-                let id = w.facts.id.to_string();
-                let mut last_seq = 0u64;
-                let mut inserted = 0u32;
-                {
-                    let mut insert = tx.prepare_cached(
-                        "INSERT INTO changes (hash, record, device, actor, bytes, received_at, heads_after)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (hash) DO NOTHING",
-                    )?;
-                    for c in &w.changes {
-                        if insert.execute(params![c.hash, id, device, c.actor, c.bytes, received_at, c.heads_after])? > 0 {
-                            last_seq = tx.last_insert_rowid() as u64;
-                            inserted += 1;
-                        }
-                    }
-                }
-                let team: Option<String> = tx
-                    .prepare_cached("SELECT team FROM officers WHERE id = ?1")?
-                    .query_row([&w.facts.author], |r| r.get(0))
-                    .optional()?
-                    .flatten();
-                let attending = serde_json::to_string(&w.facts.attending).map_err(|_| corrupt("attending"))?;
-                let links: Vec<(&str, String)> = w.facts.links.iter().map(|(r, id)| (r.as_str(), id.to_string())).collect();
-                let links_json = serde_json::to_string(&links).map_err(|_| corrupt("links"))?;
-                let existing: Option<(i64, u32)> = tx
-                    .prepare_cached("SELECT last_seq, changes_since_snapshot FROM records WHERE id = ?1")?
-                    .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                let new_last = if inserted > 0 { last_seq as i64 } else { existing.map_or(0, |e| e.0) };
-                match (&w.snapshot, existing) {
-                    (Some(snapshot), _) => {
-                        tx.prepare_cached(
-                            "INSERT INTO records (id, kind, author, team, attending, status, links, heads, snapshot,
-                                                  snapshot_seq, last_seq, changes_since_snapshot)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 0)
-                             ON CONFLICT (id) DO UPDATE SET kind = ?2, author = ?3, team = ?4, attending = ?5,
-                                status = ?6, links = ?7, heads = ?8, snapshot = ?9, snapshot_seq = ?10,
-                                last_seq = ?10, changes_since_snapshot = 0",
-                        )?
-                        .execute(params![id, w.facts.kind.as_str(), w.facts.author, team, attending,
-                            w.facts.status.as_str(), links_json, w.heads, snapshot, new_last])?;
-                    }
-                    (None, Some(_)) => {
-                        tx.prepare_cached(
-                            "UPDATE records SET kind = ?2, author = ?3, team = ?4, attending = ?5, status = ?6,
-                                links = ?7, heads = ?8, last_seq = ?9,
-                                changes_since_snapshot = changes_since_snapshot + ?10 WHERE id = ?1",
-                        )?
-                        .execute(params![id, w.facts.kind.as_str(), w.facts.author, team, attending,
-                            w.facts.status.as_str(), links_json, w.heads, new_last, inserted])?;
-                    }
-                    (None, None) => return Err(corrupt("a new record must be written with a snapshot")),
-                }
-                tx.prepare_cached("DELETE FROM record_links WHERE from_id = ?1")?.execute([&id])?;
-                for (role, to) in &links {
-                    tx.prepare_cached("INSERT OR IGNORE INTO record_links (from_id, role, to_id) VALUES (?1, ?2, ?3)")?
-                        .execute(params![id, role, to])?;
-                }
-                tx.prepare_cached(
-                    "INSERT INTO device_records (device, record, held, as_of_cursor, prev_held, through_seq)
-                     VALUES (?1, ?2, 1, 0, 1, 0)
-                     ON CONFLICT (device, record) DO UPDATE SET held = 1, as_of_cursor = 0, prev_held = 1",
-                )?
-                .execute(params![device, id])?;
-                last.push(if inserted > 0 { last_seq } else { 0 });
-            }
-            Ok(last)
-        }, |conn| self.catch_up(conn))?;
-        Ok(last)
+    fn commit_many(&self, batches: &[CommitBatch<'_>]) -> Result<Vec<Vec<u64>>, StoreError> {
+        self.write_then(
+            |tx| {
+                batches
+                    .iter()
+                    .map(|b| commit_writes(tx, b.device, b.received_at, b.writes))
+                    .collect()
+            },
+            |conn| self.catch_up(conn),
+        )
     }
 
     fn max_seq(&self) -> Result<u64, StoreError> {
