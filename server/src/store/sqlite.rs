@@ -111,6 +111,10 @@ pub struct SqliteStore {
     memory: RwLock<Memory>,
     /// The highest committed `seq` whose record facts are in `memory`.
     watermark: AtomicU64,
+    /// What each device that asked for its feed holds (`device_records`), loaded on first use
+    /// under the writer lock and kept up to date by `commit` and `set_holdings` after they
+    /// commit, still under it.
+    held: RwLock<HashMap<String, HashMap<RecordId, Holding>>>,
 }
 
 /// What the feed needs of every record, kept in memory (see the module header).
@@ -182,6 +186,7 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             memory: RwLock::new(memory),
             watermark: AtomicU64::new(watermark),
+            held: RwLock::new(HashMap::new()),
         })
     }
 
@@ -591,7 +596,26 @@ impl ServerStore for SqliteStore {
                     .map(|b| commit_writes(tx, b.device, b.received_at, b.writes))
                     .collect()
             },
-            |conn| self.catch_up(conn),
+            |conn| {
+                let mut held = self.held.write().unwrap_or_else(|e| e.into_inner());
+                for b in batches {
+                    if let Some(device) = held.get_mut(b.device) {
+                        for w in b.writes {
+                            let h = device.entry(w.facts.id).or_insert(Holding {
+                                held: true,
+                                as_of_cursor: 0,
+                                prev_held: true,
+                                through_seq: 0,
+                            });
+                            h.held = true;
+                            h.as_of_cursor = 0;
+                            h.prev_held = true;
+                        }
+                    }
+                }
+                drop(held);
+                self.catch_up(conn)
+            },
         )
     }
 
@@ -614,6 +638,8 @@ impl ServerStore for SqliteStore {
             Err(std::sync::TryLockError::WouldBlock) => return Ok(watermark),
         };
         self.catch_up(&conn)?;
+        // Another writer may have changed holdings too: read them again when next needed.
+        self.held.write().unwrap_or_else(|e| e.into_inner()).clear();
         Ok(self.watermark.load(Ordering::Acquire))
     }
 
@@ -682,15 +708,7 @@ impl ServerStore for SqliteStore {
     }
 
     fn holding(&self, device: &str, record: RecordId) -> Result<Option<Holding>, StoreError> {
-        self.read(|c| {
-            Ok(c.prepare_cached(
-                "SELECT held, as_of_cursor, prev_held, through_seq FROM device_records WHERE device = ?1 AND record = ?2",
-            )?
-            .query_row(params![device, record.to_string()], |r| {
-                Ok(Holding { held: r.get(0)?, as_of_cursor: r.get::<_, i64>(1)? as u64, prev_held: r.get(2)?, through_seq: r.get::<_, i64>(3)? as u64 })
-            })
-            .optional()?)
-        })
+        Ok(self.holdings(device, &[record])?.remove(&record))
     }
 
     fn holdings(
@@ -698,21 +716,32 @@ impl ServerStore for SqliteStore {
         device: &str,
         records: &[RecordId],
     ) -> Result<HashMap<RecordId, Holding>, StoreError> {
-        if records.is_empty() {
-            return Ok(HashMap::new());
+        let pick = |all: &HashMap<RecordId, Holding>| {
+            records
+                .iter()
+                .filter_map(|r| all.get(r).map(|h| (*r, *h)))
+                .collect()
+        };
+        if let Some(all) = self
+            .held
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(device)
+        {
+            return Ok(pick(all));
         }
-        let ids: Vec<String> = records.iter().map(ToString::to_string).collect();
-        let list = serde_json::to_string(&ids).map_err(|_| corrupt("record list"))?;
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(
+        // First use for this device: load under the writer lock, so no commit slips between.
+        let conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all = HashMap::new();
+        {
+            let mut stmt = conn.prepare_cached(
                 "SELECT record, held, as_of_cursor, prev_held, through_seq FROM device_records
-                 WHERE device = ?1 AND record IN (SELECT value FROM json_each(?2))",
+                 WHERE device = ?1",
             )?;
-            let mut rows = stmt.query(params![device, list])?;
-            let mut out = HashMap::new();
+            let mut rows = stmt.query([device])?;
             while let Some(r) = rows.next()? {
                 let record = r.get_ref(0)?.as_str().map_err(|_| corrupt("record id"))?;
-                out.insert(
+                all.insert(
                     parse_record_id(record)?,
                     Holding {
                         held: r.get(1)?,
@@ -722,8 +751,14 @@ impl ServerStore for SqliteStore {
                     },
                 );
             }
-            Ok(out)
-        })
+        }
+        let out = pick(&all);
+        self.held
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(device.to_owned(), all);
+        drop(conn);
+        Ok(out)
     }
 
     fn set_holdings(
@@ -734,7 +769,7 @@ impl ServerStore for SqliteStore {
         if holdings.is_empty() {
             return Ok(());
         }
-        self.write(|tx| {
+        self.write_then(|tx| {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO device_records (device, record, held, as_of_cursor, prev_held, through_seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -742,6 +777,11 @@ impl ServerStore for SqliteStore {
             )?;
             for (record, h) in holdings {
                 stmt.execute(params![device, record.to_string(), h.held, h.as_of_cursor as i64, h.prev_held, h.through_seq as i64])?;
+            }
+            Ok(())
+        }, |_| {
+            if let Some(all) = self.held.write().unwrap_or_else(|e| e.into_inner()).get_mut(device) {
+                all.extend(holdings.iter().copied());
             }
             Ok(())
         })
