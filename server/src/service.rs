@@ -836,7 +836,7 @@ impl SyncService {
                     page.heads.insert(row.record, row.seq);
                     if row.seq <= through {
                         sent += 1; // delivered inside a snapshot
-                    } else if row.device != device.device_id {
+                    } else if *row.device != *device.device_id {
                         sent += 1;
                         add_change(&mut page, row.record, row.seq);
                     }

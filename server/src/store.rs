@@ -178,7 +178,7 @@ pub struct FeedRow {
     /// Record.
     pub record: RecordId,
     /// Device that pushed it.
-    pub device: String,
+    pub device: std::sync::Arc<str>,
 }
 
 /// The stored body of one change of the feed.

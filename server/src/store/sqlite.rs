@@ -28,7 +28,7 @@ use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// The schema version this build writes (`PRAGMA user_version`).
 const SCHEMA_VERSION: u32 = 1;
@@ -115,7 +115,21 @@ pub struct SqliteStore {
     /// under the writer lock and kept up to date by `commit` and `set_holdings` after they
     /// commit, still under it.
     held: RwLock<HashMap<String, HashMap<RecordId, Holding>>>,
+    /// The feed's rows since the store opened (every scan of every device reads them), appended
+    /// by the catch-up; older positions are read from SQLite.
+    tail: RwLock<Tail>,
 }
+
+/// Feed rows with `seq > start`, in order, without gaps up to the watermark.
+#[derive(Debug, Default)]
+struct Tail {
+    start: u64,
+    rows: std::collections::VecDeque<FeedRow>,
+    devices: HashMap<String, Arc<str>>,
+}
+
+/// Rows kept in `Tail` at most (about 100 bytes each); the older half is dropped beyond.
+const TAIL_ROWS: usize = 1_000_000;
 
 /// What the feed needs of every record, kept in memory (see the module header).
 #[derive(Debug, Default)]
@@ -187,6 +201,10 @@ impl SqliteStore {
             memory: RwLock::new(memory),
             watermark: AtomicU64::new(watermark),
             held: RwLock::new(HashMap::new()),
+            tail: RwLock::new(Tail {
+                start: watermark,
+                ..Tail::default()
+            }),
         })
     }
 
@@ -240,6 +258,34 @@ impl SqliteStore {
             memory.put(f);
         }
         drop(memory);
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, record, device FROM changes WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query(params![from as i64, upto as i64])?;
+        let mut tail = self.tail.write().unwrap_or_else(|e| e.into_inner());
+        while let Some(r) = rows.next()? {
+            let record = r.get_ref(1)?.as_str().map_err(|_| corrupt("record id"))?;
+            let device = r.get_ref(2)?.as_str().map_err(|_| corrupt("device id"))?;
+            let device = match tail.devices.get(device) {
+                Some(d) => Arc::clone(d),
+                None => {
+                    let d: Arc<str> = Arc::from(device);
+                    tail.devices.insert(device.to_owned(), Arc::clone(&d));
+                    d
+                }
+            };
+            tail.rows.push_back(FeedRow {
+                seq: r.get::<_, i64>(0)? as u64,
+                record: parse_record_id(record)?,
+                device,
+            });
+        }
+        if tail.rows.len() > TAIL_ROWS {
+            let drop_to = tail.rows.len() - TAIL_ROWS / 2;
+            tail.rows.drain(..drop_to);
+            tail.start = tail.rows.front().map_or(upto, |r| r.seq - 1);
+        }
+        drop(tail);
         // Only now may feed pages read up to these changes (their facts are in memory).
         self.watermark.store(upto, Ordering::Release);
         Ok(())
@@ -644,6 +690,19 @@ impl ServerStore for SqliteStore {
     }
 
     fn feed_rows(&self, after: u64, upto: u64, limit: usize) -> Result<Vec<FeedRow>, StoreError> {
+        {
+            let tail = self.tail.read().unwrap_or_else(|e| e.into_inner());
+            if after >= tail.start {
+                let first = tail.rows.partition_point(|r| r.seq <= after);
+                return Ok(tail
+                    .rows
+                    .range(first..)
+                    .take_while(|r| r.seq <= upto)
+                    .take(limit)
+                    .cloned()
+                    .collect());
+            }
+        }
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, record, device FROM changes
@@ -653,10 +712,11 @@ impl ServerStore for SqliteStore {
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
                 let record = r.get_ref(1)?.as_str().map_err(|_| corrupt("record id"))?;
+                let device = r.get_ref(2)?.as_str().map_err(|_| corrupt("device id"))?;
                 out.push(FeedRow {
                     seq: r.get::<_, i64>(0)? as u64,
                     record: parse_record_id(record)?,
-                    device: r.get(2)?,
+                    device: Arc::from(device),
                 });
             }
             Ok(out)
