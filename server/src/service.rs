@@ -350,7 +350,7 @@ struct PageBuilder<'a> {
     /// Changes to send, in feed order: (entry index, seq); their bytes are read at the end.
     pending: Vec<(usize, u64)>,
     decisions: HashMap<RecordId, Decision>,
-    direct: HashMap<RecordId, Option<(RecordFacts, bool)>>,
+    direct: HashMap<RecordId, Option<(Arc<RecordFacts>, bool)>>,
     /// Holdings read ahead for the scanned rows' records (None: not held, never decided).
     known_holdings: HashMap<RecordId, Option<Holding>>,
     holdings: Vec<(RecordId, Holding)>,
@@ -896,7 +896,7 @@ impl SyncService {
         &self,
         page: &mut PageBuilder<'_>,
         record: RecordId,
-    ) -> Result<Option<(RecordFacts, bool)>, ApiError> {
+    ) -> Result<Option<(Arc<RecordFacts>, bool)>, ApiError> {
         if let Some(d) = page.direct.get(&record) {
             return Ok(d.clone());
         }

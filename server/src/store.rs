@@ -271,7 +271,7 @@ pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
     /// The bodies of the changes at these feed positions, oldest first.
     fn change_bodies(&self, seqs: &[u64]) -> Result<Vec<ChangeBody>, StoreError>;
     /// A record's facts.
-    fn facts(&self, record: RecordId) -> Result<Option<RecordFacts>, StoreError>;
+    fn facts(&self, record: RecordId) -> Result<Option<std::sync::Arc<RecordFacts>>, StoreError>;
     /// Records that link to `record`.
     fn linking_to(&self, record: RecordId) -> Result<Vec<RecordId>, StoreError>;
     /// Receipts of every change of a record, `seq <= upto`: (hash, received_at).

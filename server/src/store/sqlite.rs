@@ -134,7 +134,7 @@ const TAIL_ROWS: usize = 1_000_000;
 /// What the feed needs of every record, kept in memory (see the module header).
 #[derive(Debug, Default)]
 struct Memory {
-    facts: HashMap<RecordId, RecordFacts>,
+    facts: HashMap<RecordId, Arc<RecordFacts>>,
     /// Record → the records linking to it.
     linking: HashMap<RecordId, BTreeSet<RecordId>>,
 }
@@ -154,7 +154,7 @@ impl Memory {
         for (_, to) in &facts.links {
             self.linking.entry(*to).or_default().insert(facts.id);
         }
-        self.facts.insert(facts.id, facts);
+        self.facts.insert(facts.id, Arc::new(facts));
     }
 }
 
@@ -745,7 +745,7 @@ impl ServerStore for SqliteStore {
         })
     }
 
-    fn facts(&self, record: RecordId) -> Result<Option<RecordFacts>, StoreError> {
+    fn facts(&self, record: RecordId) -> Result<Option<Arc<RecordFacts>>, StoreError> {
         let memory = self.memory.read().unwrap_or_else(|e| e.into_inner());
         Ok(memory.facts.get(&record).cloned())
     }
