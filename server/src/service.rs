@@ -17,8 +17,8 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::scope::Viewer;
 use crate::store::{
-    DeviceAuth, EnrolOutcome, FeedRow, Holding, NewChange, NewDevice, Officer, RecordFacts,
-    RecordWrite, ServerStore,
+    ChangeBody, CommitBatch, DeviceAuth, EnrolOutcome, Holding, NewChange, NewDevice, Officer,
+    RecordFacts, RecordWrite, ServerStore,
 };
 use automerge::sync::SyncDoc;
 use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
@@ -45,6 +45,28 @@ struct CachedDoc {
     changes_since_snapshot: u32,
 }
 
+/// A push request waiting for the writer (group commit, see [`SyncService::push`]).
+#[derive(Debug)]
+struct PushJob {
+    device: DeviceAuth,
+    pushes: Vec<RecordPush>,
+    /// Set by the group's leader before it lets go of the writer.
+    result: Mutex<Option<Result<Vec<PushResult>, ApiError>>>,
+}
+
+/// One request's checked records, ready to commit.
+struct Prepared {
+    received_at: i64,
+    outcomes: Vec<Option<PushOutcome>>,
+    writes: Vec<RecordWrite>,
+    /// For each pushed record, its entry in `writes` when it is stored.
+    write_of: Vec<Option<usize>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The service shared by every handler.
 #[derive(Debug)]
 pub(crate) struct SyncService {
@@ -52,6 +74,8 @@ pub(crate) struct SyncService {
     config: ServerConfig,
     cache: Mutex<LruCache<RecordId, Arc<CachedDoc>>>,
     writer: Mutex<()>,
+    /// Pushes waiting for the writer.
+    queue: Mutex<Vec<Arc<PushJob>>>,
     actor: ActorId,
     pub metrics: Metrics,
 }
@@ -321,10 +345,37 @@ struct PageBuilder<'a> {
     cursor: u64,
     entries: Vec<FeedEntry>,
     changes_entry: HashMap<RecordId, usize>,
-    heads: HashMap<RecordId, Vec<u8>>,
+    /// The last scanned row (`seq`) of each record sent: its `heads_after` are the entry's heads.
+    heads: HashMap<RecordId, u64>,
+    /// Changes to send, in feed order: (entry index, seq); their bytes are read at the end.
+    pending: Vec<(usize, u64)>,
     decisions: HashMap<RecordId, Decision>,
-    direct: HashMap<RecordId, Option<(RecordFacts, bool)>>,
+    direct: HashMap<RecordId, Option<(Arc<RecordFacts>, bool)>>,
+    /// Holdings read ahead for the scanned rows' records (None: not held, never decided).
+    known_holdings: HashMap<RecordId, Option<Holding>>,
     holdings: Vec<(RecordId, Holding)>,
+}
+
+impl<'a> PageBuilder<'a> {
+    fn new(device: &'a DeviceAuth, cursor: u64) -> PageBuilder<'a> {
+        PageBuilder {
+            device,
+            viewer: Viewer {
+                officer: device.officer.id.as_str(),
+                role: device.officer.role,
+                team: device.officer.team.as_deref(),
+            },
+            cursor,
+            entries: Vec::new(),
+            changes_entry: HashMap::new(),
+            heads: HashMap::new(),
+            pending: Vec::new(),
+            decisions: HashMap::new(),
+            direct: HashMap::new(),
+            known_holdings: HashMap::new(),
+            holdings: Vec::new(),
+        }
+    }
 }
 
 impl SyncService {
@@ -335,6 +386,7 @@ impl SyncService {
             config,
             cache: Mutex::new(LruCache::new(capacity)),
             writer: Mutex::new(()),
+            queue: Mutex::new(Vec::new()),
             actor: ActorId::from(b"fieldbook-server".as_slice()),
             metrics: Metrics::default(),
         }
@@ -499,6 +551,13 @@ impl SyncService {
 
     /// Checks and stores pushed records: each record is accepted whole or not at all; the
     /// accepted ones are written in one transaction.
+    ///
+    /// **Group commit.** The request joins a queue, then waits for the writer. Whoever holds the
+    /// writer takes every queued request, checks them one after another (each sees the ones
+    /// before it, as if they had come one at a time) and commits them in one transaction, so
+    /// the fsync of `synchronous=FULL` is paid once per group rather than once per request. A
+    /// request whose turn comes after its group was committed just takes its answer. Nothing is
+    /// answered before the transaction holding it committed.
     pub fn push(
         &self,
         device: &DeviceAuth,
@@ -507,20 +566,139 @@ impl SyncService {
         if pushes.is_empty() {
             return Ok(Vec::new());
         }
+        let job = Arc::new(PushJob {
+            device: device.clone(),
+            pushes: pushes.to_vec(),
+            result: Mutex::new(None),
+        });
+        lock(&self.queue).push(Arc::clone(&job));
+        let _writer = lock(&self.writer);
+        if let Some(done) = lock(&job.result).take() {
+            return done;
+        }
+        // Not answered yet, so still queued: lead a group with everything queued so far.
+        let jobs = std::mem::take(&mut *lock(&self.queue));
+        self.run_group(&jobs);
+        let done = lock(&job.result).take();
+        done.unwrap_or_else(|| Err(ApiError::internal()))
+    }
+
+    /// Checks, commits (one transaction) and answers a group of queued pushes. Holds the writer.
+    fn run_group(&self, jobs: &[Arc<PushJob>]) {
+        let mut group: HashMap<RecordId, Arc<CachedDoc>> = HashMap::new();
+        let mut prepared: Vec<(&PushJob, Prepared)> = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match self.prepare(job, &group) {
+                Ok((p, pending)) => {
+                    group.extend(pending);
+                    prepared.push((job, p));
+                }
+                Err(e) => *lock(&job.result) = Some(Err(e)),
+            }
+        }
+        let batches: Vec<CommitBatch<'_>> = prepared
+            .iter()
+            .map(|(job, p)| CommitBatch {
+                device: &job.device.device_id,
+                received_at: p.received_at,
+                writes: &p.writes,
+            })
+            .collect();
+        let seqs = match self.store.commit_many(&batches) {
+            Ok(seqs) => seqs,
+            Err(e) => {
+                let e = ApiError::from(e);
+                for (job, _) in &prepared {
+                    *lock(&job.result) = Some(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        // Committed: now the cache may show the new documents, each with its last seq.
+        {
+            let mut last: HashMap<RecordId, u64> = HashMap::new();
+            for ((_, p), seqs) in prepared.iter().zip(&seqs) {
+                for (w, seq) in p.writes.iter().zip(seqs) {
+                    let l = last.entry(w.facts.id).or_insert(0);
+                    *l = (*l).max(*seq);
+                }
+            }
+            let mut cache = lock(&self.cache);
+            for (record, seq) in last {
+                if let Some(p) = group.remove(&record) {
+                    let mut p = Arc::try_unwrap(p).unwrap_or_else(|a| CachedDoc {
+                        doc: a.doc.fork_as(&self.actor),
+                        kind: a.kind,
+                        last_seq: a.last_seq,
+                        changes_since_snapshot: a.changes_since_snapshot,
+                    });
+                    p.last_seq = seq;
+                    cache.put(record, Arc::new(p));
+                }
+            }
+        }
+        for ((job, p), _) in prepared.into_iter().zip(&seqs) {
+            let mut results = Vec::with_capacity(job.pushes.len());
+            let mut accepted = 0u64;
+            let mut failed = false;
+            for ((push, outcome), w) in job.pushes.iter().zip(p.outcomes).zip(p.write_of) {
+                let outcome = match (outcome, w) {
+                    (Some(o), _) => o,
+                    (None, Some(i)) => {
+                        let write = &p.writes[i];
+                        accepted += write.changes.len() as u64;
+                        PushOutcome::Accepted {
+                            heads: split_heads(&write.heads),
+                            received_at: p.received_at,
+                            new_changes: write.changes.len() as u32,
+                        }
+                    }
+                    (None, None) => {
+                        failed = true;
+                        break;
+                    }
+                };
+                results.push(PushResult {
+                    record: push.record,
+                    outcome,
+                });
+            }
+            self.metrics.accepted(accepted);
+            *lock(&job.result) = Some(if failed {
+                Err(ApiError::internal())
+            } else {
+                Ok(results)
+            });
+        }
+    }
+
+    /// Checks one queued request's records against the server's documents (and the group's
+    /// earlier, not yet committed, ones in `group`). Returns what to store and the request's
+    /// new documents.
+    #[allow(clippy::type_complexity)]
+    fn prepare(
+        &self,
+        job: &PushJob,
+        group: &HashMap<RecordId, Arc<CachedDoc>>,
+    ) -> Result<(Prepared, HashMap<RecordId, Arc<CachedDoc>>), ApiError> {
+        let device = &job.device;
+        let pushes = &job.pushes;
         let bound: HashSet<ActorId> = device
             .actors
             .iter()
             .filter_map(|a| hex::decode(a).ok())
             .map(|b| ActorId::from(b.as_slice()))
             .collect();
-        let _writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let received_at = self.now_ms();
         let mut outcomes: Vec<Option<PushOutcome>> = Vec::with_capacity(pushes.len());
         let mut pending: HashMap<RecordId, Arc<CachedDoc>> = HashMap::new();
         let mut writes: Vec<RecordWrite> = Vec::new();
         let mut write_of: Vec<Option<usize>> = Vec::with_capacity(pushes.len());
         for push in pushes {
-            let base = match pending.get(&push.record) {
+            let base = match pending
+                .get(&push.record)
+                .or_else(|| group.get(&push.record))
+            {
                 Some(d) => Some(Arc::clone(d)),
                 None => self.document(push.record, true)?,
             };
@@ -600,56 +778,15 @@ impl SyncService {
                 }
             }
         }
-        let last_seqs = self.store.commit(&device.device_id, received_at, &writes)?;
-        // Committed: now the cache may show the new documents.
-        {
-            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            for (w, seq) in writes.iter().zip(&last_seqs) {
-                if let Some(p) = pending.remove(&w.facts.id) {
-                    let mut p = Arc::try_unwrap(p).unwrap_or_else(|a| CachedDoc {
-                        doc: a.doc.fork_as(&self.actor),
-                        kind: a.kind,
-                        last_seq: a.last_seq,
-                        changes_since_snapshot: a.changes_since_snapshot,
-                    });
-                    p.last_seq = *seq;
-                    cache.put(w.facts.id, Arc::new(p));
-                } else if let Some(c) = cache.get(&w.facts.id) {
-                    // The same record pushed twice in one request: keep the later seq.
-                    let seq = (*seq).max(c.last_seq);
-                    let c = CachedDoc {
-                        doc: c.doc.fork_as(&self.actor),
-                        kind: c.kind,
-                        last_seq: seq,
-                        changes_since_snapshot: c.changes_since_snapshot,
-                    };
-                    cache.put(w.facts.id, Arc::new(c));
-                }
-            }
-        }
-        let mut results = Vec::with_capacity(pushes.len());
-        let mut accepted = 0u64;
-        for ((push, outcome), w) in pushes.iter().zip(outcomes).zip(write_of) {
-            let outcome = match (outcome, w) {
-                (Some(o), _) => o,
-                (None, Some(i)) => {
-                    let write = &writes[i];
-                    accepted += write.changes.len() as u64;
-                    PushOutcome::Accepted {
-                        heads: split_heads(&write.heads),
-                        received_at,
-                        new_changes: write.changes.len() as u32,
-                    }
-                }
-                (None, None) => return Err(ApiError::internal()),
-            };
-            results.push(PushResult {
-                record: push.record,
-                outcome,
-            });
-        }
-        self.metrics.accepted(accepted);
-        Ok(results)
+        Ok((
+            Prepared {
+                received_at,
+                outcomes,
+                writes,
+                write_of,
+            },
+            pending,
+        ))
     }
 
     /// The next page of the feed for `device` after `cursor`.
@@ -672,21 +809,7 @@ impl SyncService {
                 more: false,
             });
         }
-        let mut page = PageBuilder {
-            device,
-            viewer: Viewer {
-                officer: device.officer.id.as_str(),
-                role: device.officer.role,
-                team: device.officer.team.as_deref(),
-            },
-            cursor,
-            entries: Vec::new(),
-            changes_entry: HashMap::new(),
-            heads: HashMap::new(),
-            decisions: HashMap::new(),
-            direct: HashMap::new(),
-            holdings: Vec::new(),
-        };
+        let mut page = PageBuilder::new(device, cursor);
         // Out-of-scope rows cost a scan but no entry; bound the scan so one request stays short.
         let scan_budget = limit * 8 + 256;
         let mut position = cursor;
@@ -697,6 +820,17 @@ impl SyncService {
             if rows.is_empty() {
                 break;
             }
+            // What the device holds of these rows' records, in one query rather than one each.
+            let unknown: HashSet<RecordId> = rows
+                .iter()
+                .map(|r| r.record)
+                .filter(|r| !page.decisions.contains_key(r) && !page.known_holdings.contains_key(r))
+                .collect();
+            let unknown: Vec<RecordId> = unknown.into_iter().collect();
+            let found = self.store.holdings(&device.device_id, &unknown)?;
+            for r in unknown {
+                page.known_holdings.insert(r, found.get(&r).copied());
+            }
             for row in rows {
                 if sent >= limit || scanned >= scan_budget {
                     break 'scan;
@@ -704,21 +838,49 @@ impl SyncService {
                 scanned += 1;
                 position = row.seq;
                 if let Decision::Send { through } = self.decide(&mut page, row.record)? {
-                    page.heads.insert(row.record, row.heads_after.clone());
+                    page.heads.insert(row.record, row.seq);
                     if row.seq <= through {
                         sent += 1; // delivered inside a snapshot
-                    } else if row.device != device.device_id {
+                    } else if *row.device != *device.device_id {
                         sent += 1;
-                        add_change(&mut page, row);
+                        add_change(&mut page, row.record, row.seq);
                     }
                 }
             }
         }
+        // Bodies only of the rows sent, and of the rows whose heads end a changes entry.
+        let mut wanted: Vec<u64> = page.pending.iter().map(|(_, seq)| *seq).collect();
+        wanted.extend(
+            page.changes_entry
+                .keys()
+                .filter_map(|record| page.heads.get(record).copied()),
+        );
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut bodies: HashMap<u64, ChangeBody> = self
+            .store
+            .change_bodies(&wanted)?
+            .into_iter()
+            .map(|b| (b.seq, b))
+            .collect();
         for (record, index) in &page.changes_entry {
-            if let (Some(FeedEntry::Changes { heads, .. }), Some(h)) =
-                (page.entries.get_mut(*index), page.heads.get(record))
-            {
-                *heads = split_heads(h);
+            if let (Some(FeedEntry::Changes { heads, .. }), Some(b)) = (
+                page.entries.get_mut(*index),
+                page.heads.get(record).and_then(|seq| bodies.get(seq)),
+            ) {
+                *heads = split_heads(&b.heads_after);
+            }
+        }
+        for (index, seq) in std::mem::take(&mut page.pending) {
+            let body = bodies.get_mut(&seq).ok_or_else(|| {
+                tracing::error!(seq, "a feed row has no stored body");
+                ApiError::internal()
+            })?;
+            if let Some(FeedEntry::Changes { changes, .. }) = page.entries.get_mut(index) {
+                changes.push(ReceivedChange {
+                    bytes: Bytes(std::mem::take(&mut body.bytes)),
+                    received_at: body.received_at,
+                });
             }
         }
         page.entries
@@ -739,7 +901,7 @@ impl SyncService {
         &self,
         page: &mut PageBuilder<'_>,
         record: RecordId,
-    ) -> Result<Option<(RecordFacts, bool)>, ApiError> {
+    ) -> Result<Option<(Arc<RecordFacts>, bool)>, ApiError> {
         if let Some(d) = page.direct.get(&record) {
             return Ok(d.clone());
         }
@@ -804,7 +966,10 @@ impl SyncService {
             return Ok(Decision::Skip);
         };
         let in_scope = self.in_scope(page, &facts, direct)?;
-        let holding = self.store.holding(&page.device.device_id, record)?;
+        let holding = match page.known_holdings.get(&record) {
+            Some(h) => *h,
+            None => self.store.holding(&page.device.device_id, record)?,
+        };
         let held = holding.is_some_and(|h| h.effective(page.cursor));
         let decision = match (in_scope, held) {
             (true, true) => {
@@ -960,21 +1125,7 @@ impl SyncService {
         {
             return Ok(true);
         }
-        let mut page = PageBuilder {
-            device,
-            viewer: Viewer {
-                officer: device.officer.id.as_str(),
-                role: device.officer.role,
-                team: device.officer.team.as_deref(),
-            },
-            cursor: 0,
-            entries: Vec::new(),
-            changes_entry: HashMap::new(),
-            heads: HashMap::new(),
-            decisions: HashMap::new(),
-            direct: HashMap::new(),
-            holdings: Vec::new(),
-        };
+        let mut page = PageBuilder::new(device, 0);
         let Some((facts, direct)) = self.direct(&mut page, record)? else {
             return Ok(false);
         };
@@ -982,32 +1133,26 @@ impl SyncService {
     }
 }
 
-fn add_change(page: &mut PageBuilder<'_>, row: FeedRow) {
-    let index = match page.changes_entry.get(&row.record) {
+fn add_change(page: &mut PageBuilder<'_>, record: RecordId, seq: u64) {
+    let index = match page.changes_entry.get(&record) {
         Some(i) => *i,
         None => {
             let kind = page
                 .direct
-                .get(&row.record)
+                .get(&record)
                 .and_then(|d| d.as_ref())
                 .map_or(RecordKind::Person, |(f, _)| f.kind);
             page.entries.push(FeedEntry::Changes {
-                record: row.record,
+                record,
                 kind,
                 changes: Vec::new(),
                 heads: Vec::new(),
             });
-            page.changes_entry
-                .insert(row.record, page.entries.len() - 1);
+            page.changes_entry.insert(record, page.entries.len() - 1);
             page.entries.len() - 1
         }
     };
-    if let Some(FeedEntry::Changes { changes, .. }) = page.entries.get_mut(index) {
-        changes.push(ReceivedChange {
-            bytes: Bytes(row.bytes),
-            received_at: row.received_at,
-        });
-    }
+    page.pending.push((index, seq));
 }
 
 fn protocol_error(version: u32) -> ApiError {

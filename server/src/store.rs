@@ -158,7 +158,19 @@ pub struct RecordWrite {
     pub snapshot: Option<Vec<u8>>,
 }
 
-/// One row of the change feed.
+/// One device's accepted records, for [`ServerStore::commit_many`].
+#[derive(Debug, Clone, Copy)]
+pub struct CommitBatch<'a> {
+    /// The device that pushed them.
+    pub device: &'a str,
+    /// Receipt time, ms.
+    pub received_at: i64,
+    /// The records.
+    pub writes: &'a [RecordWrite],
+}
+
+/// One row of the change feed, without its bytes (most rows a device's feed scans are out of
+/// its scope: their bodies are read with [`ServerStore::change_bodies`] only when sent).
 #[derive(Debug, Clone)]
 pub struct FeedRow {
     /// Feed position.
@@ -166,7 +178,14 @@ pub struct FeedRow {
     /// Record.
     pub record: RecordId,
     /// Device that pushed it.
-    pub device: String,
+    pub device: std::sync::Arc<str>,
+}
+
+/// The stored body of one change of the feed.
+#[derive(Debug, Clone)]
+pub struct ChangeBody {
+    /// Feed position.
+    pub seq: u64,
     /// Raw change.
     pub bytes: Vec<u8>,
     /// Receipt time, ms.
@@ -242,13 +261,28 @@ pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
         device: &str,
         received_at: i64,
         writes: &[RecordWrite],
-    ) -> Result<Vec<u64>, StoreError>;
+    ) -> Result<Vec<u64>, StoreError> {
+        let batch = CommitBatch {
+            device,
+            received_at,
+            writes,
+        };
+        Ok(self
+            .commit_many(std::slice::from_ref(&batch))?
+            .pop()
+            .unwrap_or_default())
+    }
+    /// As [`ServerStore::commit`] for several devices' pushes, in order, in one transaction (one
+    /// fsync: group commit); returns each batch's `seq`s. All are stored or none.
+    fn commit_many(&self, batches: &[CommitBatch<'_>]) -> Result<Vec<Vec<u64>>, StoreError>;
     /// The highest committed feed position (the stable watermark).
     fn max_seq(&self) -> Result<u64, StoreError>;
     /// Feed rows with `after < seq <= upto`, oldest first, at most `limit`.
     fn feed_rows(&self, after: u64, upto: u64, limit: usize) -> Result<Vec<FeedRow>, StoreError>;
+    /// The bodies of the changes at these feed positions, oldest first.
+    fn change_bodies(&self, seqs: &[u64]) -> Result<Vec<ChangeBody>, StoreError>;
     /// A record's facts.
-    fn facts(&self, record: RecordId) -> Result<Option<RecordFacts>, StoreError>;
+    fn facts(&self, record: RecordId) -> Result<Option<std::sync::Arc<RecordFacts>>, StoreError>;
     /// Records that link to `record`.
     fn linking_to(&self, record: RecordId) -> Result<Vec<RecordId>, StoreError>;
     /// Receipts of every change of a record, `seq <= upto`: (hash, received_at).
@@ -257,6 +291,12 @@ pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
     fn change_origins(&self, record: RecordId) -> Result<Vec<ChangeOrigin>, StoreError>;
     /// Whether `device` holds `record`, as last decided.
     fn holding(&self, device: &str, record: RecordId) -> Result<Option<Holding>, StoreError>;
+    /// What `device` holds of each of `records`, as last decided (absent: never decided).
+    fn holdings(
+        &self,
+        device: &str,
+        records: &[RecordId],
+    ) -> Result<std::collections::HashMap<RecordId, Holding>, StoreError>;
     /// Records feed decisions about what `device` holds.
     fn set_holdings(
         &self,

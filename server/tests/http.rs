@@ -1221,3 +1221,50 @@ async fn a_device_cannot_write_as_another_officer_or_into_a_record_it_has_no_par
     assert_eq!(rejected_rule(&response, 0), "author-changed");
     f.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pushes_committed_together_are_each_answered_and_delivered_once() {
+    // Pushes arriving while another commits are checked in order and committed as one group:
+    // every push gets its own answer, a change pushed twice at once is stored once, and a
+    // second device of the officer gets each record exactly once.
+    let f = fixture(|_| {}).await;
+    let tablet = f.device("PC1", Role::Officer, None).await;
+    let mut devs = Vec::new();
+    for _ in 0..4 {
+        devs.push(f.device("PC1", Role::Officer, None).await);
+    }
+    let docs: Vec<RecordDoc> = devs
+        .iter()
+        .map(|d| new_doc(d, RecordKind::CrimeReport, |_| {}))
+        .collect();
+    let push = |i: usize| f.sync(&devs[i], u64::MAX, 10, vec![push_of(&docs[i], &[])]);
+    let (a, b, c, d, a_again) = tokio::join!(push(0), push(1), push(2), push(3), push(0));
+    for (i, response) in [&a, &b, &c, &d].into_iter().enumerate() {
+        match &response.results[0].outcome {
+            PushOutcome::Accepted { heads, .. } => assert_eq!(heads, &heads_of(&docs[i])),
+            other => panic!("push {i}: {other:?}"),
+        }
+    }
+    let new_changes = |r: &SyncResponse| match r.results[0].outcome {
+        PushOutcome::Accepted { new_changes, .. } => new_changes,
+        ref other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        new_changes(&a) + new_changes(&a_again),
+        1,
+        "the same change pushed twice at once is stored once"
+    );
+    let (entries, _) = f.pull_all(&tablet, 0, 2).await;
+    let mut got: Vec<RecordId> = entries
+        .iter()
+        .map(|e| match e {
+            FeedEntry::Snapshot { record, .. } => *record,
+            other => panic!("new records arrive whole: {other:?}"),
+        })
+        .collect();
+    got.sort();
+    let mut want: Vec<RecordId> = docs.iter().map(id_of).collect();
+    want.sort();
+    assert_eq!(got, want, "each record exactly once");
+    f.server.shutdown().await;
+}

@@ -179,12 +179,14 @@ impl Fleet {
     pub fn server_changes(&self) -> Vec<StoredChange> {
         let store = self.store();
         let upto = store.max_seq().expect("max seq");
-        store
-            .feed_rows(0, upto, usize::MAX)
-            .expect("feed rows")
-            .into_iter()
-            .map(|row| {
-                let change = automerge::Change::try_from(row.bytes.as_slice())
+        let rows = store.feed_rows(0, upto, usize::MAX).expect("feed rows");
+        let seqs: Vec<u64> = rows.iter().map(|r| r.seq).collect();
+        let bodies = store.change_bodies(&seqs).expect("change bodies");
+        assert_eq!(bodies.len(), rows.len(), "every feed row has a body");
+        rows.into_iter()
+            .zip(bodies)
+            .map(|(row, body)| {
+                let change = automerge::Change::try_from(body.bytes.as_slice())
                     .expect("a stored change decodes");
                 StoredChange {
                     seq: row.seq,

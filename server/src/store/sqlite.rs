@@ -5,20 +5,30 @@
 //! `max(seq)` is committed, which is what the feed needs. Reads use a small pool of separate
 //! connections; WAL lets them read while the writer writes.
 //!
+//! **Facts in memory.** The scope facts of every record (`RecordFacts`) and the reverse links
+//! are kept in memory, loaded at open and brought up to date after every commit, still under
+//! the writer lock, from the records of the changes committed since (one query). The feed's
+//! watermark (`max_seq`) advances only with that catch-up, so a feed page never sees a change
+//! whose record's facts are not in memory yet. Another writer on the same file (a server that
+//! was stopped while a push was finishing) is caught up the same way when `max_seq` finds
+//! committed changes beyond the watermark and no commit of ours is running.
+//!
 //! Durability: `synchronous=FULL`. An `Accepted` tells the device it may stop keeping the change
 //! as unacknowledged; with `NORMAL` a power cut right after the answer could lose that commit,
 //! and the device would never push it again. The fsync per request is amortised over the
 //! request's batch (one transaction per request).
 
 use super::{
-    ChangeOrigin, DeviceAuth, DeviceRow, EnrolOutcome, FeedRow, Holding, NewDevice, Officer,
-    RecordFacts, RecordWrite, ServerStore, StoreError, StoredDocument,
+    ChangeBody, ChangeOrigin, CommitBatch, DeviceAuth, DeviceRow, EnrolOutcome, FeedRow, Holding,
+    NewDevice, Officer, RecordFacts, RecordWrite, ServerStore, StoreError, StoredDocument,
 };
 use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::json;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// The schema version this build writes (`PRAGMA user_version`).
 const SCHEMA_VERSION: u32 = 1;
@@ -98,6 +108,54 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
+    memory: RwLock<Memory>,
+    /// The highest committed `seq` whose record facts are in `memory`.
+    watermark: AtomicU64,
+    /// What each device that asked for its feed holds (`device_records`), loaded on first use
+    /// under the writer lock and kept up to date by `commit` and `set_holdings` after they
+    /// commit, still under it.
+    held: RwLock<HashMap<String, HashMap<RecordId, Holding>>>,
+    /// The feed's rows since the store opened (every scan of every device reads them), appended
+    /// by the catch-up; older positions are read from SQLite.
+    tail: RwLock<Tail>,
+}
+
+/// Feed rows with `seq > start`, in order, without gaps up to the watermark.
+#[derive(Debug, Default)]
+struct Tail {
+    start: u64,
+    rows: std::collections::VecDeque<FeedRow>,
+    devices: HashMap<String, Arc<str>>,
+}
+
+/// Rows kept in `Tail` at most (about 100 bytes each); the older half is dropped beyond.
+const TAIL_ROWS: usize = 1_000_000;
+
+/// What the feed needs of every record, kept in memory (see the module header).
+#[derive(Debug, Default)]
+struct Memory {
+    facts: HashMap<RecordId, Arc<RecordFacts>>,
+    /// Record → the records linking to it.
+    linking: HashMap<RecordId, BTreeSet<RecordId>>,
+}
+
+impl Memory {
+    fn put(&mut self, facts: RecordFacts) {
+        if let Some(old) = self.facts.get(&facts.id) {
+            for (_, to) in &old.links {
+                if let Some(from) = self.linking.get_mut(to) {
+                    from.remove(&facts.id);
+                    if from.is_empty() {
+                        self.linking.remove(to);
+                    }
+                }
+            }
+        }
+        for (_, to) in &facts.links {
+            self.linking.entry(*to).or_default().insert(facts.id);
+        }
+        self.facts.insert(facts.id, Arc::new(facts));
+    }
 }
 
 impl SqliteStore {
@@ -118,10 +176,35 @@ impl SqliteStore {
             }
             tx.commit()?;
         }
+        let mut memory = Memory::default();
+        let watermark = {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare(
+                    "SELECT id, kind, author, team, attending, status, links FROM records",
+                )?;
+                let rows = stmt.query_map([], facts_from_row)?;
+                for r in rows {
+                    memory.put(parse_facts(r?)?);
+                }
+            }
+            let max: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+                r.get(0)
+            })?;
+            tx.commit()?;
+            max as u64
+        };
         Ok(SqliteStore {
             path: path.to_owned(),
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
+            memory: RwLock::new(memory),
+            watermark: AtomicU64::new(watermark),
+            held: RwLock::new(HashMap::new()),
+            tail: RwLock::new(Tail {
+                start: watermark,
+                ..Tail::default()
+            }),
         })
     }
 
@@ -134,6 +217,78 @@ impl SqliteStore {
         let out = f(&tx)?;
         tx.commit()?;
         Ok(out)
+    }
+
+    /// As `write`, then `after` on the writer's connection once the transaction committed,
+    /// still under the writer lock (so in-memory state follows commit order).
+    fn write_then<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+        after: impl FnOnce(&Connection) -> Result<(), StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        after(&conn)?;
+        Ok(out)
+    }
+
+    /// Brings the in-memory facts up to every committed change, then advances the watermark.
+    /// Called with the writer's connection, under its lock.
+    fn catch_up(&self, conn: &Connection) -> Result<(), StoreError> {
+        let from = self.watermark.load(Ordering::Acquire);
+        let upto: i64 = conn
+            .prepare_cached("SELECT coalesce(max(seq), 0) FROM changes")?
+            .query_row([], |r| r.get(0))?;
+        let upto = upto as u64;
+        if upto <= from {
+            return Ok(());
+        }
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, kind, author, team, attending, status, links FROM records
+             WHERE id IN (SELECT DISTINCT record FROM changes WHERE seq > ?1 AND seq <= ?2)",
+        )?;
+        let facts = stmt
+            .query_map(params![from as i64, upto as i64], facts_from_row)?
+            .map(|r| parse_facts(r?))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut memory = self.memory.write().unwrap_or_else(|e| e.into_inner());
+        for f in facts {
+            memory.put(f);
+        }
+        drop(memory);
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, record, device FROM changes WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query(params![from as i64, upto as i64])?;
+        let mut tail = self.tail.write().unwrap_or_else(|e| e.into_inner());
+        while let Some(r) = rows.next()? {
+            let record = r.get_ref(1)?.as_str().map_err(|_| corrupt("record id"))?;
+            let device = r.get_ref(2)?.as_str().map_err(|_| corrupt("device id"))?;
+            let device = match tail.devices.get(device) {
+                Some(d) => Arc::clone(d),
+                None => {
+                    let d: Arc<str> = Arc::from(device);
+                    tail.devices.insert(device.to_owned(), Arc::clone(&d));
+                    d
+                }
+            };
+            tail.rows.push_back(FeedRow {
+                seq: r.get::<_, i64>(0)? as u64,
+                record: parse_record_id(record)?,
+                device,
+            });
+        }
+        if tail.rows.len() > TAIL_ROWS {
+            let drop_to = tail.rows.len() - TAIL_ROWS / 2;
+            tail.rows.drain(..drop_to);
+            tail.start = tail.rows.front().map_or(upto, |r| r.seq - 1);
+        }
+        drop(tail);
+        // Only now may feed pages read up to these changes (their facts are in memory).
+        self.watermark.store(upto, Ordering::Release);
+        Ok(())
     }
 
     fn read<T>(
@@ -176,6 +331,105 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// Stores one device's accepted records inside `tx`: the body of [`ServerStore::commit`].
+fn commit_writes(
+    tx: &rusqlite::Transaction<'_>,
+    device: &str,
+    received_at: i64,
+    writes: &[RecordWrite],
+) -> Result<Vec<u64>, StoreError> {
+    let mut last = Vec::with_capacity(writes.len());
+    for w in writes {
+        let id = w.facts.id.to_string();
+        let mut last_seq = 0u64;
+        let mut inserted = 0u32;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO changes (hash, record, device, actor, bytes, received_at, heads_after)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (hash) DO NOTHING",
+            )?;
+            for c in &w.changes {
+                if insert.execute(params![
+                    c.hash,
+                    id,
+                    device,
+                    c.actor,
+                    c.bytes,
+                    received_at,
+                    c.heads_after
+                ])? > 0
+                {
+                    last_seq = tx.last_insert_rowid() as u64;
+                    inserted += 1;
+                }
+            }
+        }
+        let team: Option<String> = tx
+            .prepare_cached("SELECT team FROM officers WHERE id = ?1")?
+            .query_row([&w.facts.author], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let attending =
+            serde_json::to_string(&w.facts.attending).map_err(|_| corrupt("attending"))?;
+        let links: Vec<(&str, String)> = w
+            .facts
+            .links
+            .iter()
+            .map(|(r, id)| (r.as_str(), id.to_string()))
+            .collect();
+        let links_json = serde_json::to_string(&links).map_err(|_| corrupt("links"))?;
+        let existing: Option<(i64, u32)> = tx
+            .prepare_cached("SELECT last_seq, changes_since_snapshot FROM records WHERE id = ?1")?
+            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let new_last = if inserted > 0 {
+            last_seq as i64
+        } else {
+            existing.map_or(0, |e| e.0)
+        };
+        match (&w.snapshot, existing) {
+            (Some(snapshot), _) => {
+                tx.prepare_cached(
+                            "INSERT INTO records (id, kind, author, team, attending, status, links, heads, snapshot,
+                                                  snapshot_seq, last_seq, changes_since_snapshot)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 0)
+                             ON CONFLICT (id) DO UPDATE SET kind = ?2, author = ?3, team = ?4, attending = ?5,
+                                status = ?6, links = ?7, heads = ?8, snapshot = ?9, snapshot_seq = ?10,
+                                last_seq = ?10, changes_since_snapshot = 0",
+                        )?
+                        .execute(params![id, w.facts.kind.as_str(), w.facts.author, team, attending,
+                            w.facts.status.as_str(), links_json, w.heads, snapshot, new_last])?;
+            }
+            (None, Some(_)) => {
+                tx.prepare_cached(
+                            "UPDATE records SET kind = ?2, author = ?3, team = ?4, attending = ?5, status = ?6,
+                                links = ?7, heads = ?8, last_seq = ?9,
+                                changes_since_snapshot = changes_since_snapshot + ?10 WHERE id = ?1",
+                        )?
+                        .execute(params![id, w.facts.kind.as_str(), w.facts.author, team, attending,
+                            w.facts.status.as_str(), links_json, w.heads, new_last, inserted])?;
+            }
+            (None, None) => return Err(corrupt("a new record must be written with a snapshot")),
+        }
+        tx.prepare_cached("DELETE FROM record_links WHERE from_id = ?1")?
+            .execute([&id])?;
+        for (role, to) in &links {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO record_links (from_id, role, to_id) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![id, role, to])?;
+        }
+        tx.prepare_cached(
+                    "INSERT INTO device_records (device, record, held, as_of_cursor, prev_held, through_seq)
+                     VALUES (?1, ?2, 1, 0, 1, 0)
+                     ON CONFLICT (device, record) DO UPDATE SET held = 1, as_of_cursor = 0, prev_held = 1",
+                )?
+                .execute(params![device, id])?;
+        last.push(if inserted > 0 { last_seq } else { 0 });
+    }
+    Ok(last)
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -380,142 +634,129 @@ impl ServerStore for SqliteStore {
         })
     }
 
-    fn commit(
-        &self,
-        device: &str,
-        received_at: i64,
-        writes: &[RecordWrite],
-    ) -> Result<Vec<u64>, StoreError> {
-        self.write(|tx| {
-            let mut last = Vec::with_capacity(writes.len());
-            for w in writes {
-                let id = w.facts.id.to_string();
-                let mut last_seq = 0u64;
-                let mut inserted = 0u32;
-                {
-                    let mut insert = tx.prepare_cached(
-                        "INSERT INTO changes (hash, record, device, actor, bytes, received_at, heads_after)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (hash) DO NOTHING",
-                    )?;
-                    for c in &w.changes {
-                        if insert.execute(params![c.hash, id, device, c.actor, c.bytes, received_at, c.heads_after])? > 0 {
-                            last_seq = tx.last_insert_rowid() as u64;
-                            inserted += 1;
+    fn commit_many(&self, batches: &[CommitBatch<'_>]) -> Result<Vec<Vec<u64>>, StoreError> {
+        self.write_then(
+            |tx| {
+                batches
+                    .iter()
+                    .map(|b| commit_writes(tx, b.device, b.received_at, b.writes))
+                    .collect()
+            },
+            |conn| {
+                let mut held = self.held.write().unwrap_or_else(|e| e.into_inner());
+                for b in batches {
+                    if let Some(device) = held.get_mut(b.device) {
+                        for w in b.writes {
+                            let h = device.entry(w.facts.id).or_insert(Holding {
+                                held: true,
+                                as_of_cursor: 0,
+                                prev_held: true,
+                                through_seq: 0,
+                            });
+                            h.held = true;
+                            h.as_of_cursor = 0;
+                            h.prev_held = true;
                         }
                     }
                 }
-                let team: Option<String> = tx
-                    .prepare_cached("SELECT team FROM officers WHERE id = ?1")?
-                    .query_row([&w.facts.author], |r| r.get(0))
-                    .optional()?
-                    .flatten();
-                let attending = serde_json::to_string(&w.facts.attending).map_err(|_| corrupt("attending"))?;
-                let links: Vec<(&str, String)> = w.facts.links.iter().map(|(r, id)| (r.as_str(), id.to_string())).collect();
-                let links_json = serde_json::to_string(&links).map_err(|_| corrupt("links"))?;
-                let existing: Option<(i64, u32)> = tx
-                    .prepare_cached("SELECT last_seq, changes_since_snapshot FROM records WHERE id = ?1")?
-                    .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                let new_last = if inserted > 0 { last_seq as i64 } else { existing.map_or(0, |e| e.0) };
-                match (&w.snapshot, existing) {
-                    (Some(snapshot), _) => {
-                        tx.prepare_cached(
-                            "INSERT INTO records (id, kind, author, team, attending, status, links, heads, snapshot,
-                                                  snapshot_seq, last_seq, changes_since_snapshot)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 0)
-                             ON CONFLICT (id) DO UPDATE SET kind = ?2, author = ?3, team = ?4, attending = ?5,
-                                status = ?6, links = ?7, heads = ?8, snapshot = ?9, snapshot_seq = ?10,
-                                last_seq = ?10, changes_since_snapshot = 0",
-                        )?
-                        .execute(params![id, w.facts.kind.as_str(), w.facts.author, team, attending,
-                            w.facts.status.as_str(), links_json, w.heads, snapshot, new_last])?;
-                    }
-                    (None, Some(_)) => {
-                        tx.prepare_cached(
-                            "UPDATE records SET kind = ?2, author = ?3, team = ?4, attending = ?5, status = ?6,
-                                links = ?7, heads = ?8, last_seq = ?9,
-                                changes_since_snapshot = changes_since_snapshot + ?10 WHERE id = ?1",
-                        )?
-                        .execute(params![id, w.facts.kind.as_str(), w.facts.author, team, attending,
-                            w.facts.status.as_str(), links_json, w.heads, new_last, inserted])?;
-                    }
-                    (None, None) => return Err(corrupt("a new record must be written with a snapshot")),
-                }
-                tx.prepare_cached("DELETE FROM record_links WHERE from_id = ?1")?.execute([&id])?;
-                for (role, to) in &links {
-                    tx.prepare_cached("INSERT OR IGNORE INTO record_links (from_id, role, to_id) VALUES (?1, ?2, ?3)")?
-                        .execute(params![id, role, to])?;
-                }
-                tx.prepare_cached(
-                    "INSERT INTO device_records (device, record, held, as_of_cursor, prev_held, through_seq)
-                     VALUES (?1, ?2, 1, 0, 1, 0)
-                     ON CONFLICT (device, record) DO UPDATE SET held = 1, as_of_cursor = 0, prev_held = 1",
-                )?
-                .execute(params![device, id])?;
-                last.push(if inserted > 0 { last_seq } else { 0 });
-            }
-            Ok(last)
-        })
+                drop(held);
+                self.catch_up(conn)
+            },
+        )
     }
 
     fn max_seq(&self) -> Result<u64, StoreError> {
-        self.read(|c| {
+        let watermark = self.watermark.load(Ordering::Acquire);
+        let committed = self.read(|c| {
             Ok(
                 c.prepare_cached("SELECT coalesce(max(seq), 0) FROM changes")?
                     .query_row([], |r| r.get::<_, i64>(0))? as u64,
             )
-        })
+        })?;
+        if committed <= watermark {
+            return Ok(watermark);
+        }
+        // Changes beyond the watermark: ours being committed (the commit catches up, wait for
+        // it elsewhere), or another writer's (catch up now, if no commit of ours is running).
+        let conn = match self.writer.try_lock() {
+            Ok(c) => c,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(watermark),
+        };
+        self.catch_up(&conn)?;
+        // Another writer may have changed holdings too: read them again when next needed.
+        self.held.write().unwrap_or_else(|e| e.into_inner()).clear();
+        Ok(self.watermark.load(Ordering::Acquire))
     }
 
     fn feed_rows(&self, after: u64, upto: u64, limit: usize) -> Result<Vec<FeedRow>, StoreError> {
+        {
+            let tail = self.tail.read().unwrap_or_else(|e| e.into_inner());
+            if after >= tail.start {
+                let first = tail.rows.partition_point(|r| r.seq <= after);
+                return Ok(tail
+                    .rows
+                    .range(first..)
+                    .take_while(|r| r.seq <= upto)
+                    .take(limit)
+                    .cloned()
+                    .collect());
+            }
+        }
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, record, device, bytes, received_at, heads_after FROM changes
+                "SELECT seq, record, device FROM changes
                  WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
             )?;
-            let rows = stmt.query_map(params![after as i64, upto as i64, limit as i64], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    r.get::<_, String>(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })?;
-            rows.map(|r| {
-                let (seq, record, device, bytes, received_at, heads_after) = r?;
-                Ok(FeedRow {
-                    seq,
-                    record: parse_record_id(&record)?,
-                    device,
-                    bytes,
-                    received_at,
-                    heads_after,
-                })
-            })
-            .collect()
+            let mut rows = stmt.query(params![after as i64, upto as i64, limit as i64])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let record = r.get_ref(1)?.as_str().map_err(|_| corrupt("record id"))?;
+                let device = r.get_ref(2)?.as_str().map_err(|_| corrupt("device id"))?;
+                out.push(FeedRow {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    record: parse_record_id(record)?,
+                    device: Arc::from(device),
+                });
+            }
+            Ok(out)
         })
     }
 
-    fn facts(&self, record: RecordId) -> Result<Option<RecordFacts>, StoreError> {
+    fn change_bodies(&self, seqs: &[u64]) -> Result<Vec<ChangeBody>, StoreError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = serde_json::to_string(seqs).map_err(|_| corrupt("seq list"))?;
         self.read(|c| {
-            c.prepare_cached("SELECT id, kind, author, team, attending, status, links FROM records WHERE id = ?1")?
-                .query_row([record.to_string()], facts_from_row)
-                .optional()?
-                .map(parse_facts)
-                .transpose()
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, bytes, received_at, heads_after FROM changes
+                 WHERE seq IN (SELECT value FROM json_each(?1)) ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([list], |r| {
+                Ok(ChangeBody {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    bytes: r.get(1)?,
+                    received_at: r.get(2)?,
+                    heads_after: r.get(3)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
+    }
+
+    fn facts(&self, record: RecordId) -> Result<Option<Arc<RecordFacts>>, StoreError> {
+        let memory = self.memory.read().unwrap_or_else(|e| e.into_inner());
+        Ok(memory.facts.get(&record).cloned())
     }
 
     fn linking_to(&self, record: RecordId) -> Result<Vec<RecordId>, StoreError> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT DISTINCT from_id FROM record_links WHERE to_id = ?1 ORDER BY from_id",
-            )?;
-            let rows = stmt.query_map([record.to_string()], |r| r.get::<_, String>(0))?;
-            rows.map(|r| parse_record_id(&r?)).collect()
-        })
+        let memory = self.memory.read().unwrap_or_else(|e| e.into_inner());
+        Ok(memory
+            .linking
+            .get(&record)
+            .map(|from| from.iter().copied().collect())
+            .unwrap_or_default())
     }
 
     fn receipts(&self, record: RecordId, upto: u64) -> Result<Vec<(Vec<u8>, i64)>, StoreError> {
@@ -543,15 +784,57 @@ impl ServerStore for SqliteStore {
     }
 
     fn holding(&self, device: &str, record: RecordId) -> Result<Option<Holding>, StoreError> {
-        self.read(|c| {
-            Ok(c.prepare_cached(
-                "SELECT held, as_of_cursor, prev_held, through_seq FROM device_records WHERE device = ?1 AND record = ?2",
-            )?
-            .query_row(params![device, record.to_string()], |r| {
-                Ok(Holding { held: r.get(0)?, as_of_cursor: r.get::<_, i64>(1)? as u64, prev_held: r.get(2)?, through_seq: r.get::<_, i64>(3)? as u64 })
-            })
-            .optional()?)
-        })
+        Ok(self.holdings(device, &[record])?.remove(&record))
+    }
+
+    fn holdings(
+        &self,
+        device: &str,
+        records: &[RecordId],
+    ) -> Result<HashMap<RecordId, Holding>, StoreError> {
+        let pick = |all: &HashMap<RecordId, Holding>| {
+            records
+                .iter()
+                .filter_map(|r| all.get(r).map(|h| (*r, *h)))
+                .collect()
+        };
+        if let Some(all) = self
+            .held
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(device)
+        {
+            return Ok(pick(all));
+        }
+        // First use for this device: load under the writer lock, so no commit slips between.
+        let conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let mut all = HashMap::new();
+        {
+            let mut stmt = conn.prepare_cached(
+                "SELECT record, held, as_of_cursor, prev_held, through_seq FROM device_records
+                 WHERE device = ?1",
+            )?;
+            let mut rows = stmt.query([device])?;
+            while let Some(r) = rows.next()? {
+                let record = r.get_ref(0)?.as_str().map_err(|_| corrupt("record id"))?;
+                all.insert(
+                    parse_record_id(record)?,
+                    Holding {
+                        held: r.get(1)?,
+                        as_of_cursor: r.get::<_, i64>(2)? as u64,
+                        prev_held: r.get(3)?,
+                        through_seq: r.get::<_, i64>(4)? as u64,
+                    },
+                );
+            }
+        }
+        let out = pick(&all);
+        self.held
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(device.to_owned(), all);
+        drop(conn);
+        Ok(out)
     }
 
     fn set_holdings(
@@ -562,7 +845,7 @@ impl ServerStore for SqliteStore {
         if holdings.is_empty() {
             return Ok(());
         }
-        self.write(|tx| {
+        self.write_then(|tx| {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO device_records (device, record, held, as_of_cursor, prev_held, through_seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -570,6 +853,11 @@ impl ServerStore for SqliteStore {
             )?;
             for (record, h) in holdings {
                 stmt.execute(params![device, record.to_string(), h.held, h.as_of_cursor as i64, h.prev_held, h.through_seq as i64])?;
+            }
+            Ok(())
+        }, |_| {
+            if let Some(all) = self.held.write().unwrap_or_else(|e| e.into_inner()).get_mut(device) {
+                all.extend(holdings.iter().copied());
             }
             Ok(())
         })
