@@ -34,6 +34,9 @@ pub struct ServerConfig {
     pub compact_every: u32,
     /// The server's clock (receipt times, token and code expiry).
     pub clock: Arc<dyn Clock>,
+    /// Check every pushed change against the write policy as of its dependencies. Always on in
+    /// service; off only to measure what the checks cost.
+    pub check_policy: bool,
 }
 
 impl ServerConfig {
@@ -50,6 +53,7 @@ impl ServerConfig {
             document_cache: 4096,
             compact_every: 64,
             clock: Arc::new(SystemClock),
+            check_policy: true,
         }
     }
 }

@@ -40,6 +40,7 @@ mod metrics;
 mod scope;
 mod service;
 pub mod store;
+mod trust;
 
 pub use admin::{Admin, CODE_TTL_MS};
 pub use config::{FileConfig, ServerConfig, database_path};

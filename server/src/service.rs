@@ -176,6 +176,7 @@ fn check_record(
     bound: &HashSet<ActorId>,
     writer: &Officer,
     actor: &ActorId,
+    policy: Option<Option<&str>>,
 ) -> Checked {
     let mut decoded = Vec::with_capacity(push.changes.len());
     for (i, bytes) in push.changes.iter().enumerate() {
@@ -322,6 +323,20 @@ fn check_record(
     }
     let base_heads = base.map(|b| b.doc.heads()).unwrap_or_default();
     let changes = doc.automerge().get_changes(&base_heads);
+    // Each new change against the write policy, as of what its author could see. `policy` is
+    // the author's team (known for a stored record; the writer's own for a new one).
+    if let Some(author_team) = policy {
+        let empty = Automerge::new();
+        let before = base.map_or(&empty, |b| b.doc.automerge());
+        let team = if base.is_none() {
+            writer.team.as_deref()
+        } else {
+            author_team
+        };
+        if let Err(outcome) = crate::trust::check_changes(before, &changes, writer, team) {
+            return Checked::Refused(outcome);
+        }
+    }
     Checked::New(Box::new(NewRecord {
         doc,
         changes,
@@ -702,7 +717,23 @@ impl SyncService {
                 Some(d) => Some(Arc::clone(d)),
                 None => self.document(push.record, true)?,
             };
-            match check_record(base.as_deref(), push, &bound, &device.officer, &self.actor) {
+            let facts = if self.config.check_policy {
+                self.store.facts(push.record)?
+            } else {
+                None
+            };
+            let policy = self
+                .config
+                .check_policy
+                .then(|| facts.as_ref().and_then(|f| f.team.as_deref()));
+            match check_record(
+                base.as_deref(),
+                push,
+                &bound,
+                &device.officer,
+                &self.actor,
+                policy,
+            ) {
                 Checked::Known => {
                     let heads = base.as_ref().map(|b| b.doc.heads()).unwrap_or_default();
                     outcomes.push(Some(PushOutcome::Accepted {

@@ -1268,3 +1268,229 @@ async fn concurrent_pushes_committed_together_are_each_answered_and_delivered_on
     assert_eq!(got, want, "each record exactly once");
     f.server.shutdown().await;
 }
+
+/// Applies `edit` to the record in `doc` as `dev`, one change; returns the heads before it.
+fn change_as(
+    doc: &mut RecordDoc,
+    dev: &Dev,
+    at: i64,
+    edit: impl FnOnce(&mut Record),
+) -> Vec<ChangeHash> {
+    let base = doc.heads();
+    let mut record = doc.hydrate().expect("record");
+    edit(&mut record);
+    doc.update(&record, &author(dev), "edit", t(at))
+        .expect("update");
+    base
+}
+
+fn workflow_event(
+    dev: &Dev,
+    action: fieldbook_core::domain::WorkflowAction,
+    at: i64,
+) -> fieldbook_core::domain::WorkflowEvent {
+    fieldbook_core::domain::WorkflowEvent {
+        action,
+        by: dev.user.officer.clone(),
+        role: dev.user.role,
+        at: t(at),
+        reason: Some("because the test says so".into()),
+        heads: vec!["00".repeat(32)],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_clients_with_valid_tokens_are_refused_and_honest_devices_are_unaffected() {
+    use fieldbook_core::domain::WorkflowAction;
+    let f = fixture(|_| {}).await;
+    let pc1 = f.device("PC1", Role::Officer, Some("A")).await;
+    let pc2 = f.device("PC2", Role::Officer, Some("A")).await;
+    let pcso = f.device("PCSO9", Role::Pcso, Some("A")).await;
+    let sgt = f.device("SGT1", Role::Supervisor, Some("A")).await;
+
+    // An honest submitted report from PC1.
+    let mut report = new_doc(&pc1, RecordKind::NeighbourhoodIssue, |_| {});
+    let created = push_of(&report, &[]);
+    let base = change_as(&mut report, &pc1, 1, |r| {
+        workflow::submit(r, &pc1.user, &[], t(1)).expect("submit");
+    });
+    let submitted = push_of(&report, &base);
+    let response = f.sync(&pc1, 0, 10, vec![created, submitted]).await;
+    assert!(
+        response
+            .results
+            .iter()
+            .all(|r| matches!(r.outcome, PushOutcome::Accepted { .. })),
+        "{response:?}"
+    );
+
+    let cases: Vec<(&str, &Dev, RecordPush, &str)> = vec![
+        // An officer appending an approval to their own submitted report.
+        (
+            "self-approval by the author",
+            &pc1,
+            {
+                let mut d = report.fork_as(&pc1.actor);
+                let base = change_as(&mut d, &pc1, 2, |r| {
+                    r.meta_mut()
+                        .workflow
+                        .push(workflow_event(&pc1, WorkflowAction::Approved, 2))
+                });
+                push_of(&d, &base)
+            },
+            "policy-supervisor-only",
+        ),
+        // A supervisor approving their own submitted record.
+        (
+            "a supervisor approving their own record",
+            &sgt,
+            {
+                let mut own = new_doc(&sgt, RecordKind::NeighbourhoodIssue, |_| {});
+                change_as(&mut own, &sgt, 1, |r| {
+                    workflow::submit(r, &sgt.user, &[], t(1)).expect("submit")
+                });
+                change_as(&mut own, &sgt, 2, |r| {
+                    r.meta_mut()
+                        .workflow
+                        .push(workflow_event(&sgt, WorkflowAction::Approved, 2))
+                });
+                push_of(&own, &[])
+            },
+            "policy-self-approval",
+        ),
+        // A PCSO creating a stop-search.
+        (
+            "a PCSO creating a stop-search",
+            &pcso,
+            push_of(&new_doc(&pcso, RecordKind::StopSearch, |_| {}), &[]),
+            "policy-pcso-stop-search",
+        ),
+        // An officer editing another officer's submitted report (content locked).
+        (
+            "an edit to a submitted report",
+            &pc1,
+            {
+                let mut d = report.fork_as(&pc1.actor);
+                let base = change_as(&mut d, &pc1, 3, |r| {
+                    if let Record::Issue(i) = r {
+                        i.narrative = "changed after submission".into()
+                    }
+                });
+                push_of(&d, &base)
+            },
+            "policy-submitted-locked",
+        ),
+        // A record created with an approval already in its history.
+        (
+            "a record born approved",
+            &pc2,
+            {
+                let d = new_doc(&pc2, RecordKind::NeighbourhoodIssue, |r| {
+                    r.meta_mut()
+                        .workflow
+                        .push(workflow_event(&pc2, WorkflowAction::Approved, 0))
+                });
+                push_of(&d, &[])
+            },
+            "policy-workflow-forged",
+        ),
+        // A rival top-level `approval` object: not part of any record, refused whole.
+        (
+            "a rival approval object",
+            &pc1,
+            {
+                let mut am = report.automerge().clone();
+                let base = am.get_heads();
+                let mut tx = am.transaction();
+                let obj = tx
+                    .put_object(automerge::ROOT, "approval", automerge::ObjType::Map)
+                    .expect("put");
+                tx.put(&obj, "by", "SGT1").expect("put");
+                let message = serde_json::json!({"by": "PC1", "role": "officer", "action": "edit"})
+                    .to_string();
+                tx.commit_with(
+                    automerge::transaction::CommitOptions::default().with_message(message),
+                );
+                RecordPush {
+                    record: id_of(&report),
+                    kind: RecordKind::NeighbourhoodIssue,
+                    changes: am
+                        .get_changes(&base)
+                        .iter()
+                        .map(|c| Bytes(c.raw_bytes().to_vec()))
+                        .collect(),
+                }
+            },
+            "not-a-record",
+        ),
+    ];
+    for (what, dev, push, rule) in cases {
+        let before = f.dump();
+        let response = f.sync(dev, u64::MAX, 10, vec![push]).await;
+        assert_eq!(rejected_rule(&response, 0), rule, "{what}");
+        assert_eq!(
+            f.dump(),
+            before,
+            "{what}: something of a refused push was stored"
+        );
+    }
+
+    // The supervisor of the team approves honestly; replaying an old push adds nothing.
+    let mut approved = report.fork_as(&sgt.actor);
+    let heads: Vec<String> = approved.heads_hex();
+    let base = change_as(&mut approved, &sgt, 4, |r| {
+        workflow::approve(r, &sgt.user, &[], heads, t(4)).expect("approve");
+    });
+    let response = f
+        .sync(&sgt, u64::MAX, 10, vec![push_of(&approved, &base)])
+        .await;
+    assert!(
+        matches!(
+            response.results[0].outcome,
+            PushOutcome::Accepted { new_changes: 1, .. }
+        ),
+        "{response:?}"
+    );
+    let replay = f
+        .sync(&pc1, u64::MAX, 10, vec![push_of(&report, &[])])
+        .await;
+    assert!(
+        matches!(
+            replay.results[0].outcome,
+            PushOutcome::Accepted { new_changes: 0, .. }
+        ),
+        "{replay:?}"
+    );
+
+    // Editing the approved report without re-opening it is refused; re-opening first is allowed.
+    let mut locked = approved.fork_as(&pc1.actor);
+    let base = change_as(&mut locked, &pc1, 5, |r| {
+        if let Record::Issue(i) = r {
+            i.narrative = "quietly changed".into()
+        }
+    });
+    let response = f
+        .sync(&pc1, u64::MAX, 10, vec![push_of(&locked, &base)])
+        .await;
+    assert_eq!(rejected_rule(&response, 0), "policy-approved-locked");
+    let mut reopened = approved.fork_as(&pc1.actor);
+    let base = change_as(&mut reopened, &pc1, 6, |r| {
+        workflow::reopen(r, &pc1.user, "a late witness came forward", t(6)).expect("reopen");
+    });
+    change_as(&mut reopened, &pc1, 7, |r| {
+        if let Record::Issue(i) = r {
+            i.narrative = "with the late witness".into()
+        }
+    });
+    let response = f
+        .sync(&pc1, u64::MAX, 10, vec![push_of(&reopened, &base)])
+        .await;
+    assert!(
+        matches!(
+            response.results[0].outcome,
+            PushOutcome::Accepted { new_changes: 2, .. }
+        ),
+        "{response:?}"
+    );
+    f.server.shutdown().await;
+}
