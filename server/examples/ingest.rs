@@ -13,6 +13,8 @@
 //! - default (`feed`): a real device's request: it sends the cursor of its last page, and
 //!   pulls further pages while the feed says `more`, as `Device::sync` does. Every device sees
 //!   the other devices' changes go by (out of its scope) in its feed.
+//! - `--no-policy`: the server skips its per-change write-policy checks (only to measure their
+//!   cost; a real server always checks).
 //! - `--push-only`: the cursor is always past the end, so the server answers with an empty
 //!   page: ingest alone.
 //!
@@ -40,6 +42,8 @@ struct Options {
     seconds: u64,
     edits: usize,
     push_only: bool,
+    /// Turn the per-change policy checks off (to measure what trust costs).
+    no_policy: bool,
 }
 
 fn options() -> Options {
@@ -48,6 +52,7 @@ fn options() -> Options {
         seconds: 25,
         edits: 320,
         push_only: false,
+        no_policy: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -61,6 +66,7 @@ fn options() -> Options {
             "--seconds" => o.seconds = number("--seconds").clamp(1, 600),
             "--edits" => o.edits = number("--edits").max(4) as usize,
             "--push-only" => o.push_only = true,
+            "--no-policy" => o.no_policy = true,
             "--bench" => {}
             other => panic!("unknown option {other}: see the header of examples/ingest.rs"),
         }
@@ -211,10 +217,11 @@ fn main() {
     let dir = tempfile::TempDir::new().expect("temp dir");
     let db = dir.path().join("server.db");
     let server = runtime
-        .block_on(fieldbook_server::start(ServerConfig::new(
-            "127.0.0.1:0".parse().expect("addr"),
-            &db,
-        )))
+        .block_on(fieldbook_server::start({
+            let mut config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &db);
+            config.check_policy = !o.no_policy;
+            config
+        }))
         .expect("server starts");
     let url = server.url();
     let sync_url = format!("{url}/v1/sync");

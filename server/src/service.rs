@@ -326,14 +326,12 @@ fn check_record(
     // Each new change against the write policy, as of what its author could see. `policy` is
     // the author's team (known for a stored record; the writer's own for a new one).
     if let Some(author_team) = policy {
-        let empty = Automerge::new();
-        let before = base.map_or(&empty, |b| b.doc.automerge());
         let team = if base.is_none() {
             writer.team.as_deref()
         } else {
             author_team
         };
-        if let Err(outcome) = crate::trust::check_changes(before, &changes, writer, team) {
+        if let Err(outcome) = crate::trust::check_changes(doc.automerge(), &changes, writer, team) {
             return Checked::Refused(outcome);
         }
     }
