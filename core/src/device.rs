@@ -496,17 +496,16 @@ impl Device {
         let stored = self.record(id)?;
         workflow::may_edit(&self.user, &stored)?;
         let kind = stored.kind();
-        let value = match value {
-            Value::String(s) => Assignment::parse(&format!("{field}={s}"))
-                .ok()
-                .and_then(|a| self.expand_shorthand(kind, &a))
-                .unwrap_or_else(|| value.clone()),
-            Value::Number(n) => Assignment::parse(&format!("{field}={n}"))
-                .ok()
-                .and_then(|a| self.expand_shorthand(kind, &a))
-                .unwrap_or_else(|| value.clone()),
-            _ => value.clone(),
+        // A shorthand is written as text or a number (`16`, `8N`), as `set` accepts it.
+        let raw = match value {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
         };
+        let value = raw
+            .and_then(|r| Assignment::parse(&format!("{field}={r}")).ok())
+            .and_then(|a| self.expand_shorthand(kind, &a))
+            .unwrap_or_else(|| value.clone());
         let now = self.now();
         let author = self.author();
         let mut loaded = self.take(id)?;
