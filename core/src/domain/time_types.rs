@@ -84,6 +84,31 @@ pub struct CalendarDate(pub Date);
 const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]");
 
+impl CalendarDate {
+    /// Parses `YYYY-MM-DD` text. A date of birth is personal data, so the error does not repeat it.
+    pub fn parse(s: &str) -> Result<CalendarDate, crate::Error> {
+        Date::parse(s.trim(), DATE_FORMAT)
+            .map(CalendarDate)
+            .map_err(|_| {
+                crate::Error::invalid(
+                    "date",
+                    "date",
+                    "not a date: use YYYY-MM-DD, e.g. 1990-04-17",
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for CalendarDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.format(DATE_FORMAT) {
+            Ok(text) => f.write_str(&text),
+            // A `Date` has every component the format names, so formatting cannot fail.
+            Err(_) => write!(f, "{}", self.0),
+        }
+    }
+}
+
 impl Serialize for CalendarDate {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let text = self
@@ -97,13 +122,11 @@ impl Serialize for CalendarDate {
 impl<'de> Deserialize<'de> for CalendarDate {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Date::parse(s.trim(), DATE_FORMAT)
-            .map(CalendarDate)
-            .map_err(|_| {
-                serde::de::Error::custom(format!(
-                    "'{}' is not a date: use YYYY-MM-DD, e.g. 1990-04-17",
-                    crate::limits::preview(&s)
-                ))
-            })
+        CalendarDate::parse(&s).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "'{}' is not a date: use YYYY-MM-DD, e.g. 1990-04-17",
+                crate::limits::preview(&s)
+            ))
+        })
     }
 }
