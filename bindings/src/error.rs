@@ -1,0 +1,178 @@
+//! The one error the apps see, mapped from the core's [`fieldbook_core::Error`] here and nowhere
+//! else. Each variant is something an app can act on; every message is the core's, which never
+//! holds personal data.
+
+use crate::types::Finding;
+use fieldbook_core::Error as CoreError;
+use fieldbook_core::storage::StoreError;
+
+/// What went wrong, as an app acts on it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, uniffi::Error)]
+pub enum FieldbookError {
+    /// Bad input or a refused submission: every broken rule, each naming its field. Show them
+    /// next to the fields; nothing was stored.
+    #[error("{} finding(s): {}", findings.len(), summary(findings))]
+    Validation {
+        /// Every rule that failed.
+        findings: Vec<Finding>,
+    },
+    /// This user may not do this now (role, workflow state, not the author). `code` is
+    /// `forbidden` or `not-editable`.
+    #[error("{detail} [{code}]")]
+    NotPermitted {
+        /// Stable code.
+        code: String,
+        /// What to tell the user.
+        detail: String,
+    },
+    /// No such record on this device.
+    #[error("no record {id} on this device")]
+    NotFound {
+        /// The record id asked for.
+        id: String,
+    },
+    /// The record changed since it was read (a sync merged into it): read it again and
+    /// re-apply the edit, or use `save_versioned`.
+    #[error("the record changed since it was read: read it again")]
+    Stale,
+    /// The server cannot be reached, or the platform reports no connection. Work is kept:
+    /// sync later.
+    #[error("{detail}")]
+    Offline {
+        /// What failed.
+        detail: String,
+    },
+    /// The server failed (5xx) after retries. Work is kept: sync later.
+    #[error("{detail}")]
+    ServerUnavailable {
+        /// What failed.
+        detail: String,
+    },
+    /// The device's sign-in is no longer valid (expired or unknown to the server): enrol it
+    /// again with a new code.
+    #[error("{detail}")]
+    AuthenticationExpired {
+        /// What to tell the user.
+        detail: String,
+    },
+    /// The device was revoked at the server. Its unsynced work stays on it.
+    #[error("{detail}")]
+    DeviceRevoked {
+        /// What to tell the user.
+        detail: String,
+    },
+    /// The device is not enrolled with a server yet.
+    #[error("{detail}")]
+    NotEnrolled {
+        /// What to tell the user.
+        detail: String,
+    },
+    /// The server refused the request (bad enrolment code, too large, ...). `code` is the
+    /// server's stable code.
+    #[error("{detail} [{code}]")]
+    RefusedByServer {
+        /// The server's stable code, e.g. `bad-code`, `too-large`.
+        code: String,
+        /// What is wrong and what to do.
+        detail: String,
+    },
+    /// The sync was cancelled through its [`crate::SyncCancel`] handle. What it applied before
+    /// is kept.
+    #[error("the sync was cancelled; what it had applied is kept")]
+    Cancelled,
+    /// The encrypted store failed: `key-rejected` (the key provider gave another key),
+    /// `store-corrupt`, `store-too-new`, `store-missing`, `bad-key`, `storage`.
+    #[error("{detail} [{code}]")]
+    Storage {
+        /// Stable code.
+        code: String,
+        /// What failed.
+        detail: String,
+    },
+    /// Anything else (a damaged document, a server answer this build does not understand).
+    #[error("{detail} [{code}]")]
+    Other {
+        /// Stable code.
+        code: String,
+        /// What failed.
+        detail: String,
+    },
+}
+
+fn summary(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .map(|f| format!("{}: {} [{}]", f.field, f.message, f.rule))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl From<CoreError> for FieldbookError {
+    fn from(e: CoreError) -> Self {
+        let code = e.code().to_owned();
+        let detail = e.to_string();
+        match e {
+            CoreError::Invalid {
+                field,
+                rule,
+                message,
+            } => FieldbookError::Validation {
+                findings: vec![Finding {
+                    field,
+                    rule,
+                    message,
+                    severity: crate::types::Severity::Error,
+                }],
+            },
+            CoreError::Refused { findings } => FieldbookError::Validation {
+                findings: findings.into_iter().map(Finding::from).collect(),
+            },
+            CoreError::Forbidden(_) | CoreError::NotEditable { .. } => {
+                FieldbookError::NotPermitted { code, detail }
+            }
+            CoreError::NotFound(id) => FieldbookError::NotFound { id: id.to_string() },
+            CoreError::Store(StoreError::Stale) => FieldbookError::Stale,
+            CoreError::Offline { .. } => FieldbookError::Offline { detail },
+            CoreError::ServerFailed { .. } => FieldbookError::ServerUnavailable { detail },
+            CoreError::Unauthenticated | CoreError::TokenExpired => {
+                FieldbookError::AuthenticationExpired { detail }
+            }
+            CoreError::DeviceRevoked => FieldbookError::DeviceRevoked { detail },
+            CoreError::NotEnrolled => FieldbookError::NotEnrolled { detail },
+            CoreError::ServerRefused { code, message } => FieldbookError::RefusedByServer {
+                code,
+                detail: message,
+            },
+            CoreError::Store(_) | CoreError::NotInitialised => {
+                FieldbookError::Storage { code, detail }
+            }
+            CoreError::WrongKind { .. } | CoreError::Doc(_) | CoreError::Protocol(_) => {
+                FieldbookError::Other { code, detail }
+            }
+        }
+    }
+}
+
+impl FieldbookError {
+    /// A stable code for every error (the rule id of a single validation finding).
+    pub fn code(&self) -> String {
+        match self {
+            FieldbookError::Validation { findings } => match findings.as_slice() {
+                [one] => one.rule.clone(),
+                _ => "refused".into(),
+            },
+            FieldbookError::NotPermitted { code, .. }
+            | FieldbookError::RefusedByServer { code, .. }
+            | FieldbookError::Storage { code, .. }
+            | FieldbookError::Other { code, .. } => code.clone(),
+            FieldbookError::NotFound { .. } => "unknown-record".into(),
+            FieldbookError::Stale => "stale-record".into(),
+            FieldbookError::Offline { .. } => "offline".into(),
+            FieldbookError::ServerUnavailable { .. } => "server-failed".into(),
+            FieldbookError::AuthenticationExpired { .. } => "token-expired".into(),
+            FieldbookError::DeviceRevoked { .. } => "device-revoked".into(),
+            FieldbookError::NotEnrolled { .. } => "not-enrolled".into(),
+            FieldbookError::Cancelled => "cancelled".into(),
+        }
+    }
+}
