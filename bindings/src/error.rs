@@ -176,3 +176,104 @@ impl FieldbookError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldbook_core::domain::{RecordId, RecordKind, Status};
+    use fieldbook_core::rules::{Finding as CoreFinding, Severity as CoreSeverity};
+
+    #[test]
+    fn every_core_error_becomes_the_variant_an_app_acts_on() {
+        let id = RecordId::generate();
+        let cases: Vec<(CoreError, &str)> = vec![
+            (
+                CoreError::invalid("grounds", "ss-grounds-specific", "be specific"),
+                "ss-grounds-specific",
+            ),
+            (CoreError::Forbidden("no".into()), "forbidden"),
+            (
+                CoreError::NotEditable {
+                    id,
+                    status: Status::Submitted,
+                    message: "wait".into(),
+                },
+                "not-editable",
+            ),
+            (CoreError::NotFound(id), "unknown-record"),
+            (CoreError::Store(StoreError::Stale), "stale-record"),
+            (CoreError::Store(StoreError::KeyRejected), "key-rejected"),
+            (
+                CoreError::Offline {
+                    detail: "timeout".into(),
+                },
+                "offline",
+            ),
+            (
+                CoreError::ServerFailed {
+                    status: 503,
+                    message: "busy".into(),
+                },
+                "server-failed",
+            ),
+            (CoreError::TokenExpired, "token-expired"),
+            (CoreError::Unauthenticated, "token-expired"),
+            (CoreError::DeviceRevoked, "device-revoked"),
+            (CoreError::NotEnrolled, "not-enrolled"),
+            (
+                CoreError::ServerRefused {
+                    code: "bad-code".into(),
+                    message: "m".into(),
+                },
+                "bad-code",
+            ),
+            (
+                CoreError::WrongKind {
+                    id,
+                    expected: RecordKind::CrimeReport,
+                    actual: RecordKind::Person,
+                },
+                "wrong-kind",
+            ),
+            (CoreError::Protocol("x".into()), "protocol"),
+        ];
+        for (core, code) in cases {
+            let ffi = FieldbookError::from(core);
+            assert_eq!(ffi.code(), code, "{ffi:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_submission_keeps_every_finding_with_its_field() {
+        let finding = |field: &str, rule: &str, severity| CoreFinding {
+            field: field.into(),
+            rule: rule.into(),
+            message: "m".into(),
+            severity,
+        };
+        let ffi = FieldbookError::from(CoreError::Refused {
+            findings: vec![
+                finding("grounds", "ss-grounds-specific", CoreSeverity::Error),
+                finding(
+                    "recording_decision",
+                    "crime-decision-late",
+                    CoreSeverity::Warning,
+                ),
+            ],
+        });
+        let FieldbookError::Validation { findings } = ffi else {
+            panic!("not a validation error");
+        };
+        let fields: Vec<_> = findings
+            .iter()
+            .map(|f| (f.field.as_str(), f.severity))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                ("grounds", crate::types::Severity::Error),
+                ("recording_decision", crate::types::Severity::Warning)
+            ]
+        );
+    }
+}

@@ -7,13 +7,18 @@ use fieldbook_core::device::{ApprovalState as CoreApproval, FieldDiff as CoreDif
 use fieldbook_core::domain::Timestamp;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Milliseconds since the epoch as a `SystemTime` (times before 1970 clamp to the epoch).
+/// Milliseconds since the epoch (the store's columns) as a `SystemTime`, either side of 1970.
 pub(crate) fn time(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+    let magnitude = Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 {
+        UNIX_EPOCH + magnitude
+    } else {
+        UNIX_EPOCH - magnitude
+    }
 }
 
 pub(crate) fn ts(t: Timestamp) -> SystemTime {
-    time(t.millis())
+    crate::records::time_to_ffi(t)
 }
 
 fn json(v: &serde_json::Value) -> String {

@@ -20,7 +20,7 @@ use fieldbook_core::domain;
 /// Every time the core can hold (years -9999 to 9999) fits a `SystemTime` on 64-bit Linux,
 /// Android, iOS and macOS. Times before 1970 are ordinary here: a non-recent crime occurred long
 /// ago. (Only Windows, from 1601, could not hold the earliest; uniffi itself panics there too.)
-pub(super) fn time_to_ffi(time: domain::Timestamp) -> SystemTime {
+pub(crate) fn time_to_ffi(time: domain::Timestamp) -> SystemTime {
     let seconds = time.0.unix_timestamp();
     let whole = Duration::from_secs(seconds.unsigned_abs());
     let start_of_second = if seconds >= 0 {
