@@ -285,3 +285,24 @@ def test_cancelling_the_python_task_cancels_the_sync(server, proxy, new_device):
     run(give_up())
     proxy.stall.clear()
     assert run(officer.sync()).accepted == 1
+
+
+def test_the_platform_clock_stamps_records_and_drives_overdue_decisions(tmp_path):
+    class PinnedClock(fb.Clock):
+        def __init__(self):
+            self.at = datetime.datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+        def now(self):
+            return self.at
+
+    clock = PinnedClock()
+    device = fb.FieldbookDevice.setup(str(tmp_path / "phone.fieldbook"), "PC1234", fb.Role.OFFICER, Keys(), clock)
+    crime = device.create_record(fb.RecordKind.CRIME_REPORT).value
+    assert crime.meta.created_at == clock.at
+    crime.reported_at = clock.at
+    device.save(fb.Record.CRIME(crime))
+    assert [r.id for r in device.overdue_decisions()] == []
+    clock.at += datetime.timedelta(hours=25)
+    [overdue] = device.overdue_decisions()
+    assert overdue.id == crime.meta.id
+    assert overdue.decision_due_at == datetime.datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
