@@ -34,7 +34,7 @@ fn fill(device: &mut Device) -> Result<Vec<Record>, fieldbook_core::Error> {
 }
 
 fn per_call_us(n: u32, mut f: impl FnMut(u32)) -> f64 {
-    for i in 0..n / 10 {
+    for i in 0..n / 2 {
         f(i);
     }
     let started = Instant::now();
