@@ -2592,23 +2592,23 @@ public struct AccessLogEntry: Equatable, Hashable {
     /**
      * When.
      */
-    public let at: Date
+    public var at: Date
     /**
      * Who.
      */
-    public let officer: String
+    public var officer: String
     /**
      * Which record.
      */
-    public let recordId: String
+    public var recordId: String
     /**
      * What: `view`, `create`, `alter`, `export`.
      */
-    public let action: String
+    public var action: String
     /**
      * Why.
      */
-    public let purpose: String
+    public var purpose: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2691,11 +2691,11 @@ public struct AgeEvidence: Equatable, Hashable {
     /**
      * Age in whole years.
      */
-    public let years: UInt8
+    public var years: UInt8
     /**
      * True when the officer estimated it.
      */
-    public let estimated: Bool
+    public var estimated: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2760,15 +2760,15 @@ public struct AssessmentExemption: Equatable, Hashable {
     /**
      * The victim (a person id listed in `victims`).
      */
-    public let victimId: String
+    public var victimId: String
     /**
      * Declined, uncontactable or safety.
      */
-    public let reason: NoAssessmentReason
+    public var reason: NoAssessmentReason
     /**
      * Detail.
      */
-    public let note: String?
+    public var note: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2839,15 +2839,15 @@ public struct Attachment: Equatable, Hashable {
     /**
      * SHA-256 of the bytes, hex.
      */
-    public let sha256: String
+    public var sha256: String
     /**
      * Media type, e.g. "image/jpeg".
      */
-    public let mediaType: String
+    public var mediaType: String
     /**
      * Caption.
      */
-    public let caption: String?
+    public var caption: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -2918,23 +2918,23 @@ public struct AttentionItem: Equatable, Hashable {
     /**
      * The record.
      */
-    public let id: String
+    public var id: String
     /**
      * Its kind.
      */
-    public let kind: RecordKind
+    public var kind: RecordKind
     /**
      * The server's rule.
      */
-    public let rule: String
+    public var rule: String
     /**
      * What is wrong and what to do.
      */
-    public let message: String
+    public var message: String
     /**
      * The field to blame, if one.
      */
-    public let field: String?
+    public var field: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3017,11 +3017,11 @@ public struct Choice: Equatable, Hashable {
     /**
      * What is stored.
      */
-    public let code: String
+    public var code: String
     /**
      * What is shown.
      */
-    public let label: String
+    public var label: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3086,11 +3086,11 @@ public struct Classification: Equatable, Hashable {
     /**
      * Home Office offence code and label, e.g. 8N "Assault with injury".
      */
-    public let offence: Coded
+    public var offence: Coded
     /**
      * police.uk category, e.g. "violent-crime".
      */
-    public let category: String
+    public var category: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3155,11 +3155,11 @@ public struct Coded: Equatable, Hashable {
     /**
      * Stable code, e.g. Home Office offence code "8N".
      */
-    public let code: String
+    public var code: String
     /**
      * The label as published at the time it was recorded.
      */
-    public let label: String
+    public var label: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3224,19 +3224,19 @@ public struct CommunicationNeeds: Equatable, Hashable {
     /**
      * Interpreter needed, in this language.
      */
-    public let interpreterLanguage: String?
+    public var interpreterLanguage: String?
     /**
      * EasyRead material.
      */
-    public let easyRead: Bool
+    public var easyRead: Bool
     /**
      * Braille.
      */
-    public let braille: Bool
+    public var braille: Bool
     /**
      * A registered intermediary.
      */
-    public let intermediary: Bool
+    public var intermediary: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3313,15 +3313,15 @@ public struct Conflict: Equatable, Hashable {
     /**
      * Field path.
      */
-    public let field: String
+    public var field: String
     /**
      * The value shown now, JSON.
      */
-    public let currentJson: String
+    public var currentJson: String
     /**
      * Every competing value, JSON, with who wrote it.
      */
-    public let values: [ConflictValue]
+    public var values: [ConflictValue]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3392,11 +3392,11 @@ public struct ConflictValue: Equatable, Hashable {
     /**
      * The value, JSON.
      */
-    public let valueJson: String
+    public var valueJson: String
     /**
      * Who wrote it, if known.
      */
-    public let by: String?
+    public var by: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3461,11 +3461,11 @@ public struct ContactDetails: Equatable, Hashable {
     /**
      * Phone number.
      */
-    public let phone: String?
+    public var phone: String?
     /**
      * Email address.
      */
-    public let email: String?
+    public var email: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3530,19 +3530,19 @@ public struct ContactPreferences: Equatable, Hashable {
     /**
      * Preferred channel.
      */
-    public let channel: ContactChannel
+    public var channel: ContactChannel
     /**
      * How often, e.g. "weekly", "on change".
      */
-    public let frequency: String?
+    public var frequency: String?
     /**
      * A safe way to make contact (domestic abuse: never a possibly shared phone).
      */
-    public let safeContactMethod: String?
+    public var safeContactMethod: String?
     /**
      * Whether automatic updates (texts, emails) may be sent.
      */
-    public let automaticMessages: Bool
+    public var automaticMessages: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3619,19 +3619,19 @@ public struct CrimeFlags: Equatable, Hashable {
     /**
      * Domestic abuse.
      */
-    public let domesticAbuse: Bool
+    public var domesticAbuse: Bool
     /**
      * Hate crime.
      */
-    public let hateCrime: Bool
+    public var hateCrime: Bool
     /**
      * The victim has been a victim before.
      */
-    public let repeatVictim: Bool
+    public var repeatVictim: Bool
     /**
      * The victim is vulnerable.
      */
-    public let vulnerableVictim: Bool
+    public var vulnerableVictim: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3708,84 +3708,84 @@ public struct CrimeReport: Equatable, Hashable {
     /**
      * Id, kind, author, times, workflow.
      */
-    public let meta: RecordMeta
+    public var meta: RecordMeta
     /**
      * When the report was received (the 24-hour recording clock starts here).
      */
-    public let reportedAt: Date?
+    public var reportedAt: Date?
     /**
      * When it happened (from).
      */
-    public let occurredFrom: Date?
+    public var occurredFrom: Date?
     /**
      * When it happened (to).
      */
-    public let occurredTo: Date?
+    public var occurredTo: Date?
     /**
      * Where it happened.
      */
-    public let location: Location?
+    public var location: Location?
     /**
      * Other officers who attended (collar numbers): they may add to this report while it is a
      * draft, and it reaches their devices.
      */
-    public let attendingOfficers: [String]
+    public var attendingOfficers: [String]
     /**
      * Offence classification.
      */
-    public let classification: Classification?
+    public var classification: Classification?
     /**
      * Why the classification last changed (required to reclassify a submitted record).
      */
-    public let reclassificationReason: String?
+    public var reclassificationReason: String?
     /**
      * The NCRS recording decision.
      */
-    public let recordingDecision: RecordingDecision?
+    public var recordingDecision: RecordingDecision?
     /**
      * The account, written by one or more officers.
      */
-    public let narrative: String
+    public var narrative: String
     /**
      * Victims (person ids).
      */
-    public let victims: [String]
+    public var victims: [String]
     /**
      * Suspects (person ids).
      */
-    public let suspects: [String]
+    public var suspects: [String]
     /**
      * Witnesses (person ids).
      */
-    public let witnesses: [String]
+    public var witnesses: [String]
     /**
      * Property and exhibits.
      */
-    public let property: [PropertyItem]
+    public var property: [PropertyItem]
     /**
      * Photos and files.
      */
-    public let attachments: [Attachment]
+    public var attachments: [Attachment]
     /**
      * Domestic abuse, hate crime, repeat and vulnerable victim flags.
      */
-    public let flags: CrimeFlags
+    public var flags: CrimeFlags
     /**
      * THRIVE risk assessment.
      */
-    public let thrive: Thrive?
+    public var thrive: Thrive?
     /**
      * Outcome code 0–22 with its label.
      */
-    public let outcome: Coded?
+    public var outcome: Coded?
     /**
      * The victim's decision, required for outcome 16.
      */
-    public let victimDecision: VictimDecision?
+    public var victimDecision: VictimDecision?
     /**
      * Recorded reasons why a victim has no needs assessment.
      */
-    public let assessmentExemptions: [AssessmentExemption]
+    public var assessmentExemptions: [AssessmentExemption]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -3959,11 +3959,11 @@ public struct EnhancedRightsOverride: Equatable, Hashable {
     /**
      * The implied category code that is not applied.
      */
-    public let category: String
+    public var category: String
     /**
      * Why.
      */
-    public let reason: String
+    public var reason: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4028,23 +4028,23 @@ public struct Enrolment: Equatable, Hashable {
     /**
      * The server.
      */
-    public let server: String
+    public var server: String
     /**
      * The server's id for this device.
      */
-    public let deviceId: String
+    public var deviceId: String
     /**
      * The officer.
      */
-    public let officer: String
+    public var officer: String
     /**
      * Their role.
      */
-    public let role: Role
+    public var role: Role
     /**
      * Their team.
      */
-    public let team: String?
+    public var team: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4127,35 +4127,35 @@ public struct FieldChange: Equatable, Hashable {
     /**
      * The change hash.
      */
-    public let change: String
+    public var change: String
     /**
      * Who made it.
      */
-    public let by: String?
+    public var by: String?
     /**
      * Their role.
      */
-    public let role: Role?
+    public var role: Role?
     /**
      * The action (`edit`, `submit`, ...).
      */
-    public let action: String?
+    public var action: String?
     /**
      * Device time of the change.
      */
-    public let at: Date?
+    public var at: Date?
     /**
      * Field path.
      */
-    public let field: String
+    public var field: String
     /**
      * Old value, JSON (none when it was added).
      */
-    public let oldJson: String?
+    public var oldJson: String?
     /**
      * New value, JSON (none when it was removed).
      */
-    public let newJson: String?
+    public var newJson: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4257,15 +4257,15 @@ public struct FieldDiff: Equatable, Hashable {
     /**
      * Field path.
      */
-    public let field: String
+    public var field: String
     /**
      * The older value, JSON.
      */
-    public let oldJson: String
+    public var oldJson: String
     /**
      * The newer value, JSON.
      */
-    public let newJson: String
+    public var newJson: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4336,19 +4336,19 @@ public struct Finding: Equatable, Hashable {
     /**
      * Field path, e.g. `grounds`, `victims[0]`, `referral.explicit_consent`.
      */
-    public let field: String
+    public var field: String
     /**
      * Stable rule id, e.g. `ss-grounds-specific`.
      */
-    public let rule: String
+    public var rule: String
     /**
      * A sentence an officer understands, with what to do. No personal data.
      */
-    public let message: String
+    public var message: String
     /**
      * Error or warning.
      */
-    public let severity: Severity
+    public var severity: Severity
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4425,11 +4425,11 @@ public struct IssueFlags: Equatable, Hashable {
     /**
      * The reporter or victim has reported before.
      */
-    public let `repeat`: Bool
+    public var `repeat`: Bool
     /**
      * The reporter or victim is vulnerable.
      */
-    public let vulnerable: Bool
+    public var vulnerable: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4494,27 +4494,27 @@ public struct Location: Equatable, Hashable {
     /**
      * WGS84 latitude in degrees.
      */
-    public let lat: Double?
+    public var lat: Double?
     /**
      * WGS84 longitude in degrees.
      */
-    public let lon: Double?
+    public var lon: Double?
     /**
      * GPS accuracy radius in metres.
      */
-    public let accuracyM: Double?
+    public var accuracyM: Double?
     /**
      * Free-text address or place description.
      */
-    public let description: String?
+    public var description: String?
     /**
      * Street, if known.
      */
-    public let street: String?
+    public var street: String?
     /**
      * Ward, if known.
      */
-    public let ward: String?
+    public var ward: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4603,60 +4603,60 @@ public struct NeighbourhoodIssue: Equatable, Hashable {
     /**
      * Id, kind, author, times, workflow.
      */
-    public let meta: RecordMeta
+    public var meta: RecordMeta
     /**
      * When it was reported.
      */
-    public let reportedAt: Date?
+    public var reportedAt: Date?
     /**
      * Where.
      */
-    public let location: Location?
+    public var location: Location?
     /**
      * Other officers or PCSOs working the issue (collar numbers): they may add to it while it is
      * a draft.
      */
-    public let attendingOfficers: [String]
+    public var attendingOfficers: [String]
     /**
      * ASB type code (National Standard for Incident Recording).
      */
-    public let asbType: String?
+    public var asbType: String?
     /**
      * "personal", "nuisance" or "environmental".
      */
-    public let qualifier: String?
+    public var qualifier: String?
     /**
      * The reporter (person id), unless anonymous.
      */
-    public let reporterId: String?
+    public var reporterId: String?
     /**
      * The reporter asked to stay anonymous.
      */
-    public let anonymousReporter: Bool
+    public var anonymousReporter: Bool
     /**
      * Repeat and vulnerable flags.
      */
-    public let flags: IssueFlags
+    public var flags: IssueFlags
     /**
      * THRIVE risk assessment.
      */
-    public let thrive: Thrive?
+    public var thrive: Thrive?
     /**
      * What happened.
      */
-    public let narrative: String
+    public var narrative: String
     /**
      * Actions taken.
      */
-    public let actionsTaken: String
+    public var actionsTaken: String
     /**
      * Problem-solving (SARA) plan reference.
      */
-    public let saraPlanRef: String?
+    public var saraPlanRef: String?
     /**
      * The crime report (record id) this issue became, if it turned out to be a crime.
      */
-    public let linkedCrimeId: String?
+    public var linkedCrimeId: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4795,31 +4795,31 @@ public struct Person: Equatable, Hashable {
     /**
      * Id, kind, author, times, workflow.
      */
-    public let meta: RecordMeta
+    public var meta: RecordMeta
     /**
      * Names, the first being the primary one; aliases flagged.
      */
-    public let names: [PersonName]
+    public var names: [PersonName]
     /**
      * Date of birth, `YYYY-MM-DD`.
      */
-    public let dateOfBirth: String?
+    public var dateOfBirth: String?
     /**
      * Address.
      */
-    public let address: String?
+    public var address: String?
     /**
      * Phone and email.
      */
-    public let contact: ContactDetails
+    public var contact: ContactDetails
     /**
      * Communication needs.
      */
-    public let communication: CommunicationNeeds
+    public var communication: CommunicationNeeds
     /**
      * Physical description.
      */
-    public let description: String?
+    public var description: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4914,15 +4914,15 @@ public struct PersonName: Equatable, Hashable {
     /**
      * Given name(s).
      */
-    public let given: String
+    public var given: String
     /**
      * Family name.
      */
-    public let family: String
+    public var family: String
     /**
      * True for an alias or former name.
      */
-    public let alias: Bool
+    public var alias: Bool
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -4993,15 +4993,15 @@ public struct PropertyItem: Equatable, Hashable {
     /**
      * What it is.
      */
-    public let description: String
+    public var description: String
     /**
      * Exhibit reference, if seized.
      */
-    public let exhibitRef: String?
+    public var exhibitRef: String?
     /**
      * Value in pence, if known.
      */
-    public let valuePence: Int64?
+    public var valuePence: Int64?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5072,47 +5072,47 @@ public struct QueueItem: Equatable, Hashable {
     /**
      * The record.
      */
-    public let id: String
+    public var id: String
     /**
      * Its kind.
      */
-    public let kind: RecordKind
+    public var kind: RecordKind
     /**
      * Its author.
      */
-    public let author: String
+    public var author: String
     /**
      * `submitted`, or `approved` when changed since approval.
      */
-    public let status: Status
+    public var status: Status
     /**
      * When the incident was reported (else the record's creation).
      */
-    public let reportedAt: Date
+    public var reportedAt: Date
     /**
      * Time since the report, on this device's clock.
      */
-    public let waiting: TimeInterval
+    public var waiting: TimeInterval
     /**
      * When it was last submitted.
      */
-    public let submittedAt: Date?
+    public var submittedAt: Date?
     /**
      * Every rule finding.
      */
-    public let findings: [Finding]
+    public var findings: [Finding]
     /**
      * Against its last approval, with the diff since.
      */
-    public let approval: ApprovalState
+    public var approval: ApprovalState
     /**
      * Whether this supervisor may approve it now.
      */
-    public let canApprove: Bool
+    public var canApprove: Bool
     /**
      * Why not, when it cannot be approved.
      */
-    public let blockedBecause: String?
+    public var blockedBecause: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5231,19 +5231,19 @@ public struct RecordFilter: Equatable, Hashable {
     /**
      * Only this kind.
      */
-    public let kind: RecordKind?
+    public var kind: RecordKind?
     /**
      * Only this status.
      */
-    public let status: Status?
+    public var status: Status?
     /**
      * Only this author.
      */
-    public let author: String?
+    public var author: String?
     /**
      * At most this many rows (default 1,000).
      */
-    public let limit: UInt32?
+    public var limit: UInt32?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5320,27 +5320,27 @@ public struct RecordMeta: Equatable, Hashable {
     /**
      * Generated on the device (UUIDv7, time ordered).
      */
-    public let id: String
+    public var id: String
     /**
      * Which kind of record this is.
      */
-    public let kind: RecordKind
+    public var kind: RecordKind
     /**
      * The officer who created it (collar number).
      */
-    public let author: String
+    public var author: String
     /**
      * Device clock at creation.
      */
-    public let createdAt: Date
+    public var createdAt: Date
     /**
      * Set by the sync server when it first receives the record; written by nobody else.
      */
-    public let serverReceivedAt: Date?
+    public var serverReceivedAt: Date?
     /**
      * Append-only workflow history; status is derived from it.
      */
-    public let workflow: [WorkflowEvent]
+    public var workflow: [WorkflowEvent]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5429,59 +5429,59 @@ public struct RecordSummary: Equatable, Hashable {
     /**
      * Record id.
      */
-    public let id: String
+    public var id: String
     /**
      * Kind.
      */
-    public let kind: RecordKind
+    public var kind: RecordKind
     /**
      * Workflow status.
      */
-    public let status: Status
+    public var status: Status
     /**
      * Author.
      */
-    public let author: String
+    public var author: String
     /**
      * Created (device clock).
      */
-    public let createdAt: Date
+    public var createdAt: Date
     /**
      * Last local change or merge.
      */
-    public let updatedAt: Date
+    public var updatedAt: Date
     /**
      * The record's main time (report, detention, assessment); none for a person.
      */
-    public let eventAt: Date?
+    public var eventAt: Date?
     /**
      * Crime reports with no recording decision yet: when it falls due.
      */
-    public let decisionDueAt: Date?
+    public var decisionDueAt: Date?
     /**
      * Stop-searches still needing a receipt (or a reason for none).
      */
-    public let receiptNeeded: Bool
+    public var receiptNeeded: Bool
     /**
      * Offence code, ASB type or power.
      */
-    public let classification: String?
+    public var classification: String?
     /**
      * Latitude, for map screens.
      */
-    public let lat: Double?
+    public var lat: Double?
     /**
      * Longitude, for map screens.
      */
-    public let lon: Double?
+    public var lon: Double?
     /**
      * Flags, e.g. `domestic_abuse`.
      */
-    public let flags: [String]
+    public var flags: [String]
     /**
      * Legal-field conflicts awaiting resolution.
      */
-    public let conflicts: UInt32
+    public var conflicts: UInt32
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5618,15 +5618,15 @@ public struct RecordingDecision: Equatable, Hashable {
     /**
      * Crimed or not crimed.
      */
-    public let decision: RecordingDecisionKind
+    public var decision: RecordingDecisionKind
     /**
      * When the decision was made.
      */
-    public let decidedAt: Date
+    public var decidedAt: Date
     /**
      * Why; required when not crimed.
      */
-    public let rationale: String?
+    public var rationale: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5697,51 +5697,51 @@ public struct ReferenceLists: Equatable, Hashable {
     /**
      * Reference data version, e.g. `2026.1`.
      */
-    public let version: String
+    public var version: String
     /**
      * Home Office offence classifications.
      */
-    public let offences: [Choice]
+    public var offences: [Choice]
     /**
      * Crime outcomes (0-22).
      */
-    public let crimeOutcomes: [Choice]
+    public var crimeOutcomes: [Choice]
     /**
      * Stop-and-search powers.
      */
-    public let searchPowers: [SearchPower]
+    public var searchPowers: [SearchPower]
     /**
      * Stop-and-search types (person, vehicle...).
      */
-    public let searchTypes: [String]
+    public var searchTypes: [String]
     /**
      * Stop-and-search outcomes.
      */
-    public let searchOutcomes: [String]
+    public var searchOutcomes: [String]
     /**
      * Genders.
      */
-    public let genders: [String]
+    public var genders: [String]
     /**
      * Officer-defined ethnicities.
      */
-    public let officerDefinedEthnicities: [String]
+    public var officerDefinedEthnicities: [String]
     /**
      * Self-defined ethnicities (16+1), code and label.
      */
-    public let selfDefinedEthnicities: [Choice]
+    public var selfDefinedEthnicities: [Choice]
     /**
      * Anti-social behaviour types.
      */
-    public let asbTypes: [Choice]
+    public var asbTypes: [Choice]
     /**
      * ASB qualifiers.
      */
-    public let asbQualifiers: [String]
+    public var asbQualifiers: [String]
     /**
      * Victims' Code enhanced-rights categories.
      */
-    public let enhancedRights: [Choice]
+    public var enhancedRights: [Choice]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5866,19 +5866,19 @@ public struct Referral: Equatable, Hashable {
     /**
      * Referred, opted out, or no consent.
      */
-    public let decision: ReferralDecision
+    public var decision: ReferralDecision
     /**
      * Explicit consent given (required for sexual offences, domestic abuse, bereaved relatives).
      */
-    public let explicitConsent: Bool?
+    public var explicitConsent: Bool?
     /**
      * When the decision was recorded.
      */
-    public let decidedAt: Date
+    public var decidedAt: Date
     /**
      * When the referral was sent, if referred.
      */
-    public let referredAt: Date?
+    public var referredAt: Date?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -5955,11 +5955,11 @@ public struct Rejection: Equatable, Hashable {
     /**
      * The record.
      */
-    public let id: String
+    public var id: String
     /**
      * The server's rule.
      */
-    public let rule: String
+    public var rule: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6024,23 +6024,23 @@ public struct ReturnedItem: Equatable, Hashable {
     /**
      * The record.
      */
-    public let id: String
+    public var id: String
     /**
      * Its kind.
      */
-    public let kind: RecordKind
+    public var kind: RecordKind
     /**
      * The supervisor who returned it.
      */
-    public let by: String
+    public var by: String
     /**
      * When.
      */
-    public let at: Date
+    public var at: Date
     /**
      * What to change.
      */
-    public let reason: String
+    public var reason: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6123,15 +6123,15 @@ public struct SearchPower: Equatable, Hashable {
     /**
      * Short code.
      */
-    public let code: String
+    public var code: String
     /**
      * The legislation, as stored in `legislation`.
      */
-    public let label: String
+    public var label: String
     /**
      * Objects of search this power permits.
      */
-    public let objects: [String]
+    public var objects: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6202,119 +6202,119 @@ public struct StopSearch: Equatable, Hashable {
     /**
      * Id, kind, author, times, workflow.
      */
-    public let meta: RecordMeta
+    public var meta: RecordMeta
     /**
      * "Person search", "Vehicle search" or "Person and Vehicle search".
      */
-    public let searchType: String?
+    public var searchType: String?
     /**
      * When the person was detained.
      */
-    public let detainedAt: Date?
+    public var detainedAt: Date?
     /**
      * When the search happened, if different.
      */
-    public let searchedAt: Date?
+    public var searchedAt: Date?
     /**
      * Where the person was detained.
      */
-    public let location: Location?
+    public var location: Location?
     /**
      * Where the search happened, if different.
      */
-    public let searchLocation: Location?
+    public var searchLocation: Location?
     /**
      * The power used, as police.uk labels it.
      */
-    public let legislation: String?
+    public var legislation: String?
     /**
      * What was searched for, as police.uk labels it.
      */
-    public let objectOfSearch: String?
+    public var objectOfSearch: String?
     /**
      * The grounds for suspicion (for powers that need them): specific, not boilerplate.
      */
-    public let grounds: String?
+    public var grounds: String?
     /**
      * The authorisation reference (s60 CJPOA 1994, s47A TA 2000).
      */
-    public let authorisationRef: String?
+    public var authorisationRef: String?
     /**
      * Outcome, as police.uk labels it.
      */
-    public let outcome: String?
+    public var outcome: String?
     /**
      * Whether the outcome was linked to the object of search.
      */
-    public let outcomeLinkedToObjectOfSearch: Bool?
+    public var outcomeLinkedToObjectOfSearch: Bool?
     /**
      * Whether more than outer clothing was removed.
      */
-    public let removalOfMoreThanOuterClothing: Bool?
+    public var removalOfMoreThanOuterClothing: Bool?
     /**
      * Any injury or damage caused.
      */
-    public let injuryOrDamage: Bool?
+    public var injuryOrDamage: Bool?
     /**
      * Details of injury or damage.
      */
-    public let injuryOrDamageDetails: String?
+    public var injuryOrDamageDetails: String?
     /**
      * Self-defined ethnicity (18 census categories + "Not stated"), police.uk label.
      */
-    public let selfDefinedEthnicity: String?
+    public var selfDefinedEthnicity: String?
     /**
      * Officer-defined ethnicity (White, Black, Asian, Mixed, Other).
      */
-    public let officerDefinedEthnicity: String?
+    public var officerDefinedEthnicity: String?
     /**
      * Gender: "Male", "Female" or "Other".
      */
-    public let gender: String?
+    public var gender: String?
     /**
      * The person's age or the officer's estimate of it.
      */
-    public let age: AgeEvidence?
+    public var age: AgeEvidence?
     /**
      * Derived from `age` on every save; never typed.
      */
-    public let ageRange: String?
+    public var ageRange: String?
     /**
      * Registration of the vehicle searched.
      */
-    public let vehicleRegistration: String?
+    public var vehicleRegistration: String?
     /**
      * Body-worn video recording.
      */
-    public let bwvUsed: Bool?
+    public var bwvUsed: Bool?
     /**
      * Why body-worn video was not used.
      */
-    public let bwvReason: String?
+    public var bwvReason: String?
     /**
      * Whether a receipt was given at the scene.
      */
-    public let receiptGiven: Bool?
+    public var receiptGiven: Bool?
     /**
      * Why no receipt was given (e.g. called away to an emergency).
      */
-    public let receiptNotGivenReason: String?
+    public var receiptNotGivenReason: String?
     /**
      * The unique receipt reference, assigned on the device at creation.
      */
-    public let receiptReference: String
+    public var receiptReference: String
     /**
      * The person searched (person id), if they gave details (they need not).
      */
-    public let personId: String?
+    public var personId: String?
     /**
      * A description of the person when no details are given.
      */
-    public let personDescription: String?
+    public var personDescription: String?
     /**
      * Operation name, if part of one.
      */
-    public let operationName: String?
+    public var operationName: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6541,47 +6541,47 @@ public struct SyncReport: Equatable, Hashable {
     /**
      * Records pushed.
      */
-    public let pushedRecords: UInt64
+    public var pushedRecords: UInt64
     /**
      * Changes pushed.
      */
-    public let pushedChanges: UInt64
+    public var pushedChanges: UInt64
     /**
      * Bytes sent.
      */
-    public let pushedBytes: UInt64
+    public var pushedBytes: UInt64
     /**
      * Records the server accepted.
      */
-    public let accepted: UInt64
+    public var accepted: UInt64
     /**
      * Records the server refused (they need attention).
      */
-    public let rejected: [Rejection]
+    public var rejected: [Rejection]
     /**
      * Changes applied from the feed.
      */
-    public let pulledChanges: UInt64
+    public var pulledChanges: UInt64
     /**
      * Records received whole.
      */
-    public let pulledSnapshots: UInt64
+    public var pulledSnapshots: UInt64
     /**
      * Records removed because they left this device's scope.
      */
-    public let evicted: UInt64
+    public var evicted: UInt64
     /**
      * Bytes received.
      */
-    public let pulledBytes: UInt64
+    public var pulledBytes: UInt64
     /**
      * Requests answered.
      */
-    public let roundTrips: UInt64
+    public var roundTrips: UInt64
     /**
      * Wall time taken.
      */
-    public let duration: TimeInterval
+    public var duration: TimeInterval
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6700,31 +6700,31 @@ public struct SyncStatus: Equatable, Hashable {
     /**
      * The server this device is enrolled with.
      */
-    public let server: String?
+    public var server: String?
     /**
      * The server's id for this device.
      */
-    public let deviceId: String?
+    public var deviceId: String?
     /**
      * The team.
      */
-    public let team: String?
+    public var team: String?
     /**
      * Records with changes the server has not acknowledged.
      */
-    public let unsynced: UInt64
+    public var unsynced: UInt64
     /**
      * The last sync that finished (device clock).
      */
-    public let lastSyncAt: Date?
+    public var lastSyncAt: Date?
     /**
      * The code of the last failed sync (`offline`, `device-revoked`...).
      */
-    public let lastError: String?
+    public var lastError: String?
     /**
      * Records the server refused.
      */
-    public let attention: [AttentionItem]
+    public var attention: [AttentionItem]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6819,31 +6819,31 @@ public struct Thrive: Equatable, Hashable {
     /**
      * Threat.
      */
-    public let threat: String
+    public var threat: String
     /**
      * Harm.
      */
-    public let harm: String
+    public var harm: String
     /**
      * Risk.
      */
-    public let risk: String
+    public var risk: String
     /**
      * Investigation.
      */
-    public let investigation: String
+    public var investigation: String
     /**
      * Vulnerability.
      */
-    public let vulnerability: String
+    public var vulnerability: String
     /**
      * Engagement.
      */
-    public let engagement: String
+    public var engagement: String
     /**
      * Advice given to the person.
      */
-    public let adviceGiven: String
+    public var adviceGiven: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6938,11 +6938,11 @@ public struct UserInfo: Equatable, Hashable {
     /**
      * Officer (collar / staff) number.
      */
-    public let officer: String
+    public var officer: String
     /**
      * Role.
      */
-    public let role: Role
+    public var role: Role
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -7007,11 +7007,11 @@ public struct VersionedRecord: Equatable, Hashable {
     /**
      * The record.
      */
-    public let record: Record
+    public var record: Record
     /**
      * The version read (opaque).
      */
-    public let version: String
+    public var version: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -7076,19 +7076,19 @@ public struct VictimDecision: Equatable, Hashable {
     /**
      * The victim whose decision this is (person id).
      */
-    public let victimId: String
+    public var victimId: String
     /**
      * When it was recorded.
      */
-    public let recordedAt: Date
+    public var recordedAt: Date
     /**
      * How it was obtained, e.g. "signed statement", "body-worn video".
      */
-    public let method: String
+    public var method: String
     /**
      * Reference to the auditable record of it (statement number, BWV clip reference).
      */
-    public let evidenceRef: String
+    public var evidenceRef: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -7165,51 +7165,51 @@ public struct VictimNeedsAssessment: Equatable, Hashable {
     /**
      * Id, kind, author, times, workflow.
      */
-    public let meta: RecordMeta
+    public var meta: RecordMeta
     /**
      * The crime this assessment belongs to.
      */
-    public let crimeId: String?
+    public var crimeId: String?
     /**
      * The victim (person id).
      */
-    public let victimId: String?
+    public var victimId: String?
     /**
      * When the assessment was made.
      */
-    public let assessedAt: Date?
+    public var assessedAt: Date?
     /**
      * Enhanced-rights categories (codes from reference data).
      */
-    public let enhancedRights: [String]
+    public var enhancedRights: [String]
     /**
      * Implied categories left out, each with a reason.
      */
-    public let enhancedRightsOverrides: [EnhancedRightsOverride]
+    public var enhancedRightsOverrides: [EnhancedRightsOverride]
     /**
      * Interpreter, EasyRead, Braille, intermediary.
      */
-    public let communication: CommunicationNeeds
+    public var communication: CommunicationNeeds
     /**
      * Contact preferences.
      */
-    public let contact: ContactPreferences?
+    public var contact: ContactPreferences?
     /**
      * Referral decision.
      */
-    public let referral: Referral?
+    public var referral: Referral?
     /**
      * Victim Personal Statement.
      */
-    public let vps: VpsStatus?
+    public var vps: VpsStatus?
     /**
      * Written acknowledgement given to the victim.
      */
-    public let acknowledgementGiven: Bool
+    public var acknowledgementGiven: Bool
     /**
      * Notes.
      */
-    public let notes: String
+    public var notes: String
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -7334,27 +7334,27 @@ public struct WorkflowEvent: Equatable, Hashable {
     /**
      * What happened.
      */
-    public let action: WorkflowAction
+    public var action: WorkflowAction
     /**
      * Who did it (collar number).
      */
-    public let by: String
+    public var by: String
     /**
      * In which role.
      */
-    public let role: Role
+    public var role: Role
     /**
      * Device time of the action.
      */
-    public let at: Date
+    public var at: Date
     /**
      * Why (required for returns and re-opening).
      */
-    public let reason: String?
+    public var reason: String?
     /**
      * For approvals: the document heads (hex) that were approved.
      */
-    public let heads: [String]
+    public var heads: [String]
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.

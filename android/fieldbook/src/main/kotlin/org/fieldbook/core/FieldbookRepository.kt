@@ -7,6 +7,7 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.withContext
+import org.fieldbook.ffi.ApprovalState
 import org.fieldbook.ffi.FieldbookDevice
 import org.fieldbook.ffi.FieldbookException
 import org.fieldbook.ffi.Finding
@@ -15,11 +16,14 @@ import org.fieldbook.ffi.Record
 import org.fieldbook.ffi.RecordFilter
 import org.fieldbook.ffi.RecordKind
 import org.fieldbook.ffi.RecordSummary
+import org.fieldbook.ffi.ReferenceLists
 import org.fieldbook.ffi.ReturnedItem
 import org.fieldbook.ffi.SyncCancel
 import org.fieldbook.ffi.SyncObserver
 import org.fieldbook.ffi.SyncPhase
 import org.fieldbook.ffi.SyncReport
+import org.fieldbook.ffi.SyncStatus
+import org.fieldbook.ffi.VersionedRecord
 
 /** What the sync indicator shows. */
 sealed interface SyncState {
@@ -68,6 +72,15 @@ class FieldbookRepository(
     suspend fun returnToAuthor(id: String, reason: String): Record =
         withContext(io) { device.returnToAuthor(id, reason) }
     suspend fun receipt(id: String): String = withContext(io) { device.receipt(id) }
+    suspend fun reopen(id: String, reason: String): Record = withContext(io) { device.reopen(id, reason) }
+    suspend fun setFields(id: String, assignments: List<String>): Record =
+        withContext(io) { device.setFields(id, assignments) }
+    suspend fun getVersioned(id: String): VersionedRecord = withContext(io) { device.getVersioned(id) }
+    suspend fun saveVersioned(record: Record, version: String) =
+        withContext(io) { device.saveVersioned(record, version) }
+    suspend fun approvalState(id: String): ApprovalState = withContext(io) { device.approvalState(id) }
+    suspend fun syncStatus(): SyncStatus = withContext(io) { device.syncStatus() }
+    fun referenceLists(): ReferenceLists = device.referenceLists()
 
     /**
      * Runs one sync and publishes its progress on [syncState]. Returns the report, or null when
@@ -86,6 +99,9 @@ class FieldbookRepository(
             null
         } finally {
             cancel = null
+            // Cancelling the calling coroutine ends the sync too (uniffi drops the Rust future);
+            // the indicator must not stay on "running".
+            if (state.value is SyncState.Running) state.value = SyncState.Idle(null)
         }
     }
 
