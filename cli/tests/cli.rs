@@ -247,11 +247,26 @@ fn a_stop_search_needs_specific_grounds_and_then_prints_its_receipt() {
 }
 
 #[test]
-fn a_pcso_cannot_record_a_stop_search() {
+fn a_pcso_cannot_record_a_stop_search_a_crime_or_a_needs_assessment() {
     let device = Device::init("PCSO77", "pcso");
     let run = device.bad(&["new", "stop-search"]);
     assert!(run.stderr.contains("PCSO"), "{}", run.transcript());
+    assert!(
+        run.stderr.contains("[policy-pcso-stop-search]"),
+        "{}",
+        run.transcript()
+    );
+    for kind in ["crime", "vna"] {
+        let run = device.bad(&["new", kind]);
+        assert!(
+            run.stderr.contains("[policy-pcso-create]"),
+            "{}",
+            run.transcript()
+        );
+    }
     assert!(device.list_json(&[]).is_empty(), "nothing was created");
+    device.ok(&["new", "issue"]);
+    assert_eq!(device.list_json(&[]).len(), 1, "an issue is theirs to record");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1186,3 +1186,20 @@ fn the_policy_and_the_devices_may_edit_agree_on_who_edits_content() {
         }
     }
 }
+
+#[test]
+fn the_policy_and_the_devices_may_create_agree_on_who_creates_what() {
+    for kind in RecordKind::ALL {
+        for id in ["PC1", "PS1", "PCSO7"] {
+            let w = writer(id);
+            let user = super::super::User {
+                officer: w.officer.clone(),
+                role: w.role,
+            };
+            let device = super::super::may_create(&user, kind).is_ok();
+            let created = Record::new(kind, RecordId::generate(), w.officer.clone(), t(0));
+            let server = check_change(None, &created, &w, Some(TEAM)).is_empty();
+            assert_eq!(device, server, "{kind} created by {id}");
+        }
+    }
+}
