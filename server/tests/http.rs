@@ -1494,3 +1494,95 @@ async fn hostile_clients_with_valid_tokens_are_refused_and_honest_devices_are_un
     );
     f.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_pinning_a_version_outside_the_records_history_is_refused() {
+    use fieldbook_core::domain::WorkflowAction;
+    let f = fixture(|_| {}).await;
+    let pc1 = f.device("PC1", Role::Officer, Some("A")).await;
+    let sgt = f.device("SGT1", Role::Supervisor, Some("A")).await;
+
+    let mut report = new_doc(&pc1, RecordKind::NeighbourhoodIssue, |_| {});
+    change_as(&mut report, &pc1, 1, |r| {
+        workflow::submit(r, &pc1.user, &[], t(1)).expect("submit");
+    });
+    let other = new_doc(&pc1, RecordKind::NeighbourhoodIssue, |_| {});
+    let response = f
+        .sync(
+            &pc1,
+            0,
+            10,
+            vec![push_of(&report, &[]), push_of(&other, &[])],
+        )
+        .await;
+    assert!(
+        response
+            .results
+            .iter()
+            .all(|r| matches!(r.outcome, PushOutcome::Accepted { .. })),
+        "{response:?}"
+    );
+
+    // An approval by the right supervisor, in the right state, pinning `heads`.
+    let approving = |heads: Vec<String>| {
+        let mut d = report.fork_as(&sgt.actor);
+        let base = change_as(&mut d, &sgt, 2, |r| {
+            let mut event = workflow_event(&sgt, WorkflowAction::Approved, 2);
+            event.reason = None;
+            event.heads = heads;
+            r.meta_mut().workflow.push(event);
+        });
+        push_of(&d, &base)
+    };
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        ("a version no record ever had", vec!["00".repeat(32)]),
+        ("another record's version", other.heads_hex()),
+        (
+            "the report's version plus another record's",
+            report
+                .heads_hex()
+                .into_iter()
+                .chain(other.heads_hex())
+                .collect(),
+        ),
+        (
+            "heads that are not change hashes",
+            vec!["not-a-hash".into()],
+        ),
+    ];
+    for (what, heads) in cases {
+        let before = f.dump();
+        let response = f.sync(&sgt, u64::MAX, 10, vec![approving(heads)]).await;
+        assert_eq!(
+            rejected_rule(&response, 0),
+            "approval-heads-unknown",
+            "{what}"
+        );
+        match &response.results[0].outcome {
+            PushOutcome::Rejected { field, change, .. } => {
+                assert_eq!(field.as_deref(), Some("meta.workflow"), "{what}");
+                assert!(change.is_some(), "{what}: the refused change is named");
+            }
+            other => panic!("{what}: {other:?}"),
+        }
+        assert_eq!(
+            f.dump(),
+            before,
+            "{what}: nothing of a refused push is stored"
+        );
+    }
+
+    // Pinning the version the supervisor read (an older one of this record, too) is accepted.
+    let created = report.automerge().get_changes(&[])[0].hash().to_string();
+    let response = f
+        .sync(&sgt, u64::MAX, 10, vec![approving(vec![created])])
+        .await;
+    assert!(
+        matches!(
+            response.results[0].outcome,
+            PushOutcome::Accepted { new_changes: 1, .. }
+        ),
+        "{response:?}"
+    );
+    f.server.shutdown().await;
+}
