@@ -7,7 +7,7 @@
 
 use crate::clock::Clock;
 use crate::doc::{ChangeAuthor, Conflict, FieldChange, RecordDoc};
-use crate::domain::{OfficerId, Person, Record, RecordId, RecordKind, Role, Status, Timestamp};
+use crate::domain::{OfficerId, Record, RecordId, RecordKind, Role, Status, Timestamp};
 use crate::edit::{self, Assignment};
 use crate::refdata::{self, ReferenceData};
 use crate::rules::{self, Finding, RuleContext};
@@ -26,7 +26,7 @@ use std::sync::Arc;
 mod review;
 mod sync;
 
-pub use review::{ApprovalState, FieldDiff, QueueItem, ReturnedItem, diff_json};
+pub use crate::review::{ApprovalState, FieldDiff, QueueItem, ReturnedItem, diff_json};
 
 /// Loaded documents kept in memory (about 30 KB each).
 const CACHE_DOCUMENTS: usize = 64;
@@ -130,6 +130,26 @@ fn is_within(field: &str, assigned: &str) -> bool {
         || field
             .strip_prefix(assigned)
             .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+}
+
+/// The records held on this device, as the rules read linked records (no access logging: the
+/// rules read a person to check a record, nobody is shown them).
+struct HeldRecords<'a>(&'a mut Device);
+
+impl rules::LinkedRecords for HeldRecords<'_> {
+    type Error = Error;
+
+    fn record(&mut self, id: RecordId) -> Result<Option<Record>, Error> {
+        match self.0.record(id) {
+            Ok(r) => Ok(Some(r)),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn assessments_of(&mut self, crime: RecordId) -> Result<Vec<RecordId>, Error> {
+        Ok(self.0.store.linking_to(crime, "crime")?)
+    }
 }
 
 /// One device: its store, its enrolled user and its automerge actor.
@@ -606,44 +626,9 @@ impl Device {
     /// Every finding for a record, with its linked people, assessments and crime gathered.
     pub fn check(&mut self, id: RecordId) -> Result<Vec<Finding>, Error> {
         let record = self.record(id)?;
-        let mut ctx = RuleContext::bare(self.now(), self.user.role);
-        let mut person_ids: Vec<RecordId> = Vec::new();
-        match &record {
-            Record::Crime(c) => {
-                person_ids.extend(c.victims.iter().copied());
-                for vna_id in self.store.linking_to(id, "crime")? {
-                    if let Record::Vna(v) = self.record(vna_id)? {
-                        ctx.assessments.push(v);
-                    }
-                }
-            }
-            Record::Vna(v) => {
-                person_ids.extend(v.victim_id);
-                if let Some(crime_id) = v.crime_id {
-                    match self.record(crime_id) {
-                        Ok(Record::Crime(c)) => ctx.crime = Some(c),
-                        Ok(_) | Err(Error::NotFound(_)) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            Record::StopSearch(s) => person_ids.extend(s.person_id),
-            Record::Issue(_) | Record::Person(_) => {}
-        }
-        for pid in person_ids {
-            if let Some(p) = self.person(pid)? {
-                ctx.people.push(p);
-            }
-        }
+        let (now, role) = (self.now(), self.user.role);
+        let ctx = RuleContext::gather(&record, now, role, &mut HeldRecords(self))?;
         Ok(rules::check(&record, &ctx, self.reference))
-    }
-
-    fn person(&mut self, id: RecordId) -> Result<Option<Person>, Error> {
-        match self.record(id) {
-            Ok(Record::Person(p)) => Ok(Some(p)),
-            Ok(_) | Err(Error::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 
     /// Legal fields with concurrent values awaiting a person's choice.

@@ -10,6 +10,7 @@
 //! | `POST /v1/enrol`  | the code     | [`EnrolRequest`] | [`EnrolResponse`]  |
 //! | `POST /v1/sync`   | Bearer token | [`SyncRequest`]  | [`SyncResponse`]   |
 //! | `POST /v1/repair` | Bearer token | [`RepairRequest`]| [`RepairResponse`] |
+//! | `GET /v1/review-queue` | Bearer token (supervisor) | | [`ReviewQueue`] |
 //! | `GET /health`     | none         |                  | `ok`               |
 //! | `GET /metrics`    | none         |                  | Prometheus text    |
 //!
@@ -266,12 +267,28 @@ pub struct RepairResponse {
     pub rejected: Option<PushOutcome>,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Review
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /v1/review-queue` (JSON by default, CBOR on request): a supervisor's review queue as
+/// the server builds it with [`crate::review`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewQueue {
+    /// The supervisor's team (`None`: no team, so no queue).
+    pub team: Option<String>,
+    /// When the queue was built (server clock).
+    pub at: crate::domain::Timestamp,
+    /// The team's records waiting for review, oldest report first.
+    pub items: Vec<crate::review::QueueItem>,
+}
+
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// Stable code: `unauthenticated`, `device-revoked`, `token-expired`, `bad-code`,
     /// `malformed`, `protocol`, `too-large`, `too-many-changes`, `content-type`,
-    /// `unknown-record`, `internal`.
+    /// `unknown-record`, `forbidden`, `supervisor-only`, `internal`.
     pub code: String,
     /// What is wrong and what to do.
     pub message: String,
