@@ -23,10 +23,12 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
 
+mod quarantine;
 mod review;
 mod sync;
 
 pub use crate::review::{ApprovalState, FieldDiff, QueueItem, ReturnedItem, diff_json};
+pub use quarantine::QuarantineItem;
 
 /// Loaded documents kept in memory (about 30 KB each).
 const CACHE_DOCUMENTS: usize = 64;
@@ -92,6 +94,29 @@ pub(crate) fn document_save(
         heads: loaded.doc.heads_bytes(),
         projection: projection::derive(&record, now.millis(), conflicts),
     }))
+}
+
+/// A whole-document save of `loaded` replacing what the store holds, allowed only if the store
+/// still holds `expected` heads (a record rebuilt from the server's version after a refusal: a
+/// change another process stored meanwhile must not be lost). Counts the chunk as written.
+pub(crate) fn document_replace(
+    id: RecordId,
+    loaded: &mut Loaded,
+    expected: Vec<u8>,
+    now: Timestamp,
+) -> Result<DocumentSave, Error> {
+    let bytes = loaded.doc.save();
+    let record = loaded.doc.hydrate_cached()?;
+    let conflicts = u32::try_from(loaded.doc.conflict_count()).unwrap_or(u32::MAX);
+    loaded.chunks = 1;
+    Ok(DocumentSave {
+        id,
+        bytes,
+        replace: true,
+        expected_heads: Some(expected),
+        heads: loaded.doc.heads_bytes(),
+        projection: projection::derive(&record, now.millis(), conflicts),
+    })
 }
 
 /// The version of a record a caller read: its document heads. Opaque to callers; text form is

@@ -174,6 +174,24 @@ pub enum PushOutcome {
     },
 }
 
+/// Rules of a [`PushOutcome::Rejected`] that are about the pushing device or the bytes, not the
+/// record: the device's actor is not enrolled, a change names another officer, a change arrived
+/// garbled. The same changes may be accepted once the device is enrolled again or pushes them
+/// whole, so the device keeps them in its outbox and marks the record as needing attention.
+pub const RETRYABLE_REFUSALS: [&str; 3] = [
+    "actor-not-bound",
+    "author-not-device-officer",
+    "malformed-change",
+];
+
+/// Whether a refusal with `rule` is final for the refused changes: every rule but
+/// [`RETRYABLE_REFUSALS`] (a rule this build does not know is final too). The device answers a
+/// final refusal by keeping its refused state in the quarantine and rebuilding the record from
+/// the server's version (`docs/sync-protocol.md`, "Quarantine").
+pub fn refusal_is_final(rule: &str) -> bool {
+    !RETRYABLE_REFUSALS.contains(&rule)
+}
+
 /// A page of the change feed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedPage {
