@@ -95,6 +95,19 @@ impl Device {
         Ok(items)
     }
 
+    /// One quarantined item, with its refused values.
+    pub fn quarantine_item(&mut self, quarantine_id: u64) -> Result<QuarantineItem, Error> {
+        let (row, _) = self
+            .store
+            .quarantined_document(quarantine_id)?
+            .ok_or_else(|| unknown(quarantine_id))?;
+        let item = QuarantineItem::from_row(row)?;
+        if item.kind == RecordKind::Person {
+            self.log_access(item.record, "view", "quarantine item")?;
+        }
+        Ok(item)
+    }
+
     /// The whole refused state of record `id` kept as quarantine item `quarantine_id`. Reading
     /// a person's is logged.
     pub fn quarantined_record(
