@@ -5,8 +5,9 @@
 //! 1. The whole local document, refused changes and all, is kept in the quarantine with the
 //!    server's rule, message, field and change, and the refused field values.
 //! 2. The live record is rebuilt from the server's version: a fork of the local document at the
-//!    heads the device knows the server holds (its `server_heads`), writing as this device's
-//!    actor. Changes the server never accepted are not in it.
+//!    newest heads the device knows the server holds (its `server_heads`, advanced by the same
+//!    response's feed page), writing as this device's actor. Changes the server never accepted
+//!    are not in it.
 //! 3. The fields where the refused state differs from the server's version are re-applied, as
 //!    one new change (action `reapply`), where the write policy
 //!    ([`crate::workflow::policy::check_change`]) lets this user write them in the server
@@ -156,7 +157,10 @@ pub fn keep_refused(
 /// quarantine entry, and either the rebuilt document (replacing the stored one, only if the
 /// store still holds what `loaded` was read at) or the record's removal. `loaded` becomes the
 /// rebuilt document. The caller drops the record from memory when it is removed.
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the push and the repair paths pass what they each hold; a struct would only rename them"
+)]
 pub(crate) fn quarantine_into(
     id: RecordId,
     loaded: &mut Loaded,
