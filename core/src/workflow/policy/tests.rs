@@ -973,10 +973,10 @@ const DIFFS: &[Diff] = &[
         kind: RecordKind::CrimeReport,
         prepare: located,
         change: |r| {
-            if let Record::Crime(c) = r {
-                if let Some(l) = &mut c.location {
-                    l.lat = Some(51.6);
-                }
+            if let Record::Crime(c) = r
+                && let Some(l) = &mut c.location
+            {
+                l.lat = Some(51.6);
             }
         },
         expect: &["location.lat"],
@@ -986,10 +986,10 @@ const DIFFS: &[Diff] = &[
         kind: RecordKind::CrimeReport,
         prepare: located,
         change: |r| {
-            if let Record::Crime(c) = r {
-                if let Some(l) = &mut c.location {
-                    l.description = Some("outside the library".into());
-                }
+            if let Record::Crime(c) = r
+                && let Some(l) = &mut c.location
+            {
+                l.description = Some("outside the library".into());
             }
         },
         expect: &["location.description"],
