@@ -12,7 +12,10 @@
 //!    one new change (action `reapply`), where the write policy
 //!    ([`crate::workflow::policy::check_change`]) lets this user write them in the server
 //!    version's state. Workflow steps (`meta`) are never re-applied: a refused submission is
-//!    submitted again by the officer. What is not re-applied stays only in the quarantine.
+//!    submitted again by the officer. What is not re-applied stays only in the quarantine. If
+//!    the refused change is itself such a re-applied change (device and server disagree on the
+//!    policy), nothing is re-applied again, so a disagreement costs one more quarantined item,
+//!    not one per sync.
 //! 4. A record the server never held (say, a stop-search created by a PCSO) has no server
 //!    version: it leaves the live records and the outbox, and lives whole in the quarantine.
 //!
@@ -29,7 +32,7 @@
 
 use crate::Error;
 use crate::device::{Loaded, document_replace};
-use crate::doc::{ChangeAuthor, RecordDoc};
+use crate::doc::{ChangeAuthor, ChangeMessage, RecordDoc};
 use crate::domain::{Record, RecordId, Timestamp};
 use crate::review::{FieldDiff, content, diff_json};
 use crate::storage::{Attention, NewQuarantine, SyncWrite};
@@ -122,13 +125,17 @@ pub fn keep_refused(
     } else {
         let mut live = doc.fork_at(&known, actor)?;
         let server = live.hydrate()?;
-        let reapplied = reapply(&server, &typed, writer);
+        let reapplied = if refuses_a_reapplied_change(doc, refusal) {
+            server.clone()
+        } else {
+            reapply(&server, &typed, writer)
+        };
         if reapplied != server {
             let author = ChangeAuthor {
                 by: writer.officer.clone(),
                 role: writer.role,
             };
-            live.update(&reapplied, &author, "reapply", now)?;
+            live.update(&reapplied, &author, REAPPLY, now)?;
         }
         (Some(live), reapplied.to_json())
     };
@@ -188,6 +195,21 @@ pub(crate) fn quarantine_into(
         }
     }
 }
+
+/// Whether the change the server named as refused is one this device wrote to re-apply edits
+/// after an earlier refusal.
+fn refuses_a_reapplied_change(doc: &RecordDoc, refusal: &Refusal) -> bool {
+    refusal
+        .change
+        .as_ref()
+        .and_then(|h| ChangeHash::try_from(h).ok())
+        .and_then(|h| doc.automerge().get_change_by_hash(&h))
+        .and_then(|c| ChangeMessage::parse(c.message()))
+        .is_some_and(|m| m.action == REAPPLY)
+}
+
+/// The action of the change that re-applies allowed edits after a refusal.
+pub const REAPPLY: &str = "reapply";
 
 /// The server's version with every content field the officer changed that the policy lets
 /// `writer` write in the server version's state. Each field is tried on its own against the
@@ -399,6 +421,49 @@ mod tests {
         assert_eq!(fields, vec!["asb_type", "narrative"]);
         assert_eq!(refused[1].old, json!(""));
         assert_eq!(refused[1].new, json!("Changed after approval."));
+    }
+
+    #[test]
+    fn a_refused_reapplied_change_is_not_reapplied_a_second_time() {
+        let actor = ActorId::from(&[1u8; 16][..]);
+        let record = Record::new(
+            RecordKind::NeighbourhoodIssue,
+            RecordId::generate(),
+            writer().officer,
+            t(0),
+        );
+        let mut doc = RecordDoc::create(&record, &actor, &author(), t(0)).expect("doc");
+        let server = doc.heads();
+        let mut edited = doc.hydrate().expect("record");
+        if let Record::Issue(i) = &mut edited {
+            i.narrative = "Re-applied once already.".into();
+        }
+        let refused = doc
+            .update(&edited, &author(), REAPPLY, t(1))
+            .expect("update")
+            .expect("a change");
+        let mut once_more = refusal("policy-edit-disagreement");
+        once_more.change = Some(Hash::from(refused));
+        let kept =
+            keep_refused(&doc, Some(&server), &once_more, &writer(), &actor, t(2)).expect("kept");
+        assert_eq!(
+            kept.live.expect("rebuilt").heads(),
+            server,
+            "nothing re-applied"
+        );
+        let refused: Vec<FieldDiff> = serde_json::from_str(&kept.entry.refused).expect("json");
+        assert_eq!(refused.len(), 1, "the narrative stays in the quarantine");
+        // Any other refused change is re-applied as usual.
+        let kept = keep_refused(
+            &doc,
+            Some(&server),
+            &refusal("policy-edit-disagreement"),
+            &writer(),
+            &actor,
+            t(2),
+        )
+        .expect("kept");
+        assert_ne!(kept.live.expect("rebuilt").heads(), server);
     }
 
     #[test]
