@@ -233,14 +233,42 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Unsynced records, last sync, cursor and records needing attention (no network).
+    /// Unsynced records, last sync, cursor, records needing attention and quarantined refusals
+    /// (no network).
     Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What the server refused, kept on this device: the record was rebuilt from the server's
+    /// version (or removed, if the server never held it). Lists the items; `show` and `dismiss`
+    /// act on one.
+    Quarantine {
+        #[command(subcommand)]
+        action: Option<QuarantineAction>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// Run a scripted scenario on a temporary store and print a transcript.
     Demo,
+}
+
+#[derive(Debug, Subcommand)]
+enum QuarantineAction {
+    /// The refused values and the whole refused record of one item.
+    Show {
+        /// The item's number, as `fieldbook quarantine` lists it.
+        qid: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an item once its words are copied or passed on.
+    Dismiss {
+        /// The item's number, as `fieldbook quarantine` lists it.
+        qid: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -435,6 +463,18 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             output::print_sync_report(&report?, json);
         }
         Command::Status { json } => output::print_sync_status(&device.sync_status()?, json),
+        Command::Quarantine { action, json } => match action {
+            None => output::print_quarantine(&device.quarantine()?, json),
+            Some(QuarantineAction::Show { qid, json }) => {
+                let item = device.quarantine_item(qid)?;
+                let record = device.quarantined_record(item.record, qid)?;
+                output::print_quarantined(&item, &record, json);
+            }
+            Some(QuarantineAction::Dismiss { qid }) => {
+                device.dismiss_quarantine(qid)?;
+                outln!("dismissed quarantined item {qid}");
+            }
+        },
         Command::AccessLog { id: i } => {
             for e in device.access_log(id(&i)?)? {
                 let at = Timestamp::from_millis(e.at_ms)

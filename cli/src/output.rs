@@ -2,7 +2,7 @@
 
 use fieldbook_core::Error;
 use fieldbook_core::audit::{self, AuditRow};
-use fieldbook_core::device::{ApprovalState, QueueItem, ReturnedItem};
+use fieldbook_core::device::{ApprovalState, QuarantineItem, QueueItem, ReturnedItem};
 use fieldbook_core::doc::Conflict;
 use fieldbook_core::domain::{Record, Timestamp};
 use fieldbook_core::rules::{Finding, Severity};
@@ -257,6 +257,7 @@ pub fn print_sync_report(r: &fieldbook_core::sync::SyncReport, json: bool) {
             "round_trips": r.round_trips,
             "repairs": r.repairs,
             "repairs_failed": r.repairs_failed,
+            "quarantined": r.quarantined,
             "cursor": r.cursor,
             "duration_ms": r.duration.as_millis(),
         }));
@@ -285,7 +286,13 @@ pub fn print_sync_report(r: &fieldbook_core::sync::SyncReport, json: bool) {
         r.duration.as_secs_f64()
     );
     for (id, rule) in &r.rejected {
-        outln!("  needs attention: {id} [{rule}]");
+        outln!("  refused: {id} [{rule}]");
+    }
+    if r.quarantined > 0 {
+        outln!(
+            "  {} refused record(s) rebuilt from the server's version; what was refused is kept: fieldbook quarantine",
+            r.quarantined
+        );
     }
 }
 
@@ -307,6 +314,7 @@ pub fn print_sync_status(s: &fieldbook_core::sync::SyncStatus, json: bool) {
                 "message": a.message,
                 "field": a.field,
             })).collect::<Vec<_>>(),
+            "quarantined": s.quarantined,
         }));
         return;
     }
@@ -340,6 +348,66 @@ pub fn print_sync_status(s: &fieldbook_core::sync::SyncStatus, json: bool) {
             a.kind.as_str(),
             a.message,
             a.rule
+        );
+    }
+    outln!("quarantined:     {}", s.quarantined);
+    if s.quarantined > 0 {
+        outln!("  the server refused them; read them with `fieldbook quarantine`");
+    }
+}
+
+/// The quarantined items, oldest first.
+pub fn print_quarantine(items: &[QuarantineItem], json: bool) {
+    if json {
+        print_json(&items);
+        return;
+    }
+    for q in items {
+        print_quarantine_header(q);
+    }
+    outln!(
+        "{} refused item(s) kept: `fieldbook quarantine show N` to read one, `fieldbook quarantine dismiss N` once copied",
+        items.len()
+    );
+}
+
+/// One quarantined item and its whole refused record.
+pub fn print_quarantined(item: &QuarantineItem, record: &Record, json: bool) {
+    if json {
+        print_json(&serde_json::json!({ "item": item, "record": record.to_json() }));
+        return;
+    }
+    print_quarantine_header(item);
+    outln!("refused record, as it was typed:");
+    print_json(&record.to_json());
+}
+
+fn print_quarantine_header(q: &QuarantineItem) {
+    let field = q
+        .field
+        .as_deref()
+        .map(|f| format!(" ({f})"))
+        .unwrap_or_default();
+    outln!(
+        "#{:<4} {} {:<11} {}  refused{field}: {} [{}]",
+        q.id,
+        q.when,
+        q.kind.as_str(),
+        q.record,
+        q.message,
+        q.rule
+    );
+    if q.removed {
+        outln!("      the server never held this record: it is only here");
+    } else if q.refused.is_empty() {
+        outln!("      every edit was re-applied to the server's version");
+    }
+    for d in &q.refused {
+        outln!(
+            "      {:<28} typed {}  (now {})",
+            d.field,
+            one_line(&d.new),
+            one_line(&d.old)
         );
     }
 }

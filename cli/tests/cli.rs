@@ -247,11 +247,30 @@ fn a_stop_search_needs_specific_grounds_and_then_prints_its_receipt() {
 }
 
 #[test]
-fn a_pcso_cannot_record_a_stop_search() {
+fn a_pcso_cannot_record_a_stop_search_a_crime_or_a_needs_assessment() {
     let device = Device::init("PCSO77", "pcso");
     let run = device.bad(&["new", "stop-search"]);
     assert!(run.stderr.contains("PCSO"), "{}", run.transcript());
+    assert!(
+        run.stderr.contains("[policy-pcso-stop-search]"),
+        "{}",
+        run.transcript()
+    );
+    for kind in ["crime", "vna"] {
+        let run = device.bad(&["new", kind]);
+        assert!(
+            run.stderr.contains("[policy-pcso-create]"),
+            "{}",
+            run.transcript()
+        );
+    }
     assert!(device.list_json(&[]).is_empty(), "nothing was created");
+    device.ok(&["new", "issue"]);
+    assert_eq!(
+        device.list_json(&[]).len(),
+        1,
+        "an issue is theirs to record"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -928,4 +947,95 @@ fn a_supervisor_clears_the_queue_by_returning_and_approving_and_the_author_sees_
         "{text}"
     );
     sergeant.ok(&["approve", &second]);
+}
+
+#[test]
+fn a_refused_record_is_listed_shown_and_dismissed_from_the_quarantine_and_status_counts_it() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server_dir = tempfile::tempdir().expect("temporary directory");
+    let db = server_dir.path().join("server.db");
+    let config = fieldbook_server::ServerConfig::new("127.0.0.1:0".parse().expect("address"), &db);
+    let server = runtime
+        .block_on(fieldbook_server::start(config))
+        .expect("server starts");
+    let admin = fieldbook_server::Admin::open(&db).expect("admin");
+    let pcso = fieldbook_core::domain::OfficerId::new("PCSO77").expect("id");
+    let role = fieldbook_core::domain::Role::Pcso;
+    let code = admin
+        .enrol(&pcso, "Sam Reid", role, Some("A"))
+        .expect("code");
+
+    let device = Device::uninitialised(5);
+    let init = device.ok(&["init", "--officer", "PCSO77", "--role", "pcso"]);
+    let actor_hex = init
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("init prints the device actor");
+    device.ok(&["enrol", "--server", &server.url(), "--code", &code]);
+
+    // A stop-search an older app let the PCSO record, written with this device's actor.
+    let actor = automerge::ActorId::from(hex::decode(actor_hex).expect("hex actor"));
+    let now = fieldbook_core::domain::Timestamp::parse("2026-11-22T21:00:00Z").expect("time");
+    let mut search = fieldbook_core::domain::Record::new(
+        fieldbook_core::domain::RecordKind::StopSearch,
+        fieldbook_core::domain::RecordId::generate(),
+        pcso.clone(),
+        now,
+    );
+    const GROUNDS: &str = "Saw him pass a small bag to the passenger and hide it in his sock";
+    if let fieldbook_core::domain::Record::StopSearch(s) = &mut search {
+        s.grounds = Some(GROUNDS.into());
+    }
+    let author = fieldbook_core::doc::ChangeAuthor { by: pcso, role };
+    let doc = fieldbook_core::doc::RecordDoc::create(&search, &actor, &author, now).expect("doc");
+    let file = device.write_file("search.automerge", doc.automerge().save());
+    let id = device.ok(&["import-doc", &file]).trim().to_owned();
+
+    let synced = device.ok(&["sync"]);
+    assert!(
+        synced.contains(&format!("refused: {id} [policy-pcso-stop-search]")),
+        "{synced}"
+    );
+    assert!(synced.contains("fieldbook quarantine"), "{synced}");
+    let status = device.ok(&["status"]);
+    assert!(status.contains("quarantined:     1"), "{status}");
+    assert!(status.contains("unsynced:        0"), "{status}");
+    assert_eq!(
+        parse_json(&device.ok(&["status", "--json"]))["quarantined"],
+        1
+    );
+    device.bad(&["show", &id]);
+
+    let listed = device.ok(&["quarantine"]);
+    assert!(listed.contains("policy-pcso-stop-search"), "{listed}");
+    assert!(
+        listed.contains("the server never held this record"),
+        "{listed}"
+    );
+    let items = parse_json(&device.ok(&["quarantine", "--json"]));
+    assert_eq!(items.as_array().map(Vec::len), Some(1), "{items:#}");
+    assert_eq!(items[0]["record"], id.as_str());
+    let qid = items[0]["id"].to_string();
+    let shown = device.ok(&["quarantine", "show", &qid]);
+    assert!(shown.contains(GROUNDS), "{shown}");
+    let shown = parse_json(&device.ok(&["quarantine", "show", &qid, "--json"]));
+    assert_eq!(shown["record"]["grounds"], GROUNDS);
+    assert_eq!(shown["item"]["rule"], "policy-pcso-stop-search");
+
+    let again = device.ok(&["sync"]);
+    assert!(again.contains("pushed 0 records"), "{again}");
+    device.ok(&["quarantine", "dismiss", &qid]);
+    assert!(device.ok(&["status"]).contains("quarantined:     0"));
+    let gone = device.bad(&["quarantine", "dismiss", &qid]);
+    assert!(
+        gone.stderr.contains("[unknown-quarantine]"),
+        "{}",
+        gone.transcript()
+    );
+    runtime.block_on(server.shutdown());
 }

@@ -104,7 +104,7 @@ impl DeviceSaver {
             format!("narrative+= Officer noted detail {n}."),
             format!("location.description=Outside number {n}, High Street"),
             format!("location.lat=51.{:04}", n % 10_000),
-            format!("flags.repeat_victim={}", n % 2 == 0),
+            format!("flags.repeat_victim={}", n.is_multiple_of(2)),
         ];
         self.device
             .set_fields(self.report, &assignments)
@@ -396,7 +396,7 @@ fn generated_record(
                 category: "other-theft".into(),
             });
             c.narrative = format!("Report {i}: property taken from an unattended bag.");
-            if i % OVERDUE_EVERY != 0 {
+            if !i.is_multiple_of(OVERDUE_EVERY) {
                 c.recording_decision = Some(RecordingDecision {
                     decision: RecordingDecisionKind::Crimed,
                     decided_at: at(created + 2 * HOUR_MS),

@@ -3,6 +3,11 @@
 //! re-opened) are rows of their own, with their reason. Pure: built from a document's
 //! [`FieldChange`] history plus what the caller knows of receipts and devices, and rendered as
 //! CSV (RFC 4180) or JSON. The device (`fieldbook history`) and the server build the same rows.
+//!
+//! The CSV is opened in spreadsheets, and its cells hold what officers typed: a cell that a
+//! spreadsheet would read as a formula (one starting with `=`, `+`, `-`, `@`, a tab or a carriage
+//! return) is written with a leading `'` ([`csv_cell`], OWASP's advice; `docs/adr/0005`).
+//! Plain numbers (`-1.5`) are left as they are. The JSON export is never altered.
 
 use crate::doc::FieldChange;
 use crate::domain::{OfficerId, RecordId, Role, Timestamp};
@@ -171,8 +176,40 @@ impl AuditRow {
     }
 }
 
+/// Characters that make a spreadsheet read a cell as a formula when they start it.
+const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell as the CSV writes it: one a spreadsheet would read as a formula (it starts with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, so it is shown as text and never
+/// evaluated (CSV injection, OWASP). A plain number (`-1.5`, `-2e3`) is a value, not a formula,
+/// and is left as it is so coordinates keep their sign.
+pub fn csv_cell(value: &str) -> std::borrow::Cow<'_, str> {
+    let starts_formula = value.starts_with(FORMULA_TRIGGERS);
+    if starts_formula && !is_plain_number(value) {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
+/// A JSON number written out in full, e.g. `-1.5`, `+3`, `-2e-3`; nothing else.
+fn is_plain_number(value: &str) -> bool {
+    let body = value.strip_prefix(['-', '+']).unwrap_or(value);
+    let (mantissa, exponent) = match body.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['-', '+']).unwrap_or(e))),
+        None => (body, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((whole, fraction)) => digits(whole) && digits(fraction),
+        None => digits(mantissa),
+    };
+    mantissa_ok && exponent.is_none_or(digits)
+}
+
 /// CSV (RFC 4180: CRLF line ends; fields holding commas, quotes or line breaks are quoted, with
-/// quotes doubled), with a header row.
+/// quotes doubled), with a header row. Cells a spreadsheet would evaluate are neutralised with
+/// [`csv_cell`].
 pub fn to_csv(rows: &[AuditRow]) -> String {
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
@@ -181,7 +218,8 @@ pub fn to_csv(rows: &[AuditRow]) -> String {
     // Writing to memory cannot fail.
     let _ = writer.write_record(COLUMNS);
     for row in rows {
-        let _ = writer.write_record(row.cells());
+        let cells = row.cells();
+        let _ = writer.write_record(cells.iter().map(|c| csv_cell(c).into_owned()));
     }
     let bytes = writer.into_inner().unwrap_or_default();
     String::from_utf8(bytes).unwrap_or_default()
@@ -256,6 +294,57 @@ mod tests {
         assert_eq!(&back[0][4], "aa", "an unknown device is named by its actor");
         assert_eq!(&back[0][2], "PC1");
         assert_eq!(&back[0][6], "", "not yet received");
+    }
+
+    #[test]
+    fn csv_cells_a_spreadsheet_would_evaluate_start_with_a_quote_and_json_is_untouched() {
+        let typed = [
+            "=HYPERLINK(\"http://x.invalid\",\"click\")",
+            "+1+cmd|' /C calc'!A0",
+            "-2+3",
+            "@SUM(A1:A2)",
+            "\tleading tab",
+            "\rleading return",
+        ];
+        let history: Vec<FieldChange> = typed
+            .iter()
+            .map(|t| change("narrative", None, Some(json!(t))))
+            .chain([
+                change("location.lon", None, Some(json!(-1.5))),
+                change("narrative", None, Some(json!("a = b, -c"))),
+            ])
+            .collect();
+        let rows = rows(
+            RecordId::generate(),
+            &history,
+            &HashMap::new(),
+            &HashMap::new(),
+        );
+        let text = to_csv(&rows);
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let back: Vec<String> = reader
+            .records()
+            .map(|r| r.expect("row")[10].to_owned())
+            .collect();
+        let mut want: Vec<String> = typed.iter().map(|t| format!("'{t}")).collect();
+        want.push("-1.5".into());
+        want.push("a = b, -c".into());
+        assert_eq!(back, want);
+        // The JSON export keeps exactly what was typed.
+        let json: Value = serde_json::from_str(&to_json(&rows)).expect("json");
+        assert_eq!(json[0]["new"], json!(typed[0]));
+    }
+
+    #[test]
+    fn only_whole_numbers_escape_the_quote() {
+        for n in ["-1", "-1.5", "+3", "-2e-3", "-0.25E+2"] {
+            assert_eq!(csv_cell(n), n, "{n}");
+        }
+        for f in ["-", "-1-1", "-1.", "-.5", "-1e", "--1", "-1,5", "-1 "] {
+            assert_eq!(csv_cell(f), format!("'{f}"), "{f}");
+        }
+        assert_eq!(csv_cell(""), "");
+        assert_eq!(csv_cell("PC1"), "PC1");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use crate::clock::Clock;
 use crate::doc::{ChangeAuthor, Conflict, FieldChange, RecordDoc};
-use crate::domain::{OfficerId, Person, Record, RecordId, RecordKind, Role, Status, Timestamp};
+use crate::domain::{OfficerId, Record, RecordId, RecordKind, Role, Status, Timestamp};
 use crate::edit::{self, Assignment};
 use crate::refdata::{self, ReferenceData};
 use crate::rules::{self, Finding, RuleContext};
@@ -23,10 +23,12 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
 
+mod quarantine;
 mod review;
 mod sync;
 
-pub use review::{ApprovalState, FieldDiff, QueueItem, ReturnedItem, diff_json};
+pub use crate::review::{ApprovalState, FieldDiff, QueueItem, ReturnedItem, diff_json};
+pub use quarantine::QuarantineItem;
 
 /// Loaded documents kept in memory (about 30 KB each).
 const CACHE_DOCUMENTS: usize = 64;
@@ -94,6 +96,29 @@ pub(crate) fn document_save(
     }))
 }
 
+/// A whole-document save of `loaded` replacing what the store holds, allowed only if the store
+/// still holds `expected` heads (a record rebuilt from the server's version after a refusal: a
+/// change another process stored meanwhile must not be lost). Counts the chunk as written.
+pub(crate) fn document_replace(
+    id: RecordId,
+    loaded: &mut Loaded,
+    expected: Vec<u8>,
+    now: Timestamp,
+) -> Result<DocumentSave, Error> {
+    let bytes = loaded.doc.save();
+    let record = loaded.doc.hydrate_cached()?;
+    let conflicts = u32::try_from(loaded.doc.conflict_count()).unwrap_or(u32::MAX);
+    loaded.chunks = 1;
+    Ok(DocumentSave {
+        id,
+        bytes,
+        replace: true,
+        expected_heads: Some(expected),
+        heads: loaded.doc.heads_bytes(),
+        projection: projection::derive(&record, now.millis(), conflicts),
+    })
+}
+
 /// The version of a record a caller read: its document heads. Opaque to callers; text form is
 /// the heads in hex joined by commas.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,6 +155,26 @@ fn is_within(field: &str, assigned: &str) -> bool {
         || field
             .strip_prefix(assigned)
             .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+}
+
+/// The records held on this device, as the rules read linked records (no access logging: the
+/// rules read a person to check a record, nobody is shown them).
+struct HeldRecords<'a>(&'a mut Device);
+
+impl rules::LinkedRecords for HeldRecords<'_> {
+    type Error = Error;
+
+    fn record(&mut self, id: RecordId) -> Result<Option<Record>, Error> {
+        match self.0.record(id) {
+            Ok(r) => Ok(Some(r)),
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn assessments_of(&mut self, crime: RecordId) -> Result<Vec<RecordId>, Error> {
+        Ok(self.0.store.linking_to(crime, "crime")?)
+    }
 }
 
 /// One device: its store, its enrolled user and its automerge actor.
@@ -606,44 +651,9 @@ impl Device {
     /// Every finding for a record, with its linked people, assessments and crime gathered.
     pub fn check(&mut self, id: RecordId) -> Result<Vec<Finding>, Error> {
         let record = self.record(id)?;
-        let mut ctx = RuleContext::bare(self.now(), self.user.role);
-        let mut person_ids: Vec<RecordId> = Vec::new();
-        match &record {
-            Record::Crime(c) => {
-                person_ids.extend(c.victims.iter().copied());
-                for vna_id in self.store.linking_to(id, "crime")? {
-                    if let Record::Vna(v) = self.record(vna_id)? {
-                        ctx.assessments.push(v);
-                    }
-                }
-            }
-            Record::Vna(v) => {
-                person_ids.extend(v.victim_id);
-                if let Some(crime_id) = v.crime_id {
-                    match self.record(crime_id) {
-                        Ok(Record::Crime(c)) => ctx.crime = Some(c),
-                        Ok(_) | Err(Error::NotFound(_)) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-            }
-            Record::StopSearch(s) => person_ids.extend(s.person_id),
-            Record::Issue(_) | Record::Person(_) => {}
-        }
-        for pid in person_ids {
-            if let Some(p) = self.person(pid)? {
-                ctx.people.push(p);
-            }
-        }
+        let (now, role) = (self.now(), self.user.role);
+        let ctx = RuleContext::gather(&record, now, role, &mut HeldRecords(self))?;
         Ok(rules::check(&record, &ctx, self.reference))
-    }
-
-    fn person(&mut self, id: RecordId) -> Result<Option<Person>, Error> {
-        match self.record(id) {
-            Ok(Record::Person(p)) => Ok(Some(p)),
-            Ok(_) | Err(Error::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 
     /// Legal fields with concurrent values awaiting a person's choice.

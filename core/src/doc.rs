@@ -432,6 +432,19 @@ impl RecordDoc {
         }
     }
 
+    /// A replica of this document as it was at `heads` (which it must hold), writing as `actor`:
+    /// the changes after those heads are not in it. Nothing of it is saved yet.
+    pub fn fork_at(&self, heads: &[ChangeHash], actor: &ActorId) -> Result<RecordDoc, DocError> {
+        let doc = self.doc.fork_at(heads)?.with_actor(actor.clone());
+        let mut this = RecordDoc {
+            doc,
+            saved_heads: Vec::new(),
+            state: None,
+        };
+        this.hydrate_cached()?;
+        Ok(this)
+    }
+
     /// Number of changes in the document's history.
     pub fn change_count(&self) -> usize {
         self.doc.get_changes(&[]).len()

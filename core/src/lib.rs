@@ -10,6 +10,7 @@ mod error;
 pub mod limits;
 pub mod projection;
 pub mod refdata;
+pub mod review;
 pub mod rules;
 pub mod storage;
 pub mod sync;

@@ -81,6 +81,56 @@ impl RuleContext {
     pub fn person(&self, id: RecordId) -> Option<&Person> {
         self.people.iter().find(|p| p.meta.id == id)
     }
+
+    /// The context for checking `record`: the people it names, a crime's needs assessments, a
+    /// needs assessment's crime, read through `linked` (the device's store, the server's
+    /// documents). Records that are not held, or not of the expected kind, are left out.
+    pub fn gather<L: LinkedRecords + ?Sized>(
+        record: &Record,
+        now: Timestamp,
+        role: Role,
+        linked: &mut L,
+    ) -> Result<RuleContext, L::Error> {
+        let mut ctx = RuleContext::bare(now, role);
+        let mut person_ids: Vec<RecordId> = Vec::new();
+        match record {
+            Record::Crime(c) => {
+                person_ids.extend(c.victims.iter().copied());
+                for vna_id in linked.assessments_of(c.meta.id)? {
+                    if let Some(Record::Vna(v)) = linked.record(vna_id)? {
+                        ctx.assessments.push(v);
+                    }
+                }
+            }
+            Record::Vna(v) => {
+                person_ids.extend(v.victim_id);
+                if let Some(crime_id) = v.crime_id
+                    && let Some(Record::Crime(c)) = linked.record(crime_id)?
+                {
+                    ctx.crime = Some(c);
+                }
+            }
+            Record::StopSearch(s) => person_ids.extend(s.person_id),
+            Record::Issue(_) | Record::Person(_) => {}
+        }
+        for pid in person_ids {
+            if let Some(Record::Person(p)) = linked.record(pid)? {
+                ctx.people.push(p);
+            }
+        }
+        Ok(ctx)
+    }
+}
+
+/// Where [`RuleContext::gather`] reads linked records from. The device reads its store; the
+/// server its documents. Reading a person here is for the rules, not shown to anyone.
+pub trait LinkedRecords {
+    /// Why a read failed.
+    type Error;
+    /// The record with this id, `None` when it is not held.
+    fn record(&mut self, id: RecordId) -> Result<Option<Record>, Self::Error>;
+    /// The needs assessments that belong to this crime (their `crime_id` is it).
+    fn assessments_of(&mut self, crime: RecordId) -> Result<Vec<RecordId>, Self::Error>;
 }
 
 /// Runs every rule for the record's kind; returns all findings (errors and warnings).

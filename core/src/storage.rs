@@ -8,7 +8,7 @@
 //! Durability: WAL with `synchronous=FULL`; a save returns only after its transaction committed.
 //! A wrong key or a corrupt file is a typed error and the file is left exactly as it was.
 //!
-//! Schema (version 3; full text with comments in `core/sql/schema.sql`):
+//! Schema (version 4; full text with comments in `core/sql/schema.sql`):
 //!
 //! - `meta(key, value)`: small settings of this device (enrolled officer, sync cursor).
 //! - `records`: one row per record, `WITHOUT ROWID` on its text id: the projection columns
@@ -31,8 +31,15 @@
 //!   received_at)`, the server's receipt time per change, deleted with its record. Sync settings
 //!   live in `meta` under `sync.*` (server, device id, token, team, cursor, last sync time).
 //!
+//! - v4, quarantine: `quarantine(id, record_id, kind, rule, message, field, change, at,
+//!   removed, document, refused)`, what the server refused, kept for the officer: the whole
+//!   refused document, the server's reason and the refused field values (JSON). No foreign key
+//!   to `records` (a record the server never held is removed and lives only here); ids are
+//!   `AUTOINCREMENT`, never reused, so a dismissed item's id never names another.
+//!
 //! A sync response is written by [`Store::apply_sync`] in one transaction: documents,
-//! projections, receipts, server heads, attention marks, evictions and the cursor together.
+//! projections, receipts, server heads, attention marks, quarantined states, records removed
+//! into the quarantine, evictions and the cursor together.
 //!
 //! Migrations follow mozilla/application-services: one `ConnectionInitializer` (in `schema`), the
 //! version in `PRAGMA user_version`, every upgrade in one `IMMEDIATE` transaction, a store newer
@@ -234,13 +241,53 @@ pub struct SyncHeads {
     pub server_heads: Option<Vec<u8>>,
 }
 
+/// A refused local state to keep in the quarantine.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewQuarantine {
+    /// The record.
+    pub record: RecordId,
+    /// Its kind.
+    pub kind: RecordKind,
+    /// The server's rule.
+    pub rule: String,
+    /// The server's message (no personal data).
+    pub message: String,
+    /// The field the server blamed, if one.
+    pub field: Option<String>,
+    /// The first refused change (32 bytes), if named.
+    pub change: Option<Vec<u8>>,
+    /// When it was kept, ms (device clock).
+    pub at: i64,
+    /// The server never held the record: the live record was removed.
+    pub removed: bool,
+    /// `Automerge::save` of the refused document.
+    pub document: Vec<u8>,
+    /// The refused field values as JSON: `[{field, old, new}]`, old being the live value.
+    pub refused: String,
+}
+
+/// A quarantined state as stored, without its document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuarantineRow {
+    /// Its id (the officer names it by this).
+    pub id: u64,
+    /// What was kept.
+    pub entry: NewQuarantine,
+}
+
 /// Everything one sync response changes in the store, written in one transaction by
-/// [`Store::apply_sync`], in this order: saves, server heads, attention, receipts, evictions,
-/// settings.
+/// [`Store::apply_sync`], in this order: saves, removals, quarantine, server heads, attention,
+/// receipts, evictions, settings.
 #[derive(Debug, Clone, Default)]
 pub struct SyncWrite {
     /// Documents changed by the response, with their refreshed projections.
     pub saves: Vec<DocumentSave>,
+    /// Records to delete because their whole refused state goes to the quarantine (the server
+    /// never held them): `(id, heads)`; refused with [`StoreError::Stale`] if the stored heads
+    /// differ (another process changed the record, and that change must not be lost).
+    pub removals: Vec<(RecordId, Vec<u8>)>,
+    /// Refused states to keep.
+    pub quarantine: Vec<NewQuarantine>,
     /// What the server now holds of each record (concatenated hashes).
     pub server_heads: Vec<(RecordId, Vec<u8>)>,
     /// Marks (`Some`) and clears (`None`) of "needs attention".
@@ -514,6 +561,30 @@ impl Store {
         .map(drop)
     }
 
+    /// Every quarantined state, oldest first, without the documents.
+    pub fn quarantined(&self) -> Result<Vec<QuarantineRow>, StoreError> {
+        self.read(queries::quarantined)
+    }
+
+    /// How many refused states are kept.
+    pub fn count_quarantined(&self) -> Result<u64, StoreError> {
+        queries::count_quarantined(&self.conn).map_err(classify)
+    }
+
+    /// The refused document of a quarantined state, with its row; `None` when there is no
+    /// such item.
+    pub fn quarantined_document(
+        &self,
+        id: u64,
+    ) -> Result<Option<(QuarantineRow, Vec<u8>)>, StoreError> {
+        self.read(|tx| queries::quarantined_document(tx, id))
+    }
+
+    /// Deletes a quarantined state (the officer has read or copied it). True if it was here.
+    pub fn dismiss_quarantined(&mut self, id: u64) -> Result<bool, StoreError> {
+        queries::dismiss_quarantined(&self.conn, id).map_err(classify)
+    }
+
     /// Server receipt times of a record's changes, oldest first.
     pub fn receipts(&self, id: RecordId) -> Result<Vec<ChangeReceipt>, StoreError> {
         queries::receipts(&self.conn, id).map_err(classify)
@@ -542,6 +613,12 @@ fn apply_sync_in(conn: &Connection, w: &SyncWrite) -> rusqlite::Result<SyncAppli
             "a save's projection is of another record"
         );
         queries::save(conn, s)?;
+    }
+    for (id, heads) in &w.removals {
+        queries::remove(conn, *id, heads)?;
+    }
+    for q in &w.quarantine {
+        queries::quarantine(conn, q)?;
     }
     for (id, heads) in &w.server_heads {
         queries::set_server_heads(conn, *id, Some(heads))?;

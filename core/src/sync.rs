@@ -14,11 +14,16 @@
 //! - [`repair`]: automerge's sync protocol for one record, also sans-I/O;
 //! - [`http`]: the reqwest edge: CBOR POSTs, typed errors, retries with backoff and jitter.
 //!
+//! - [`quarantine`]: what a refusal does to a record: its refused state is kept, the record is
+//!   rebuilt from the server's version with the allowed edits re-applied.
+//!
 //! [`crate::Device::sync`] ties them together. **Invariant:** nothing here deletes a record
-//! holding changes the server has not acknowledged.
+//! holding changes the server has not acknowledged, except a record the server refused for good,
+//! which moves whole into the quarantine in the same transaction.
 
 pub mod client;
 pub mod http;
+pub mod quarantine;
 pub mod repair;
 pub mod wire;
 
@@ -68,8 +73,12 @@ pub struct SyncReport {
     pub pushed_bytes: u64,
     /// Records the server accepted.
     pub accepted: u64,
-    /// Records the server refused, with the rule (they now need attention; none is dropped).
+    /// Records the server refused, with the rule (none is dropped: each is quarantined, or
+    /// needs attention).
     pub rejected: Vec<(RecordId, String)>,
+    /// Refused records whose refused state went to the quarantine: rebuilt from the server's
+    /// version with the allowed edits re-applied, or removed if the server never held them.
+    pub quarantined: u64,
     /// Changes applied from the feed.
     pub pulled_changes: u64,
     /// Records received whole.
@@ -112,8 +121,12 @@ pub struct SyncStatus {
     /// The code of the last failed sync (e.g. `offline`, `device-revoked`), cleared by a
     /// successful one.
     pub last_error: Option<String>,
-    /// Records the server refused.
+    /// Records the server refused whose changes stay in the outbox (the refusal was about the
+    /// device, e.g. its actor is not enrolled).
     pub attention: Vec<AttentionItem>,
+    /// Refused states kept in the quarantine, waiting for the officer
+    /// ([`crate::Device::quarantine`]).
+    pub quarantined: u64,
 }
 
 /// A record needing attention.

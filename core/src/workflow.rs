@@ -33,14 +33,15 @@ pub fn status(events: &[WorkflowEvent]) -> Status {
     })
 }
 
-/// Whether `user` may create a record of `kind`.
+/// Whether `user` may create a record of `kind`: the policy matrix's creation rows
+/// ([`policy::check_creation_by`]), the same table the server checks a pushed record against,
+/// so the device refuses exactly what the server would. Refused: [`Error::Forbidden`] naming
+/// the policy rule.
 pub fn may_create(user: &User, kind: RecordKind) -> Result<(), Error> {
-    if user.role == Role::Pcso && kind == RecordKind::StopSearch {
-        return Err(Error::Forbidden(
-            "PCSOs do not carry out stop and search (PACE Code A): ask a warranted officer to record it".into(),
-        ));
+    match policy::check_creation_by(user.role, kind) {
+        None => Ok(()),
+        Some(v) => Err(Error::Forbidden(format!("{} [{}]", v.message, v.rule))),
     }
-    Ok(())
 }
 
 /// Whether `user` may edit a record in its current state: its author or an attending officer
@@ -326,13 +327,22 @@ mod tests {
     }
 
     #[test]
-    fn pcsos_may_not_create_stop_searches() {
+    fn pcsos_create_only_issues_and_people_and_the_refusal_names_the_policy_rule() {
         let pcso = user("PCSO7", Role::Pcso);
-        assert!(matches!(
-            may_create(&pcso, RecordKind::StopSearch),
-            Err(Error::Forbidden(_))
-        ));
+        let refused = |kind| match may_create(&pcso, kind) {
+            Err(Error::Forbidden(message)) => message,
+            other => panic!("{kind}: expected Forbidden, got {other:?}"),
+        };
+        assert!(refused(RecordKind::StopSearch).ends_with("[policy-pcso-stop-search]"));
+        assert!(refused(RecordKind::CrimeReport).ends_with("[policy-pcso-create]"));
+        assert!(refused(RecordKind::VictimNeedsAssessment).ends_with("[policy-pcso-create]"));
         assert!(may_create(&pcso, RecordKind::NeighbourhoodIssue).is_ok());
+        assert!(may_create(&pcso, RecordKind::Person).is_ok());
+        for role in [Role::Officer, Role::Supervisor] {
+            for kind in RecordKind::ALL {
+                assert!(may_create(&user("PC1", role), kind).is_ok(), "{kind}");
+            }
+        }
     }
 
     #[test]

@@ -286,7 +286,7 @@ fn main() {
                         .map(|(officer, actor, token)| {
                             let (create, pushes) = build_changes(officer, actor, edits);
                             let n = built.fetch_add(1, Ordering::Relaxed) + 1;
-                            if n % 100 == 0 {
+                            if n.is_multiple_of(100) {
                                 progress!(
                                     "  pre-built the changes of {n} devices ({:.1} s)",
                                     started.elapsed().as_secs_f64()

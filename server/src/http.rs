@@ -24,6 +24,7 @@ pub(crate) fn router(service: App) -> Router {
         .route("/v1/sync", post(sync))
         .route("/v1/repair", post(repair))
         .route("/v1/records/{id}/audit", get(crate::audit::audit))
+        .route("/v1/review-queue", get(crate::review::review_queue))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(service)

@@ -37,6 +37,7 @@ mod config;
 mod error;
 mod http;
 mod metrics;
+mod review;
 mod scope;
 mod service;
 pub mod store;

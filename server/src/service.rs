@@ -38,8 +38,8 @@ use std::sync::{Arc, Mutex};
 
 /// A loaded document and where the store stands for it.
 #[derive(Debug)]
-struct CachedDoc {
-    doc: RecordDoc,
+pub(crate) struct CachedDoc {
+    pub(crate) doc: RecordDoc,
     kind: RecordKind,
     last_seq: u64,
     changes_since_snapshot: u32,
@@ -414,7 +414,7 @@ impl SyncService {
         self.store.as_ref()
     }
 
-    fn now_ms(&self) -> i64 {
+    pub(crate) fn now_ms(&self) -> i64 {
         self.config.clock.now().millis()
     }
 
@@ -527,7 +527,7 @@ impl SyncService {
     }
 
     /// The server's document of a record, from the cache or the store. Only the writer caches.
-    fn document(
+    pub(crate) fn document(
         &self,
         record: RecordId,
         cache_it: bool,

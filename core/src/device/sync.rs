@@ -11,11 +11,13 @@ use crate::sync::client::{
     LocalRecord, PendingRecord, ResponseTally, SyncSession, heads_bytes, heads_from_bytes,
 };
 use crate::sync::http::{HttpTransport, RetryPolicy};
+use crate::sync::quarantine::{self, Disposition, Refusal};
 use crate::sync::repair::RepairRun;
-use crate::sync::wire::{self, PushOutcome, SyncResponse};
+use crate::sync::wire::{self, SyncResponse};
 use crate::sync::{
     AttentionItem, Enrolment, Receipt, SyncPhase, SyncProgress, SyncReport, SyncStatus, keys,
 };
+use crate::workflow::policy::Writer;
 use automerge::Automerge;
 use std::collections::HashMap;
 
@@ -198,7 +200,21 @@ impl Device {
             self.cache.put(unsynced.id, loaded);
             outbox.push(pending?);
         }
-        Ok(SyncSession::new(self.actor.clone(), cursor, outbox))
+        Ok(SyncSession::new(
+            self.writer()?,
+            self.actor.clone(),
+            cursor,
+            outbox,
+        ))
+    }
+
+    /// This device's user as the write policy sees them (with the team learned at enrolment).
+    fn writer(&self) -> Result<Writer, Error> {
+        Ok(Writer {
+            officer: self.user.officer.clone(),
+            role: self.user.role,
+            team: self.store.meta(keys::TEAM)?.filter(|t| !t.is_empty()),
+        })
     }
 
     /// Applies one response of a run in one transaction: push outcomes, the feed page with
@@ -235,6 +251,10 @@ impl Device {
         for id in &applied.evicted {
             self.cache.pop(id);
             tracing::debug!(record = %id, "evicted: left this device's scope");
+        }
+        for (id, _) in &effects.write.removals {
+            self.cache.pop(id);
+            tracing::info!(record = %id, "refused whole by the server: kept in the quarantine");
         }
         let mut tally = effects.tally;
         // The store decides evictions: a record with unsynced work is kept.
@@ -289,31 +309,52 @@ impl Device {
             Err(e) => return Err(e),
         };
         let mut write = SyncWrite::default();
-        if let Some(save) = document_save(id, &mut loaded, now, None)? {
-            write.saves.push(save);
+        let refusal = result.rejected.as_ref().and_then(Refusal::of);
+        let mut removed = false;
+        if let Some(refusal) = &refusal {
+            report.rejected.push((id, refusal.rule.clone()));
+            // A stored record refused for good: keep its refused state, rebuild it from the
+            // server's version (as a push refusal does).
+            let stored = loaded.chunks > 0;
+            let quarantined = stored
+                && wire::refusal_is_final(&refusal.rule)
+                && match quarantine::quarantine_into(
+                    id,
+                    &mut loaded,
+                    result.server_heads.as_deref(),
+                    refusal,
+                    &self.writer()?,
+                    &self.actor,
+                    now,
+                    &mut write,
+                ) {
+                    Ok(disposition) => {
+                        removed = disposition == Disposition::Removed;
+                        true
+                    }
+                    Err(e) => {
+                        tracing::warn!(record = %id, error = %e, "a refused record could not be rebuilt");
+                        false
+                    }
+                };
+            if quarantined {
+                report.quarantined += 1;
+            } else {
+                write.attention.push((id, Some(refusal.attention())));
+            }
         }
-        if let Some(server) = &result.server_heads {
-            write.server_heads.push((id, heads_bytes(server)));
-        }
-        if let Some(PushOutcome::Rejected {
-            rule,
-            message,
-            field,
-            ..
-        }) = &result.rejected
-        {
-            report.rejected.push((id, rule.clone()));
-            write.attention.push((
-                id,
-                Some(crate::storage::Attention {
-                    rule: rule.clone(),
-                    message: message.clone(),
-                    field: field.clone(),
-                }),
-            ));
+        if !removed {
+            if let Some(save) = document_save(id, &mut loaded, now, None)? {
+                write.saves.push(save);
+            }
+            if let Some(server) = &result.server_heads {
+                write.server_heads.push((id, heads_bytes(server)));
+            }
         }
         self.store.apply_sync(&write)?;
-        self.cache.put(id, loaded);
+        if !removed {
+            self.cache.put(id, loaded);
+        }
         Ok(result.complete)
     }
 
@@ -332,6 +373,7 @@ impl Device {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
             last_error: meta(keys::LAST_ERROR)?,
+            quarantined: self.store.count_quarantined()?,
             attention: self
                 .store
                 .attention()?
@@ -382,6 +424,7 @@ impl Device {
 
 fn add_tally(report: &mut SyncReport, tally: &ResponseTally) {
     report.accepted += u64::from(tally.accepted);
+    report.quarantined += u64::from(tally.quarantined);
     report.rejected.extend(tally.rejected.iter().cloned());
     report.pulled_changes += u64::from(tally.changes);
     report.pulled_snapshots += u64::from(tally.snapshots);

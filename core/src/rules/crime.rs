@@ -95,14 +95,14 @@ fn check_times(c: &CrimeReport, ctx: &RuleContext, out: &mut Findings) {
         }
         Some(_) => {}
     }
-    if let (Some(from), Some(to)) = (c.occurred_from, c.occurred_to) {
-        if to < from {
-            out.error(
-                "occurred_to",
-                "crime-occurred-order",
-                "The end of the time the crime occurred cannot be before its start: correct the times.",
-            );
-        }
+    if let (Some(from), Some(to)) = (c.occurred_from, c.occurred_to)
+        && to < from
+    {
+        out.error(
+            "occurred_to",
+            "crime-occurred-order",
+            "The end of the time the crime occurred cannot be before its start: correct the times.",
+        );
     }
 }
 

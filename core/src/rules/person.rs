@@ -32,14 +32,14 @@ pub(super) fn check(p: &Person, ctx: &RuleContext, out: &mut Findings) {
             "The date of birth is in the future: correct it.",
         );
     }
-    if let Some(email) = p.contact.email.as_deref() {
-        if !email_shaped(email) {
-            out.error(
-                "contact.email",
-                "person-email-shape",
-                "The email address is not of the form name@example.org: correct it or remove it.",
-            );
-        }
+    if let Some(email) = p.contact.email.as_deref()
+        && !email_shaped(email)
+    {
+        out.error(
+            "contact.email",
+            "person-email-shape",
+            "The email address is not of the form name@example.org: correct it or remove it.",
+        );
     }
 }
 

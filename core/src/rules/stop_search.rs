@@ -75,14 +75,14 @@ pub(super) fn check(
             "Record when the person was detained.",
         );
     }
-    if let (Some(detained), Some(searched)) = (s.detained_at, s.searched_at) {
-        if searched < detained {
-            out.error(
-                "searched_at",
-                "ss-search-time-order",
-                "The search cannot be before the detention: correct the search or detention time.",
-            );
-        }
+    if let (Some(detained), Some(searched)) = (s.detained_at, s.searched_at)
+        && searched < detained
+    {
+        out.error(
+            "searched_at",
+            "ss-search-time-order",
+            "The search cannot be before the detention: correct the search or detention time.",
+        );
     }
     if !s.location.as_ref().is_some_and(|l| l.is_given()) {
         out.error(

@@ -5,8 +5,8 @@
 //! milliseconds since the epoch, booleans as 0/1. Every statement goes through `prepare_cached`.
 
 use super::{
-    AccessLogEntry, Attention, AttentionRecord, ChangeReceipt, DocumentSave, Projection,
-    RecordQuery, StoredDocument, SyncHeads, UnsyncedRecord,
+    AccessLogEntry, Attention, AttentionRecord, ChangeReceipt, DocumentSave, NewQuarantine,
+    Projection, QuarantineRow, RecordQuery, StoredDocument, SyncHeads, UnsyncedRecord,
 };
 use crate::domain::{OfficerId, RecordId, RecordKind, Status};
 use rusqlite::types::{Type, Value};
@@ -218,9 +218,104 @@ pub(super) fn delete(
     Ok(conn.prepare_cached(sql)?.execute([id.to_string()])? == 1)
 }
 
+/// Deletes a record whose whole refused state goes to the quarantine, only if its stored heads
+/// are still `heads` (compare-and-swap, as [`save`]); otherwise the stale-heads error.
+pub(super) fn remove(conn: &Connection, id: RecordId, heads: &[u8]) -> rusqlite::Result<()> {
+    let deleted = conn
+        .prepare_cached("DELETE FROM records WHERE id = ?1 AND heads = ?2")?
+        .execute(params![id.to_string(), heads])?;
+    if deleted == 1 {
+        Ok(())
+    } else {
+        Err(rusqlite::Error::ToSqlConversionFailure(Box::new(
+            StaleHeads,
+        )))
+    }
+}
+
+/// Keeps a refused state.
+pub(super) fn quarantine(conn: &Connection, q: &NewQuarantine) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO quarantine (record_id, kind, rule, message, field, change, at, removed,
+                                 document, refused)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        q.record.to_string(),
+        q.kind.as_str(),
+        q.rule,
+        q.message,
+        q.field,
+        q.change,
+        q.at,
+        q.removed,
+        q.document,
+        q.refused,
+    ])?;
+    Ok(())
+}
+
+pub(super) fn dismiss_quarantined(conn: &Connection, id: u64) -> rusqlite::Result<bool> {
+    let id = i64::try_from(id).unwrap_or(i64::MAX);
+    Ok(conn
+        .prepare_cached("DELETE FROM quarantine WHERE id = ?1")?
+        .execute([id])?
+        == 1)
+}
+
 // -------------------------------------------------------------------------------------------
 // Reads
 // -------------------------------------------------------------------------------------------
+
+/// The quarantine columns but the document, in the order [`quarantine_from_row`] reads them.
+const QUARANTINE_COLUMNS: &str =
+    "id, record_id, kind, rule, message, field, change, at, removed, refused";
+
+pub(super) fn quarantined(conn: &Connection) -> rusqlite::Result<Vec<QuarantineRow>> {
+    let sql = format!("SELECT {QUARANTINE_COLUMNS} FROM quarantine ORDER BY id");
+    conn.prepare_cached(&sql)?
+        .query_map([], quarantine_from_row)?
+        .collect()
+}
+
+pub(super) fn count_quarantined(conn: &Connection) -> rusqlite::Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM quarantine")?
+        .query_row([], |row| row.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+pub(super) fn quarantined_document(
+    conn: &Connection,
+    id: u64,
+) -> rusqlite::Result<Option<(QuarantineRow, Vec<u8>)>> {
+    let sql = format!("SELECT {QUARANTINE_COLUMNS}, document FROM quarantine WHERE id = ?1");
+    conn.prepare_cached(&sql)?
+        .query_row([i64::try_from(id).unwrap_or(i64::MAX)], |row| {
+            Ok((quarantine_from_row(row)?, row.get(10)?))
+        })
+        .optional()
+}
+
+/// Reads [`QUARANTINE_COLUMNS`]; the document is left empty.
+fn quarantine_from_row(row: &Row<'_>) -> rusqlite::Result<QuarantineRow> {
+    let id: i64 = row.get(0)?;
+    Ok(QuarantineRow {
+        id: u64::try_from(id).unwrap_or(0),
+        entry: NewQuarantine {
+            record: record_id(row, 1)?,
+            kind: parsed(row, 2, |s| RecordKind::from_str(s).ok())?,
+            rule: row.get(3)?,
+            message: row.get(4)?,
+            field: row.get(5)?,
+            change: row.get(6)?,
+            at: row.get(7)?,
+            removed: row.get(8)?,
+            document: Vec::new(),
+            refused: row.get(9)?,
+        },
+    })
+}
 
 pub(super) fn unsynced(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<UnsyncedRecord>> {
     let sql = format!("SELECT id, kind, heads, server_heads FROM records {UNSYNCED} LIMIT ?1");

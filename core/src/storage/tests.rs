@@ -393,7 +393,7 @@ fn a_store_from_a_newer_build_is_refused_as_too_new_and_left_alone() {
             err,
             StoreError::TooNew {
                 found: 99,
-                supported: 3
+                supported: 4
             }
         ),
         "{err:?}"
@@ -415,7 +415,7 @@ fn an_open_store_uses_wal_full_sync_foreign_keys_and_the_current_version() {
     assert_eq!(pragma("synchronous"), "Integer(2)", "2 is FULL");
     assert_eq!(pragma("foreign_keys"), "Integer(1)");
     assert_eq!(pragma("busy_timeout"), "Integer(5000)");
-    assert_eq!(pragma("user_version"), "Integer(3)");
+    assert_eq!(pragma("user_version"), "Integer(4)");
 }
 
 #[test]
@@ -484,7 +484,7 @@ fn a_frozen_v1_store_upgrades_to_the_schema_of_a_fresh_store_and_keeps_its_rows(
     let upgraded = Store::open(&path, &key(), false).unwrap();
     let (_fresh_dir, _fresh_path, fresh) = new_store();
     let (objects, version) = schema_of(&upgraded.conn);
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     assert_eq!((objects, version), schema_of(&fresh.conn));
 
     let crime = RecordId(uuid::Uuid::parse_str("0192f3c4-0000-7000-8000-000000000001").unwrap());
@@ -959,7 +959,7 @@ fn a_frozen_v2_store_upgrades_to_the_schema_of_a_fresh_store_and_keeps_its_rows(
     let upgraded = Store::open(&path, &key(), false).unwrap();
     let (_fresh_dir, _fresh_path, fresh) = new_store();
     let (objects, version) = schema_of(&upgraded.conn);
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     assert_eq!((objects, version), schema_of(&fresh.conn));
 
     let crime = RecordId(uuid::Uuid::parse_str("0192f3c4-0000-7000-8000-000000000001").unwrap());
@@ -1128,6 +1128,8 @@ fn a_failing_item_rolls_back_the_whole_sync_write_with_its_cursor_and_receipts()
             full_save(projection(rid(2), RecordKind::Person), b"new record"),
         ],
         server_heads: vec![(rid(1), vec![0xAB; 32])],
+        removals: Vec::new(),
+        quarantine: Vec::new(),
         attention: Vec::new(),
         receipts: vec![
             ChangeReceipt {
@@ -1198,4 +1200,135 @@ fn a_save_built_on_heads_the_store_no_longer_holds_is_refused_and_writes_nothing
     let err = store.save(&theirs).unwrap_err();
     assert!(matches!(err, StoreError::Stale), "{err:?}");
     assert!(store.load(rid(1)).unwrap().is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema v4: quarantine
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_frozen_v3_store_upgrades_to_the_schema_of_a_fresh_store_and_keeps_its_rows() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("v3.db");
+    let v3 = open_keyed(&path, &key(), true).unwrap();
+    v3.execute_batch(include_str!("../../sql/tests/create_v3_db.sql"))
+        .unwrap();
+    drop(v3);
+
+    let upgraded = Store::open(&path, &key(), false).unwrap();
+    let (_fresh_dir, _fresh_path, fresh) = new_store();
+    let (objects, version) = schema_of(&upgraded.conn);
+    assert_eq!(version, 4);
+    assert_eq!((objects, version), schema_of(&fresh.conn));
+
+    let crime = rid(1);
+    let search = rid(3);
+    let doc = upgraded.load(crime).unwrap().unwrap();
+    assert_eq!((doc.bytes, doc.chunks), (vec![1, 2, 3, 4, 5, 6], 2));
+    assert_eq!(upgraded.receipts(crime).unwrap().len(), 1);
+    assert_eq!(upgraded.access_log(crime).unwrap().len(), 1);
+    assert_eq!(upgraded.meta("sync.cursor").unwrap().as_deref(), Some("7"));
+    // The refused stop-search keeps its mark and its place in the outbox; nothing is quarantined
+    // by the upgrade itself (the next sync rebuilds it).
+    let unsynced: Vec<RecordId> = upgraded
+        .unsynced(10)
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(unsynced, vec![search]);
+    assert_eq!(upgraded.attention().unwrap().len(), 1);
+    assert!(upgraded.quarantined().unwrap().is_empty());
+    assert_eq!(upgraded.count_quarantined().unwrap(), 0);
+}
+
+fn kept(record: RecordId, removed: bool) -> NewQuarantine {
+    NewQuarantine {
+        record,
+        kind: RecordKind::StopSearch,
+        rule: "policy-pcso-stop-search".into(),
+        message: "PCSOs do not carry out stop and search".into(),
+        field: Some("meta.author".into()),
+        change: Some(vec![7; 32]),
+        at: T0,
+        removed,
+        document: b"the refused document".to_vec(),
+        refused: r#"[{"field":"grounds","old":null,"new":"typed"}]"#.into(),
+    }
+}
+
+#[test]
+fn a_record_removed_into_the_quarantine_goes_in_the_same_transaction_and_only_at_its_heads() {
+    let (_dir, _path, mut store) = new_store();
+    store
+        .save(&full_save(
+            projection(rid(1), RecordKind::StopSearch),
+            b"doc",
+        ))
+        .unwrap();
+
+    // Heads that are not the stored ones: nothing is removed and nothing is kept.
+    let stale = SyncWrite {
+        removals: vec![(rid(1), vec![0xCD; 32])],
+        quarantine: vec![kept(rid(1), true)],
+        ..SyncWrite::default()
+    };
+    assert!(matches!(store.apply_sync(&stale), Err(StoreError::Stale)));
+    assert!(store.projection(rid(1)).unwrap().is_some());
+    assert!(store.quarantined().unwrap().is_empty());
+
+    let write = SyncWrite {
+        removals: vec![(rid(1), vec![0xAB; 32])],
+        quarantine: vec![kept(rid(1), true)],
+        ..SyncWrite::default()
+    };
+    store.apply_sync(&write).unwrap();
+    assert!(store.projection(rid(1)).unwrap().is_none());
+    assert!(store.load(rid(1)).unwrap().is_none(), "chunks go with it");
+    assert_eq!(
+        store.count_unsynced().unwrap(),
+        0,
+        "not in the outbox any more"
+    );
+    let rows = store.quarantined().unwrap();
+    assert_eq!(rows.len(), 1);
+    let mut expected = kept(rid(1), true);
+    expected.document = Vec::new();
+    assert_eq!(rows[0].entry, expected);
+    let (row, document) = store.quarantined_document(rows[0].id).unwrap().unwrap();
+    assert_eq!(
+        (row, document),
+        (rows[0].clone(), b"the refused document".to_vec())
+    );
+}
+
+#[test]
+fn a_dismissed_quarantine_id_is_never_given_to_another_item() {
+    let (_dir, _path, mut store) = new_store();
+    for n in 1..=2 {
+        store
+            .apply_sync(&SyncWrite {
+                quarantine: vec![kept(rid(n), false)],
+                ..SyncWrite::default()
+            })
+            .unwrap();
+    }
+    let ids: Vec<u64> = store.quarantined().unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(store.dismiss_quarantined(ids[1]).unwrap());
+    assert!(!store.dismiss_quarantined(ids[1]).unwrap(), "already gone");
+    assert!(store.quarantined_document(ids[1]).unwrap().is_none());
+    store
+        .apply_sync(&SyncWrite {
+            quarantine: vec![kept(rid(3), false)],
+            ..SyncWrite::default()
+        })
+        .unwrap();
+    let now: Vec<u64> = store.quarantined().unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(now.len(), 2);
+    assert!(
+        now[1] > ids[1],
+        "ids are never reused: {now:?} after {ids:?}"
+    );
+    assert_eq!(store.count_quarantined().unwrap(), 2);
 }

@@ -8,14 +8,17 @@
 //! needed) is tested with hand-built responses and no network.
 //!
 //! Must not: read the clock (the caller passes `now`), touch SQLite, or drop a record that holds
-//! changes the server has not acknowledged.
+//! changes the server has not acknowledged, except into the quarantine, in the same write, when
+//! the server refused them for good ([`super::quarantine`]).
 
+use super::quarantine::{self, Disposition, Refusal};
 use super::wire::{self, FeedEntry, Hash, PushOutcome, RecordPush, SyncRequest, SyncResponse};
 use crate::Error;
 use crate::device::{Loaded, document_save};
 use crate::doc::RecordDoc;
 use crate::domain::{RecordId, RecordKind, Timestamp};
-use crate::storage::{Attention, ChangeReceipt, SyncWrite};
+use crate::storage::{ChangeReceipt, SyncWrite};
+use crate::workflow::policy::Writer;
 use automerge::{ActorId, Change, ChangeHash, ReadDoc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -111,6 +114,9 @@ pub struct ResponseTally {
     pub accepted: u32,
     /// Records refused, with the rule.
     pub rejected: Vec<(RecordId, String)>,
+    /// Refused records whose refused state went to the quarantine (rebuilt from the server's
+    /// version, or removed when the server never held them).
+    pub quarantined: u32,
     /// Changes applied from the feed.
     pub changes: u32,
     /// Snapshots (records new to the device) applied.
@@ -138,6 +144,7 @@ pub struct ResponseEffects {
 /// One sync run: the outbox split into requests, the cursor, and the records that need repair.
 #[derive(Debug)]
 pub struct SyncSession {
+    writer: Writer,
     actor: ActorId,
     cursor: u64,
     page_limit: u32,
@@ -147,14 +154,23 @@ pub struct SyncSession {
     more: bool,
     /// Heads the server acknowledged for each record accepted in this run.
     accepted: HashMap<RecordId, Vec<ChangeHash>>,
+    /// Changes of records pushed in parts whose earlier parts the server accepted in this run.
+    partly_accepted: HashMap<RecordId, Vec<ChangeHash>>,
     repairs: BTreeMap<RecordId, Option<RecordKind>>,
 }
 
 impl SyncSession {
-    /// A run from `cursor` pushing `outbox`; `actor` is the device's (documents new to the
-    /// device are loaded writing as it).
-    pub fn new(actor: ActorId, cursor: u64, outbox: Vec<PendingRecord>) -> SyncSession {
+    /// A run from `cursor` pushing `outbox` for the device's user `writer`; `actor` is the
+    /// device's (documents new to the device are loaded writing as it, and a record rebuilt after
+    /// a refusal re-applies what `writer` may write as it).
+    pub fn new(
+        writer: Writer,
+        actor: ActorId,
+        cursor: u64,
+        outbox: Vec<PendingRecord>,
+    ) -> SyncSession {
         SyncSession {
+            writer,
             actor,
             cursor,
             page_limit: wire::DEFAULT_PAGE_CHANGES,
@@ -168,6 +184,7 @@ impl SyncSession {
             started: false,
             more: false,
             accepted: HashMap::new(),
+            partly_accepted: HashMap::new(),
             repairs: BTreeMap::new(),
         }
     }
@@ -208,8 +225,13 @@ impl SyncSession {
     }
 
     /// Records whose documents [`SyncSession::receive`] needs for `response` (the feed
-    /// entries'); the caller passes those it holds.
+    /// entries', and those of records refused for good, to quarantine); the caller passes those
+    /// it holds.
     pub fn records_needed(response: &SyncResponse) -> Vec<RecordId> {
+        let refused = response.results.iter().filter_map(|r| match &r.outcome {
+            PushOutcome::Rejected { rule, .. } if wire::refusal_is_final(rule) => Some(r.record),
+            _ => None,
+        });
         let mut ids: Vec<RecordId> = response
             .page
             .entries
@@ -220,6 +242,7 @@ impl SyncSession {
                 }
                 FeedEntry::Evict { .. } => None,
             })
+            .chain(refused)
             .collect();
         ids.sort();
         ids.dedup();
@@ -237,7 +260,7 @@ impl SyncSession {
     ) -> Result<ResponseEffects, Error> {
         let mut write = SyncWrite::default();
         let mut tally = ResponseTally::default();
-        self.push_results(&response.results, &mut write, &mut tally);
+        let refused = self.push_results(&response.results, &mut write, &mut tally);
 
         // Feed entries, applied to the documents in memory; saved together below.
         let mut touched: BTreeSet<RecordId> = BTreeSet::new();
@@ -353,6 +376,16 @@ impl SyncSession {
             write.server_heads.push((id, heads_bytes(&server)));
         }
 
+        // Records refused for good, last: rebuilt from the newest server version known, this
+        // page's changes included, so what is re-applied is judged against that version.
+        for (id, refusal) in refused {
+            if self.quarantine(id, &refusal, &mut local, now, &mut write) {
+                tally.quarantined += 1;
+            } else {
+                write.attention.push((id, Some(refusal.attention())));
+            }
+        }
+
         // Receipts only for records that are (or will be) stored, so none points at nothing.
         write
             .receipts
@@ -376,12 +409,15 @@ impl SyncSession {
         })
     }
 
+    /// Takes the push results into `write`; returns the refusals that are final, for
+    /// [`SyncSession::quarantine`] once the page is applied.
     fn push_results(
         &mut self,
         results: &[wire::PushResult],
         write: &mut SyncWrite,
         tally: &mut ResponseTally,
-    ) {
+    ) -> Vec<(RecordId, Refusal)> {
+        let mut refused = Vec::new();
         let in_flight = std::mem::take(&mut self.in_flight);
         for result in results {
             let Some(part) = in_flight.iter().find(|p| p.push.record == result.record) else {
@@ -407,31 +443,97 @@ impl SyncSession {
                                 received_at: *received_at,
                             }));
                     }
-                    if let Some(heads) = &part.heads_when_complete {
-                        write.server_heads.push((id, heads_bytes(heads)));
-                        write.attention.push((id, None));
-                        self.accepted.insert(id, heads.clone());
+                    match &part.heads_when_complete {
+                        Some(heads) => {
+                            write.server_heads.push((id, heads_bytes(heads)));
+                            write.attention.push((id, None));
+                            self.accepted.insert(id, heads.clone());
+                            self.partly_accepted.remove(&id);
+                        }
+                        None => self
+                            .partly_accepted
+                            .entry(id)
+                            .or_default()
+                            .extend(part.hashes.iter().copied()),
                     }
                 }
-                PushOutcome::Rejected {
-                    rule,
-                    message,
-                    field,
-                    ..
-                } => {
+                PushOutcome::Rejected { rule, .. } => {
                     tally.rejected.push((id, rule.clone()));
-                    write.attention.push((
-                        id,
-                        Some(Attention {
-                            rule: rule.clone(),
-                            message: message.clone(),
-                            field: field.clone(),
-                        }),
-                    ));
+                    let Some(refusal) = Refusal::of(&result.outcome) else {
+                        continue;
+                    };
+                    if wire::refusal_is_final(rule) {
+                        refused.push((id, refusal));
+                    } else {
+                        write.attention.push((id, Some(refusal.attention())));
+                    }
                 }
                 PushOutcome::MissingDependencies { .. } => {
                     self.repairs.insert(id, Some(part.push.kind));
                 }
+            }
+        }
+        refused
+    }
+
+    /// Keeps a record refused for good in the quarantine and rebuilds (or removes) it: see
+    /// [`super::quarantine`]. False when that cannot be done (the record is not here, or its
+    /// document cannot be rebuilt): the caller marks it as needing attention instead.
+    fn quarantine(
+        &mut self,
+        id: RecordId,
+        refusal: &Refusal,
+        local: &mut HashMap<RecordId, LocalRecord>,
+        now: Timestamp,
+        write: &mut SyncWrite,
+    ) -> bool {
+        let Some(record) = local.get_mut(&id) else {
+            tracing::warn!(record = %id, "a refused record is not on this device");
+            return false;
+        };
+        // What the server holds: what the device last learned, and the parts of this push it
+        // accepted before refusing a later one.
+        let mut server = record.server_heads.clone().unwrap_or_default();
+        if let Some(partly) = self.partly_accepted.remove(&id) {
+            server.extend(partly);
+            match union_heads(record.loaded.doc.automerge(), &server, &[]) {
+                Ok(heads) => server = heads,
+                Err(e) => {
+                    tracing::warn!(record = %id, error = %e, "cannot find what the server holds");
+                    return false;
+                }
+            }
+        }
+        let mut staged = SyncWrite::default();
+        let done = quarantine::quarantine_into(
+            id,
+            &mut record.loaded,
+            Some(&server),
+            refusal,
+            &self.writer,
+            &self.actor,
+            now,
+            &mut staged,
+        );
+        match done {
+            Ok(disposition) => {
+                write.saves.extend(staged.saves);
+                write.removals.extend(staged.removals);
+                write.quarantine.extend(staged.quarantine);
+                write.attention.extend(staged.attention);
+                if disposition == Disposition::Removed {
+                    local.remove(&id);
+                }
+                // Parts of this record still waiting to be pushed build on refused changes.
+                for batch in &mut self.batches {
+                    batch.retain(|p| p.push.record != id);
+                }
+                self.batches.retain(|b| !b.is_empty());
+                true
+            }
+            Err(e) => {
+                tracing::warn!(record = %id, error = %e, "a refused record could not be rebuilt");
+                false
             }
         }
     }
@@ -615,7 +717,12 @@ mod tests {
 
     #[test]
     fn an_empty_outbox_still_sends_one_pull_and_then_stops_when_the_feed_is_caught_up() {
-        let mut session = SyncSession::new(ActorId::random(), 5, Vec::new());
+        let writer = Writer {
+            officer: crate::domain::OfficerId::new("PC1").expect("valid"),
+            role: crate::domain::Role::Officer,
+            team: None,
+        };
+        let mut session = SyncSession::new(writer, ActorId::random(), 5, Vec::new());
         let request = session.next_request().expect("a pull");
         assert_eq!((request.cursor, request.push.len()), (5, 0));
         let effects = session

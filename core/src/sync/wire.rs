@@ -10,6 +10,7 @@
 //! | `POST /v1/enrol`  | the code     | [`EnrolRequest`] | [`EnrolResponse`]  |
 //! | `POST /v1/sync`   | Bearer token | [`SyncRequest`]  | [`SyncResponse`]   |
 //! | `POST /v1/repair` | Bearer token | [`RepairRequest`]| [`RepairResponse`] |
+//! | `GET /v1/review-queue` | Bearer token (supervisor) | | [`ReviewQueue`] |
 //! | `GET /health`     | none         |                  | `ok`               |
 //! | `GET /metrics`    | none         |                  | Prometheus text    |
 //!
@@ -173,6 +174,24 @@ pub enum PushOutcome {
     },
 }
 
+/// Rules of a [`PushOutcome::Rejected`] that are about the pushing device or the bytes, not the
+/// record: the device's actor is not enrolled, a change names another officer, a change arrived
+/// garbled. The same changes may be accepted once the device is enrolled again or pushes them
+/// whole, so the device keeps them in its outbox and marks the record as needing attention.
+pub const RETRYABLE_REFUSALS: [&str; 3] = [
+    "actor-not-bound",
+    "author-not-device-officer",
+    "malformed-change",
+];
+
+/// Whether a refusal with `rule` is final for the refused changes: every rule but
+/// [`RETRYABLE_REFUSALS`] (a rule this build does not know is final too). The device answers a
+/// final refusal by keeping its refused state in the quarantine and rebuilding the record from
+/// the server's version (`docs/sync-protocol.md`, "Quarantine").
+pub fn refusal_is_final(rule: &str) -> bool {
+    !RETRYABLE_REFUSALS.contains(&rule)
+}
+
 /// A page of the change feed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeedPage {
@@ -266,12 +285,28 @@ pub struct RepairResponse {
     pub rejected: Option<PushOutcome>,
 }
 
+// ---------------------------------------------------------------------------------------------
+// Review
+// ---------------------------------------------------------------------------------------------
+
+/// `GET /v1/review-queue` (JSON by default, CBOR on request): a supervisor's review queue as
+/// the server builds it with [`crate::review`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewQueue {
+    /// The supervisor's team (`None`: no team, so no queue).
+    pub team: Option<String>,
+    /// When the queue was built (server clock).
+    pub at: crate::domain::Timestamp,
+    /// The team's records waiting for review, oldest report first.
+    pub items: Vec<crate::review::QueueItem>,
+}
+
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// Stable code: `unauthenticated`, `device-revoked`, `token-expired`, `bad-code`,
     /// `malformed`, `protocol`, `too-large`, `too-many-changes`, `content-type`,
-    /// `unknown-record`, `internal`.
+    /// `unknown-record`, `forbidden`, `supervisor-only`, `internal`.
     pub code: String,
     /// What is wrong and what to do.
     pub message: String,

@@ -496,6 +496,35 @@ impl Guard {
     }
 }
 
+/// Whether `role` may create a record of `kind` (as its author): the matrix's creation rows, the
+/// same ones [`check_change`] applies to a pushed change that creates a record. `None` when
+/// allowed; else the refusing rule.
+pub fn check_creation_by(role: Role, kind: RecordKind) -> Option<Violation> {
+    let row = lookup(role, kind, None, Action::Create, Relation::Author);
+    match row {
+        Some(row) if row.effect == Effect::Allow => None,
+        Some(row) => Some(violation("meta.kind", row.rule, row.message)),
+        None => Some(violation(
+            "meta.kind",
+            "policy-no-rule",
+            "no policy rule allows this change",
+        )),
+    }
+}
+
+/// The first row of the matrix that matches.
+fn lookup(
+    role: Role,
+    kind: RecordKind,
+    state: Option<Status>,
+    action: Action,
+    relation: Relation,
+) -> Option<&'static PolicyRule> {
+    MATRIX
+        .iter()
+        .find(|r| r.matches(role, kind, state, action, relation))
+}
+
 /// Checks one change: `before` is the record as its author could see it (None for a change that
 /// creates the record), `after` is the record with the change applied; returns every violation
 /// (empty = allowed). `author_team` is the team of the record's author, when known.
@@ -629,10 +658,7 @@ impl Context<'_> {
         // What the record is, not what a change claims it has become (that is refused anyway).
         let kind = self.before.unwrap_or(self.after).kind();
         let relation = self.relation();
-        let Some(row) = MATRIX
-            .iter()
-            .find(|r| r.matches(self.writer.role, kind, state, action, relation))
-        else {
+        let Some(row) = lookup(self.writer.role, kind, state, action, relation) else {
             // Every action has a catch-all row; this is only reached if the table loses one.
             out.push(violation(
                 field,

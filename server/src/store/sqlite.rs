@@ -750,6 +750,24 @@ impl ServerStore for SqliteStore {
         Ok(memory.facts.get(&record).cloned())
     }
 
+    fn team_records(
+        &self,
+        team: &str,
+        statuses: &[Status],
+    ) -> Result<Vec<Arc<RecordFacts>>, StoreError> {
+        // From the facts in memory: a scan of every record, no SQL. A team's queue is asked for
+        // by its supervisors, not on every sync; an index by team is the next step if it shows.
+        let memory = self.memory.read().unwrap_or_else(|e| e.into_inner());
+        let mut found: Vec<Arc<RecordFacts>> = memory
+            .facts
+            .values()
+            .filter(|f| f.team.as_deref() == Some(team) && statuses.contains(&f.status))
+            .cloned()
+            .collect();
+        found.sort_by_key(|f| f.id);
+        Ok(found)
+    }
+
     fn linking_to(&self, record: RecordId) -> Result<Vec<RecordId>, StoreError> {
         let memory = self.memory.read().unwrap_or_else(|e| e.into_inner());
         Ok(memory

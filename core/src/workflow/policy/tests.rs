@@ -973,10 +973,10 @@ const DIFFS: &[Diff] = &[
         kind: RecordKind::CrimeReport,
         prepare: located,
         change: |r| {
-            if let Record::Crime(c) = r {
-                if let Some(l) = &mut c.location {
-                    l.lat = Some(51.6);
-                }
+            if let Record::Crime(c) = r
+                && let Some(l) = &mut c.location
+            {
+                l.lat = Some(51.6);
             }
         },
         expect: &["location.lat"],
@@ -986,10 +986,10 @@ const DIFFS: &[Diff] = &[
         kind: RecordKind::CrimeReport,
         prepare: located,
         change: |r| {
-            if let Record::Crime(c) = r {
-                if let Some(l) = &mut c.location {
-                    l.description = Some("outside the library".into());
-                }
+            if let Record::Crime(c) = r
+                && let Some(l) = &mut c.location
+            {
+                l.description = Some("outside the library".into());
             }
         },
         expect: &["location.description"],
@@ -1183,6 +1183,23 @@ fn the_policy_and_the_devices_may_edit_agree_on_who_edits_content() {
                 let server = check_change(Some(&before), &after, &w, Some(TEAM)).is_empty();
                 assert_eq!(device, server, "{kind} {state} edited by {id}");
             }
+        }
+    }
+}
+
+#[test]
+fn the_policy_and_the_devices_may_create_agree_on_who_creates_what() {
+    for kind in RecordKind::ALL {
+        for id in ["PC1", "PS1", "PCSO7"] {
+            let w = writer(id);
+            let user = super::super::User {
+                officer: w.officer.clone(),
+                role: w.role,
+            };
+            let device = super::super::may_create(&user, kind).is_ok();
+            let created = Record::new(kind, RecordId::generate(), w.officer.clone(), t(0));
+            let server = check_change(None, &created, &w, Some(TEAM)).is_empty();
+            assert_eq!(device, server, "{kind} created by {id}");
         }
     }
 }
