@@ -12,9 +12,9 @@ use crate::platform::{
 };
 use crate::records::{Record, RecordKind, Role};
 use crate::types::{
-    AccessLogEntry, ApprovalState, Conflict, Enrolment, FieldChange, Finding, QueueItem,
-    RecordFilter, RecordSummary, ReferenceLists, ReturnedItem, SyncReport, SyncStatus, UserInfo,
-    VersionedRecord,
+    AccessLogEntry, ApprovalState, Conflict, Enrolment, FieldChange, Finding, QuarantineItem,
+    QueueItem, RecordFilter, RecordSummary, ReferenceLists, ReturnedItem, SyncReport, SyncStatus,
+    UserInfo, VersionedRecord,
 };
 use fieldbook_core::Device;
 use fieldbook_core::domain::{self as core, OfficerId, RecordId};
@@ -361,6 +361,26 @@ impl FieldbookDevice {
     /// Where a record stands against its last approval, with the diff since.
     pub fn approval_state(&self, id: String) -> Result<ApprovalState> {
         Ok(self.device().approval_state(self::id(&id)?)?.into())
+    }
+
+    // --- Quarantine -------------------------------------------------------------------------
+
+    /// What the server refused and the device kept, oldest first: show it until dismissed.
+    pub fn quarantine(&self) -> Result<Vec<QuarantineItem>> {
+        Ok(list(self.device().quarantine()?))
+    }
+
+    /// The whole refused state of `record_id` kept as item `quarantine_id`, to read or copy from.
+    pub fn quarantined_record(&self, record_id: String, quarantine_id: u64) -> Result<Record> {
+        Ok(record(self.device().quarantined_record(
+            self::id(&record_id)?,
+            quarantine_id,
+        )?))
+    }
+
+    /// Deletes a quarantined state once the officer has read or copied what they need.
+    pub fn dismiss_quarantine(&self, quarantine_id: u64) -> Result<()> {
+        Ok(self.device().dismiss_quarantine(quarantine_id)?)
     }
 
     // --- Sync -----------------------------------------------------------------------------

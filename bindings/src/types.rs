@@ -418,8 +418,10 @@ pub struct SyncReport {
     pub pushed_bytes: u64,
     /// Records the server accepted.
     pub accepted: u64,
-    /// Records the server refused (they need attention).
+    /// Records the server refused.
     pub rejected: Vec<Rejection>,
+    /// Refused states moved to the quarantine by this sync.
+    pub quarantined: u64,
     /// Changes applied from the feed.
     pub pulled_changes: u64,
     /// Records received whole.
@@ -449,12 +451,53 @@ impl From<fieldbook_core::sync::SyncReport> for SyncReport {
                     rule,
                 })
                 .collect(),
+            quarantined: r.quarantined,
             pulled_changes: r.pulled_changes,
             pulled_snapshots: r.pulled_snapshots,
             evicted: r.evicted,
             pulled_bytes: r.pulled_bytes,
             round_trips: r.round_trips,
             duration: r.duration,
+        }
+    }
+}
+
+/// A refused state kept on the device after the server refused it: the live record was
+/// rebuilt from the server's version with the edits the policy allows; this holds the rest.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct QuarantineItem {
+    /// The quarantine id (never reused).
+    pub id: u64,
+    /// The record.
+    pub record_id: String,
+    /// Its kind.
+    pub kind: RecordKind,
+    /// The server's rule, e.g. `policy-approved-locked`.
+    pub rule: String,
+    /// The field the server blamed, if one.
+    pub field: Option<String>,
+    /// What the server said.
+    pub reason: String,
+    /// When it was kept (device clock).
+    pub at: SystemTime,
+    /// The server never held the record: it lives only here now.
+    pub removed: bool,
+    /// What the officer typed that the live record does not hold (`old` live, `new` refused).
+    pub refused: Vec<FieldDiff>,
+}
+
+impl From<fieldbook_core::device::QuarantineItem> for QuarantineItem {
+    fn from(q: fieldbook_core::device::QuarantineItem) -> Self {
+        QuarantineItem {
+            id: q.id,
+            record_id: q.record.to_string(),
+            kind: q.kind.into(),
+            rule: q.rule,
+            field: q.field,
+            reason: q.message,
+            at: ts(q.when),
+            removed: q.removed,
+            refused: q.refused.into_iter().map(FieldDiff::from).collect(),
         }
     }
 }
@@ -489,8 +532,10 @@ pub struct SyncStatus {
     pub last_sync_at: Option<SystemTime>,
     /// The code of the last failed sync (`offline`, `device-revoked`...).
     pub last_error: Option<String>,
-    /// Records the server refused.
+    /// Records the server refused that need the device fixed (re-enrolment).
     pub attention: Vec<AttentionItem>,
+    /// Refused states waiting in the quarantine for the officer.
+    pub quarantined: u64,
 }
 
 impl From<fieldbook_core::sync::SyncStatus> for SyncStatus {
@@ -513,6 +558,7 @@ impl From<fieldbook_core::sync::SyncStatus> for SyncStatus {
                     field: a.field,
                 })
                 .collect(),
+            quarantined: s.quarantined,
         }
     }
 }

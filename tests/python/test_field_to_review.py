@@ -306,3 +306,15 @@ def test_the_platform_clock_stamps_records_and_drives_overdue_decisions(tmp_path
     [overdue] = device.overdue_decisions()
     assert overdue.id == crime.meta.id
     assert overdue.decision_due_at == datetime.datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+def test_the_quarantine_is_empty_for_an_honest_device_and_names_unknown_items(server, new_device):
+    officer = new_device("PC1234", fb.Role.OFFICER)
+    run(officer.enrol(server.url, server.code("PC1234", "officer", "A"), "pixel"))
+    record_stop_search(officer, SPECIFIC_GROUNDS)
+    report = run(officer.sync())
+    assert (report.accepted, report.quarantined) == (1, 0)
+    assert officer.quarantine() == [] and officer.sync_status().quarantined == 0
+    with pytest.raises(fb.FieldbookError.Validation) as unknown:
+        officer.dismiss_quarantine(7)
+    assert rules_of(unknown.value) == {"unknown-quarantine"}

@@ -1170,6 +1170,11 @@ public protocol FieldbookDeviceProtocol: AnyObject, Sendable {
     func createRecord(kind: RecordKind) throws  -> Record
     
     /**
+     * Deletes a quarantined state once the officer has read or copied what they need.
+     */
+    func dismissQuarantine(quarantineId: UInt64) throws 
+    
+    /**
      * Enrols this device with `server` using a one-time code issued to this officer.
      */
     func enrol(server: String, code: String, label: String) async throws  -> Enrolment
@@ -1213,6 +1218,16 @@ public protocol FieldbookDeviceProtocol: AnyObject, Sendable {
      * Crime reports whose recording decision is due within 24 hours of report, or overdue.
      */
     func overdueDecisions() throws  -> [RecordSummary]
+    
+    /**
+     * What the server refused and the device kept, oldest first: show it until dismissed.
+     */
+    func quarantine() throws  -> [QuarantineItem]
+    
+    /**
+     * The whole refused state of `record_id` kept as item `quarantine_id`, to read or copy from.
+     */
+    func quarantinedRecord(recordId: String, quarantineId: UInt64) throws  -> Record
     
     /**
      * The stop-search receipt text to give the person searched.
@@ -1481,6 +1496,18 @@ open func createRecord(kind: RecordKind)throws  -> Record  {
 }
     
     /**
+     * Deletes a quarantined state once the officer has read or copied what they need.
+     */
+open func dismissQuarantine(quarantineId: UInt64)throws   {try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookdevice_dismiss_quarantine(
+            self.uniffiCloneHandle(),
+        FfiConverterUInt64.lower(quarantineId),uniffiCallStatus
+    )
+}
+}
+    
+    /**
      * Enrols this device with `server` using a one-time code issued to this officer.
      */
 open func enrol(server: String, code: String, label: String)async throws  -> Enrolment  {
@@ -1597,6 +1624,32 @@ open func overdueDecisions()throws  -> [RecordSummary]  {
         uniffiCallStatus in
     uniffi_fieldbook_ffi_fn_method_fieldbookdevice_overdue_decisions(
             self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * What the server refused and the device kept, oldest first: show it until dismissed.
+     */
+open func quarantine()throws  -> [QuarantineItem]  {
+    return try  FfiConverterSequenceTypeQuarantineItem.lift(try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookdevice_quarantine(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The whole refused state of `record_id` kept as item `quarantine_id`, to read or copy from.
+     */
+open func quarantinedRecord(recordId: String, quarantineId: UInt64)throws  -> Record  {
+    return try  FfiConverterTypeRecord_lift(try rustCallWithError(FfiConverterTypeFieldbookError_lift) {
+        uniffiCallStatus in
+    uniffi_fieldbook_ffi_fn_method_fieldbookdevice_quarantined_record(
+            self.uniffiCloneHandle(),
+        FfiConverterString.lower(recordId),
+        FfiConverterUInt64.lower(quarantineId),uniffiCallStatus
     )
 })
 }
@@ -5066,6 +5119,146 @@ public func FfiConverterTypePropertyItem_lower(_ value: PropertyItem) -> RustBuf
 
 
 /**
+ * A refused state kept on the device after the server refused it: the live record was
+ * rebuilt from the server's version with the edits the policy allows; this holds the rest.
+ */
+public struct QuarantineItem: Equatable, Hashable {
+    /**
+     * The quarantine id (never reused).
+     */
+    public var id: UInt64
+    /**
+     * The record.
+     */
+    public var recordId: String
+    /**
+     * Its kind.
+     */
+    public var kind: RecordKind
+    /**
+     * The server's rule, e.g. `policy-approved-locked`.
+     */
+    public var rule: String
+    /**
+     * The field the server blamed, if one.
+     */
+    public var field: String?
+    /**
+     * What the server said.
+     */
+    public var reason: String
+    /**
+     * When it was kept (device clock).
+     */
+    public var at: Date
+    /**
+     * The server never held the record: it lives only here now.
+     */
+    public var removed: Bool
+    /**
+     * What the officer typed that the live record does not hold (`old` live, `new` refused).
+     */
+    public var refused: [FieldDiff]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The quarantine id (never reused).
+         */id: UInt64, 
+        /**
+         * The record.
+         */recordId: String, 
+        /**
+         * Its kind.
+         */kind: RecordKind, 
+        /**
+         * The server's rule, e.g. `policy-approved-locked`.
+         */rule: String, 
+        /**
+         * The field the server blamed, if one.
+         */field: String?, 
+        /**
+         * What the server said.
+         */reason: String, 
+        /**
+         * When it was kept (device clock).
+         */at: Date, 
+        /**
+         * The server never held the record: it lives only here now.
+         */removed: Bool, 
+        /**
+         * What the officer typed that the live record does not hold (`old` live, `new` refused).
+         */refused: [FieldDiff]) {
+        self.id = id
+        self.recordId = recordId
+        self.kind = kind
+        self.rule = rule
+        self.field = field
+        self.reason = reason
+        self.at = at
+        self.removed = removed
+        self.refused = refused
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension QuarantineItem: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeQuarantineItem: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> QuarantineItem {
+        return
+            try QuarantineItem(
+                id: FfiConverterUInt64.read(from: &buf), 
+                recordId: FfiConverterString.read(from: &buf), 
+                kind: FfiConverterTypeRecordKind.read(from: &buf), 
+                rule: FfiConverterString.read(from: &buf), 
+                field: FfiConverterOptionString.read(from: &buf), 
+                reason: FfiConverterString.read(from: &buf), 
+                at: FfiConverterTimestamp.read(from: &buf), 
+                removed: FfiConverterBool.read(from: &buf), 
+                refused: FfiConverterSequenceTypeFieldDiff.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: QuarantineItem, into buf: inout [UInt8]) {
+        FfiConverterUInt64.write(value.id, into: &buf)
+        FfiConverterString.write(value.recordId, into: &buf)
+        FfiConverterTypeRecordKind.write(value.kind, into: &buf)
+        FfiConverterString.write(value.rule, into: &buf)
+        FfiConverterOptionString.write(value.field, into: &buf)
+        FfiConverterString.write(value.reason, into: &buf)
+        FfiConverterTimestamp.write(value.at, into: &buf)
+        FfiConverterBool.write(value.removed, into: &buf)
+        FfiConverterSequenceTypeFieldDiff.write(value.refused, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuarantineItem_lift(_ buf: RustBuffer) throws -> QuarantineItem {
+    return try FfiConverterTypeQuarantineItem.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeQuarantineItem_lower(_ value: QuarantineItem) -> RustBuffer {
+    return FfiConverterTypeQuarantineItem.lower(value)
+}
+
+
+/**
  * One record waiting for a supervisor.
  */
 public struct QueueItem: Equatable, Hashable {
@@ -6555,9 +6748,13 @@ public struct SyncReport: Equatable, Hashable {
      */
     public var accepted: UInt64
     /**
-     * Records the server refused (they need attention).
+     * Records the server refused.
      */
     public var rejected: [Rejection]
+    /**
+     * Refused states moved to the quarantine by this sync.
+     */
+    public var quarantined: UInt64
     /**
      * Changes applied from the feed.
      */
@@ -6599,8 +6796,11 @@ public struct SyncReport: Equatable, Hashable {
          * Records the server accepted.
          */accepted: UInt64, 
         /**
-         * Records the server refused (they need attention).
+         * Records the server refused.
          */rejected: [Rejection], 
+        /**
+         * Refused states moved to the quarantine by this sync.
+         */quarantined: UInt64, 
         /**
          * Changes applied from the feed.
          */pulledChanges: UInt64, 
@@ -6624,6 +6824,7 @@ public struct SyncReport: Equatable, Hashable {
         self.pushedBytes = pushedBytes
         self.accepted = accepted
         self.rejected = rejected
+        self.quarantined = quarantined
         self.pulledChanges = pulledChanges
         self.pulledSnapshots = pulledSnapshots
         self.evicted = evicted
@@ -6653,6 +6854,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 pushedBytes: FfiConverterUInt64.read(from: &buf), 
                 accepted: FfiConverterUInt64.read(from: &buf), 
                 rejected: FfiConverterSequenceTypeRejection.read(from: &buf), 
+                quarantined: FfiConverterUInt64.read(from: &buf), 
                 pulledChanges: FfiConverterUInt64.read(from: &buf), 
                 pulledSnapshots: FfiConverterUInt64.read(from: &buf), 
                 evicted: FfiConverterUInt64.read(from: &buf), 
@@ -6668,6 +6870,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.pushedBytes, into: &buf)
         FfiConverterUInt64.write(value.accepted, into: &buf)
         FfiConverterSequenceTypeRejection.write(value.rejected, into: &buf)
+        FfiConverterUInt64.write(value.quarantined, into: &buf)
         FfiConverterUInt64.write(value.pulledChanges, into: &buf)
         FfiConverterUInt64.write(value.pulledSnapshots, into: &buf)
         FfiConverterUInt64.write(value.evicted, into: &buf)
@@ -6722,9 +6925,13 @@ public struct SyncStatus: Equatable, Hashable {
      */
     public var lastError: String?
     /**
-     * Records the server refused.
+     * Records the server refused that need the device fixed (re-enrolment).
      */
     public var attention: [AttentionItem]
+    /**
+     * Refused states waiting in the quarantine for the officer.
+     */
+    public var quarantined: UInt64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6748,8 +6955,11 @@ public struct SyncStatus: Equatable, Hashable {
          * The code of the last failed sync (`offline`, `device-revoked`...).
          */lastError: String?, 
         /**
-         * Records the server refused.
-         */attention: [AttentionItem]) {
+         * Records the server refused that need the device fixed (re-enrolment).
+         */attention: [AttentionItem], 
+        /**
+         * Refused states waiting in the quarantine for the officer.
+         */quarantined: UInt64) {
         self.server = server
         self.deviceId = deviceId
         self.team = team
@@ -6757,6 +6967,7 @@ public struct SyncStatus: Equatable, Hashable {
         self.lastSyncAt = lastSyncAt
         self.lastError = lastError
         self.attention = attention
+        self.quarantined = quarantined
     }
 
     
@@ -6781,7 +6992,8 @@ public struct FfiConverterTypeSyncStatus: FfiConverterRustBuffer {
                 unsynced: FfiConverterUInt64.read(from: &buf), 
                 lastSyncAt: FfiConverterOptionTimestamp.read(from: &buf), 
                 lastError: FfiConverterOptionString.read(from: &buf), 
-                attention: FfiConverterSequenceTypeAttentionItem.read(from: &buf)
+                attention: FfiConverterSequenceTypeAttentionItem.read(from: &buf), 
+                quarantined: FfiConverterUInt64.read(from: &buf)
         )
     }
 
@@ -6793,6 +7005,7 @@ public struct FfiConverterTypeSyncStatus: FfiConverterRustBuffer {
         FfiConverterOptionTimestamp.write(value.lastSyncAt, into: &buf)
         FfiConverterOptionString.write(value.lastError, into: &buf)
         FfiConverterSequenceTypeAttentionItem.write(value.attention, into: &buf)
+        FfiConverterUInt64.write(value.quarantined, into: &buf)
     }
 }
 
@@ -9859,6 +10072,31 @@ fileprivate struct FfiConverterSequenceTypePropertyItem: FfiConverterRustBuffer 
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypeQuarantineItem: FfiConverterRustBuffer {
+    typealias SwiftType = [QuarantineItem]
+
+    public static func write(_ value: [QuarantineItem], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeQuarantineItem.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [QuarantineItem] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [QuarantineItem]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeQuarantineItem.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeQueueItem: FfiConverterRustBuffer {
     typealias SwiftType = [QueueItem]
 
@@ -10090,6 +10328,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_create_record() != 28627) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_dismiss_quarantine() != 59948) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_enrol() != 57982) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -10115,6 +10356,12 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_overdue_decisions() != 44829) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_quarantine() != 30556) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_quarantined_record() != 9074) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_receipt() != 62839) {

@@ -802,6 +802,8 @@ internal object IntegrityCheckingUniffiLib {
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_create_record(
     ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_dismiss_quarantine(
+    ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_enrol(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_export_document(
@@ -819,6 +821,10 @@ internal object IntegrityCheckingUniffiLib {
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_my_drafts(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_overdue_decisions(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_quarantine(
+    ): Int
+    external fun uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_quarantined_record(
     ): Int
     external fun uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_receipt(
     ): Int
@@ -922,6 +928,8 @@ internal object UniffiLib {
     ): Long
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookdevice_create_record(`ptr`: Long,`kind`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookdevice_dismiss_quarantine(`ptr`: Long,`quarantineId`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): Unit
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookdevice_enrol(`ptr`: Long,`server`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`label`: RustBuffer.ByValue,
     ): Long
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookdevice_export_document(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -939,6 +947,10 @@ internal object UniffiLib {
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookdevice_my_drafts(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookdevice_overdue_decisions(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookdevice_quarantine(`ptr`: Long,uniffi_out_err: UniffiRustCallStatus, 
+    ): RustBuffer.ByValue
+    external fun uniffi_fieldbook_ffi_fn_method_fieldbookdevice_quarantined_record(`ptr`: Long,`recordId`: RustBuffer.ByValue,`quarantineId`: Long,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
     external fun uniffi_fieldbook_ffi_fn_method_fieldbookdevice_receipt(`ptr`: Long,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
     ): RustBuffer.ByValue
@@ -1160,6 +1172,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_create_record() and 0xFFFF) != 28627) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_dismiss_quarantine() and 0xFFFF) != 59948) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_enrol() and 0xFFFF) != 57982) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1185,6 +1200,12 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_overdue_decisions() and 0xFFFF) != 44829) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_quarantine() and 0xFFFF) != 30556) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_quarantined_record() and 0xFFFF) != 9074) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_receipt() and 0xFFFF) != 62839) {
@@ -2585,6 +2606,11 @@ public interface FieldbookDeviceInterface {
     fun `createRecord`(`kind`: RecordKind): Record
     
     /**
+     * Deletes a quarantined state once the officer has read or copied what they need.
+     */
+    fun `dismissQuarantine`(`quarantineId`: kotlin.ULong)
+    
+    /**
      * Enrols this device with `server` using a one-time code issued to this officer.
      */
     suspend fun `enrol`(`server`: kotlin.String, `code`: kotlin.String, `label`: kotlin.String): Enrolment
@@ -2628,6 +2654,16 @@ public interface FieldbookDeviceInterface {
      * Crime reports whose recording decision is due within 24 hours of report, or overdue.
      */
     fun `overdueDecisions`(): List<RecordSummary>
+    
+    /**
+     * What the server refused and the device kept, oldest first: show it until dismissed.
+     */
+    fun `quarantine`(): List<QuarantineItem>
+    
+    /**
+     * The whole refused state of `record_id` kept as item `quarantine_id`, to read or copy from.
+     */
+    fun `quarantinedRecord`(`recordId`: kotlin.String, `quarantineId`: kotlin.ULong): Record
     
     /**
      * The stop-search receipt text to give the person searched.
@@ -2948,6 +2984,23 @@ open class FieldbookDevice: Disposable, AutoCloseable, FieldbookDeviceInterface
 
     
     /**
+     * Deletes a quarantined state once the officer has read or copied what they need.
+     */
+    @Throws(FieldbookException::class)override fun `dismissQuarantine`(`quarantineId`: kotlin.ULong)
+        = 
+    callWithHandle {
+    uniffiRustCallWithError(FieldbookException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookdevice_dismiss_quarantine(
+        it,
+        
+        FfiConverterULong.lower(`quarantineId`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Enrols this device with `server` using a one-time code issued to this officer.
      */
     @Throws(FieldbookException::class)
@@ -3109,6 +3162,42 @@ open class FieldbookDevice: Disposable, AutoCloseable, FieldbookDeviceInterface
     UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookdevice_overdue_decisions(
         it,
         _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * What the server refused and the device kept, oldest first: show it until dismissed.
+     */
+    @Throws(FieldbookException::class)override fun `quarantine`(): List<QuarantineItem> {
+            return FfiConverterSequenceTypeQuarantineItem.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldbookException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookdevice_quarantine(
+        it,
+        _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * The whole refused state of `record_id` kept as item `quarantine_id`, to read or copy from.
+     */
+    @Throws(FieldbookException::class)override fun `quarantinedRecord`(`recordId`: kotlin.String, `quarantineId`: kotlin.ULong): Record {
+            return FfiConverterTypeRecord.lift(
+    callWithHandle {
+    uniffiRustCallWithError(FieldbookException) { _status ->
+    UniffiLib.uniffi_fieldbook_ffi_fn_method_fieldbookdevice_quarantined_record(
+        it,
+        
+        FfiConverterString.lower(`recordId`),
+        FfiConverterULong.lower(`quarantineId`),_status)
 }
     }
     )
@@ -6330,6 +6419,110 @@ public object FfiConverterTypePropertyItem: FfiConverterRustBuffer<PropertyItem>
 
 
 /**
+ * A refused state kept on the device after the server refused it: the live record was
+ * rebuilt from the server's version with the edits the policy allows; this holds the rest.
+ */
+data class QuarantineItem (
+    /**
+     * The quarantine id (never reused).
+     */
+    var `id`: kotlin.ULong
+    , 
+    /**
+     * The record.
+     */
+    var `recordId`: kotlin.String
+    , 
+    /**
+     * Its kind.
+     */
+    var `kind`: RecordKind
+    , 
+    /**
+     * The server's rule, e.g. `policy-approved-locked`.
+     */
+    var `rule`: kotlin.String
+    , 
+    /**
+     * The field the server blamed, if one.
+     */
+    var `field`: kotlin.String?
+    , 
+    /**
+     * What the server said.
+     */
+    var `reason`: kotlin.String
+    , 
+    /**
+     * When it was kept (device clock).
+     */
+    var `at`: java.time.Instant
+    , 
+    /**
+     * The server never held the record: it lives only here now.
+     */
+    var `removed`: kotlin.Boolean
+    , 
+    /**
+     * What the officer typed that the live record does not hold (`old` live, `new` refused).
+     */
+    var `refused`: List<FieldDiff>
+    
+){
+    
+
+    
+
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeQuarantineItem: FfiConverterRustBuffer<QuarantineItem> {
+    override fun read(buf: ByteBuffer): QuarantineItem {
+        return QuarantineItem(
+            FfiConverterULong.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeRecordKind.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTimestamp.read(buf),
+            FfiConverterBoolean.read(buf),
+            FfiConverterSequenceTypeFieldDiff.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: QuarantineItem) = (
+            FfiConverterULong.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`recordId`) +
+            FfiConverterTypeRecordKind.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`rule`) +
+            FfiConverterOptionalString.allocationSize(value.`field`) +
+            FfiConverterString.allocationSize(value.`reason`) +
+            FfiConverterTimestamp.allocationSize(value.`at`) +
+            FfiConverterBoolean.allocationSize(value.`removed`) +
+            FfiConverterSequenceTypeFieldDiff.allocationSize(value.`refused`)
+    )
+
+    override fun write(value: QuarantineItem, buf: ByteBuffer) {
+            FfiConverterULong.write(value.`id`, buf)
+            FfiConverterString.write(value.`recordId`, buf)
+            FfiConverterTypeRecordKind.write(value.`kind`, buf)
+            FfiConverterString.write(value.`rule`, buf)
+            FfiConverterOptionalString.write(value.`field`, buf)
+            FfiConverterString.write(value.`reason`, buf)
+            FfiConverterTimestamp.write(value.`at`, buf)
+            FfiConverterBoolean.write(value.`removed`, buf)
+            FfiConverterSequenceTypeFieldDiff.write(value.`refused`, buf)
+    }
+}
+
+
+
+/**
  * One record waiting for a supervisor.
  */
 data class QueueItem (
@@ -7439,9 +7632,14 @@ data class SyncReport (
     var `accepted`: kotlin.ULong
     , 
     /**
-     * Records the server refused (they need attention).
+     * Records the server refused.
      */
     var `rejected`: List<Rejection>
+    , 
+    /**
+     * Refused states moved to the quarantine by this sync.
+     */
+    var `quarantined`: kotlin.ULong
     , 
     /**
      * Changes applied from the feed.
@@ -7498,6 +7696,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
             FfiConverterDuration.read(buf),
         )
     }
@@ -7508,6 +7707,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.allocationSize(value.`pushedBytes`) +
             FfiConverterULong.allocationSize(value.`accepted`) +
             FfiConverterSequenceTypeRejection.allocationSize(value.`rejected`) +
+            FfiConverterULong.allocationSize(value.`quarantined`) +
             FfiConverterULong.allocationSize(value.`pulledChanges`) +
             FfiConverterULong.allocationSize(value.`pulledSnapshots`) +
             FfiConverterULong.allocationSize(value.`evicted`) +
@@ -7522,6 +7722,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.write(value.`pushedBytes`, buf)
             FfiConverterULong.write(value.`accepted`, buf)
             FfiConverterSequenceTypeRejection.write(value.`rejected`, buf)
+            FfiConverterULong.write(value.`quarantined`, buf)
             FfiConverterULong.write(value.`pulledChanges`, buf)
             FfiConverterULong.write(value.`pulledSnapshots`, buf)
             FfiConverterULong.write(value.`evicted`, buf)
@@ -7568,9 +7769,14 @@ data class SyncStatus (
     var `lastError`: kotlin.String?
     , 
     /**
-     * Records the server refused.
+     * Records the server refused that need the device fixed (re-enrolment).
      */
     var `attention`: List<AttentionItem>
+    , 
+    /**
+     * Refused states waiting in the quarantine for the officer.
+     */
+    var `quarantined`: kotlin.ULong
     
 ){
     
@@ -7594,6 +7800,7 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
             FfiConverterOptionalTimestamp.read(buf),
             FfiConverterOptionalString.read(buf),
             FfiConverterSequenceTypeAttentionItem.read(buf),
+            FfiConverterULong.read(buf),
         )
     }
 
@@ -7604,7 +7811,8 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
             FfiConverterULong.allocationSize(value.`unsynced`) +
             FfiConverterOptionalTimestamp.allocationSize(value.`lastSyncAt`) +
             FfiConverterOptionalString.allocationSize(value.`lastError`) +
-            FfiConverterSequenceTypeAttentionItem.allocationSize(value.`attention`)
+            FfiConverterSequenceTypeAttentionItem.allocationSize(value.`attention`) +
+            FfiConverterULong.allocationSize(value.`quarantined`)
     )
 
     override fun write(value: SyncStatus, buf: ByteBuffer) {
@@ -7615,6 +7823,7 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
             FfiConverterOptionalTimestamp.write(value.`lastSyncAt`, buf)
             FfiConverterOptionalString.write(value.`lastError`, buf)
             FfiConverterSequenceTypeAttentionItem.write(value.`attention`, buf)
+            FfiConverterULong.write(value.`quarantined`, buf)
     }
 }
 
@@ -10470,6 +10679,34 @@ public object FfiConverterSequenceTypePropertyItem: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypePropertyItem.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeQuarantineItem: FfiConverterRustBuffer<List<QuarantineItem>> {
+    override fun read(buf: ByteBuffer): List<QuarantineItem> {
+        val len = buf.getInt()
+        return List<QuarantineItem>(len) {
+            FfiConverterTypeQuarantineItem.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<QuarantineItem>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeQuarantineItem.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<QuarantineItem>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeQuarantineItem.write(it, buf)
         }
     }
 }
