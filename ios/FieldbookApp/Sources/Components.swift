@@ -103,7 +103,7 @@ struct ChoiceRow: View {
 }
 
 struct ThriveSection: View {
-    @Binding var thrive: ThriveDraft
+    @Binding var thrive: Thrive
     let findings: [Finding]
 
     var body: some View {
@@ -155,13 +155,13 @@ extension Binding where Value == String? {
     }
 }
 
-extension Binding where Value == LocationDraft? {
+extension Binding where Value == Location? {
     /// The free-text place; GPS fields, if any, are kept.
     var place: Binding<String> {
         Binding<String>(
             get: { self.wrappedValue?.description ?? "" },
             set: { text in
-                var location = self.wrappedValue ?? LocationDraft()
+                var location = self.wrappedValue ?? Location(lat: nil, lon: nil, accuracyM: nil, description: nil, street: nil, ward: nil)
                 location.description = text.isEmpty ? nil : text
                 self.wrappedValue = location
             }

@@ -2,7 +2,7 @@ import SwiftUI
 import FieldbookKit
 
 struct CrimeReportView: View {
-    @StateObject private var editor: RecordEditor<CrimeReportDraft>
+    @StateObject private var editor: RecordEditor<CrimeReport>
     @EnvironmentObject private var router: Router
     @State private var references: ReferenceLists?
     /// Victim person id to the id of their needs assessment for this crime.
@@ -57,7 +57,7 @@ struct CrimeReportView: View {
                 Toggle("Repeat victim", isOn: crime.flags.repeatVictim)
                 Toggle("Vulnerable victim", isOn: crime.flags.vulnerableVictim)
             }
-            ThriveSection(thrive: crime.thrive.unwrap(or: ThriveDraft()), findings: f)
+            ThriveSection(thrive: crime.thrive.unwrap(or: Thrive(threat: "", harm: "", risk: "", investigation: "", vulnerability: "", engagement: "", adviceGiven: "")), findings: f)
             Section("Victims") {
                 FindingsText(findings: f.exactly("victims"))
                 ForEach(Array(crime.wrappedValue.victims.enumerated()), id: \.element) { index, victimId in
@@ -97,7 +97,7 @@ struct CrimeReportView: View {
     }
 
     @ViewBuilder
-    private func victimRow(index: Int, victimId: String, crime: Binding<CrimeReportDraft>, findings: [Finding]) -> some View {
+    private func victimRow(index: Int, victimId: String, crime: Binding<CrimeReport>, findings: [Finding]) -> some View {
         let exemptionIndex = crime.wrappedValue.assessmentExemptions.firstIndex { $0.victimId == victimId }
         let exemptionPath = "assessment_exemptions[\(exemptionIndex ?? -1)]"
         VStack(alignment: .leading, spacing: 6) {
@@ -132,56 +132,49 @@ struct CrimeReportView: View {
         }
     }
 
-    // MARK: Bindings onto immutable parts of the record
+    // MARK: Bindings onto optional or keyed parts of the record
 
-    private func decision(_ crime: Binding<CrimeReportDraft>) -> Binding<RecordingDecisionKind?> {
+    private func decision(_ crime: Binding<CrimeReport>) -> Binding<RecordingDecisionKind?> {
         Binding(get: { crime.wrappedValue.recordingDecision?.decision }, set: { kind in
             let rationale = crime.wrappedValue.recordingDecision?.rationale
             crime.wrappedValue.recordingDecision = kind.map {
-                RecordingDecisionDraft(RecordingDecision(decision: $0, decidedAt: Date(), rationale: rationale))
+                RecordingDecision(decision: $0, decidedAt: Date(), rationale: rationale)
             }
         })
     }
 
-    private func victimDecisionVictim(_ crime: Binding<CrimeReportDraft>) -> Binding<String?> {
+    private func victimDecisionVictim(_ crime: Binding<CrimeReport>) -> Binding<String?> {
         Binding(get: { crime.wrappedValue.victimDecision?.victimId }, set: { victimId in
             guard let victimId else { return }
             var decision = crime.wrappedValue.victimDecision
-                ?? VictimDecisionDraft(VictimDecision(victimId: victimId, recordedAt: Date(), method: "", evidenceRef: ""))
+                ?? VictimDecision(victimId: victimId, recordedAt: Date(), method: "", evidenceRef: "")
             decision.victimId = victimId
             crime.wrappedValue.victimDecision = decision
         })
     }
 
-    private func exemption(_ victimId: String, _ crime: Binding<CrimeReportDraft>) -> Binding<NoAssessmentReason?> {
+    private func exemption(_ victimId: String, _ crime: Binding<CrimeReport>) -> Binding<NoAssessmentReason?> {
         Binding(get: {
             crime.wrappedValue.assessmentExemptions.first { $0.victimId == victimId }?.reason
         }, set: { reason in
-            setExemption(victimId, crime) { old in reason.map { (reason: $0, note: old?.note) } }
+            let index = crime.wrappedValue.assessmentExemptions.firstIndex { $0.victimId == victimId }
+            switch (index, reason) {
+            case (let i?, let new?): crime.wrappedValue.assessmentExemptions[i].reason = new
+            case (let i?, nil): crime.wrappedValue.assessmentExemptions.remove(at: i)
+            case (nil, let new?):
+                crime.wrappedValue.assessmentExemptions.append(AssessmentExemption(victimId: victimId, reason: new, note: nil))
+            case (nil, nil): break
+            }
         })
     }
 
-    private func exemptionNote(_ victimId: String, _ crime: Binding<CrimeReportDraft>) -> Binding<String> {
+    private func exemptionNote(_ victimId: String, _ crime: Binding<CrimeReport>) -> Binding<String> {
         Binding(get: {
             crime.wrappedValue.assessmentExemptions.first { $0.victimId == victimId }?.note ?? ""
         }, set: { note in
-            setExemption(victimId, crime) { old in old.map { (reason: $0.reason, note: note.isEmpty ? nil : note) } }
+            guard let i = crime.wrappedValue.assessmentExemptions.firstIndex(where: { $0.victimId == victimId }) else { return }
+            crime.wrappedValue.assessmentExemptions[i].note = note.isEmpty ? nil : note
         })
-    }
-
-    /// Replaces the victim's exemption with `change(old)`, or removes it when that is nil.
-    private func setExemption(
-        _ victimId: String,
-        _ crime: Binding<CrimeReportDraft>,
-        _ change: (AssessmentExemption?) -> (reason: NoAssessmentReason, note: String?)?
-    ) {
-        var list = crime.wrappedValue.assessmentExemptions
-        let old = list.first { $0.victimId == victimId }
-        list.removeAll { $0.victimId == victimId }
-        if let new = change(old) {
-            list.append(AssessmentExemption(victimId: victimId, reason: new.reason, note: new.note))
-        }
-        crime.wrappedValue.assessmentExemptions = list
     }
 
     // MARK: Actions on linked records
@@ -218,9 +211,10 @@ struct CrimeReportView: View {
                     router.open(.record(.victimNeedsAssessment, existing))
                     return
                 }
-                guard case .vna(let vna) = try await editor.store.create(.victimNeedsAssessment) else { return }
-                let crimeId = editor.id
-                try await editor.store.save(.vna(value: vna.with { $0.crimeId = crimeId; $0.victimId = victimId }))
+                guard case .vna(var vna) = try await editor.store.create(.victimNeedsAssessment) else { return }
+                vna.crimeId = editor.id
+                vna.victimId = victimId
+                try await editor.store.save(.vna(value: vna))
                 assessments[victimId] = vna.meta.id
                 router.open(.record(.victimNeedsAssessment, vna.meta.id))
             }

@@ -2,7 +2,7 @@ import SwiftUI
 import FieldbookKit
 
 struct NeighbourhoodIssueView: View {
-    @StateObject private var editor: RecordEditor<NeighbourhoodIssueDraft>
+    @StateObject private var editor: RecordEditor<NeighbourhoodIssue>
     @EnvironmentObject private var router: Router
     @State private var references: ReferenceLists?
 
@@ -40,7 +40,7 @@ struct NeighbourhoodIssueView: View {
                 Toggle("Has reported before", isOn: issue.flags.repeat)
                 Toggle("Vulnerable", isOn: issue.flags.vulnerable)
             }
-            ThriveSection(thrive: issue.thrive.unwrap(or: ThriveDraft()), findings: f)
+            ThriveSection(thrive: issue.thrive.unwrap(or: Thrive(threat: "", harm: "", risk: "", investigation: "", vulnerability: "", engagement: "", adviceGiven: "")), findings: f)
             Section("What happened and what was done") {
                 TextRow(title: "Narrative", text: issue.narrative, findings: f.at("narrative"), multiline: true)
                 TextRow(title: "Actions taken", text: issue.actionsTaken, findings: f.at("actions_taken"), multiline: true)

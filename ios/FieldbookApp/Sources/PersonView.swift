@@ -4,7 +4,7 @@ import FieldbookKit
 /// A person's details: the only record that holds them. Opening this screen is a read of
 /// personal data, which the core writes to the access log.
 struct PersonView: View {
-    @StateObject private var editor: RecordEditor<PersonDraft>
+    @StateObject private var editor: RecordEditor<Person>
 
     // Other names (aliases) and findings about the list as a whole go to the summary at the top.
     private static let shownPaths = ["names[0]", "date_of_birth", "address", "contact", "description"]
@@ -33,14 +33,14 @@ struct PersonView: View {
             }
             Section("Description") {
                 // Spelled out: `description` could resolve to a member of Binding itself.
-                TextRow(title: "Physical description", text: person[dynamicMember: \PersonDraft.description].orEmpty, findings: f.at("description"), multiline: true)
+                TextRow(title: "Physical description", text: person[dynamicMember: \Person.description].orEmpty, findings: f.at("description"), multiline: true)
             }
         }
     }
 
     /// The first name on the record, created on the first keystroke when there is none.
-    private func primaryName(_ person: Binding<PersonDraft>) -> Binding<PersonNameDraft> {
-        Binding(get: { person.wrappedValue.names.first ?? PersonNameDraft() }, set: { name in
+    private func primaryName(_ person: Binding<Person>) -> Binding<PersonName> {
+        Binding(get: { person.wrappedValue.names.first ?? PersonName(given: "", family: "", alias: false) }, set: { name in
             if person.wrappedValue.names.isEmpty {
                 person.wrappedValue.names = [name]
             } else {

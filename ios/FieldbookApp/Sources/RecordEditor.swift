@@ -1,64 +1,65 @@
 import SwiftUI
 import FieldbookKit
 
-/// A record's editable draft, by kind.
-protocol EditableDraft: Equatable {
+/// A record kind an editing screen works on. The generated records have settable fields, so the
+/// screens bind straight to them.
+protocol EditableRecord: Equatable {
     init?(record: Record)
     var record: Record { get }
 }
 
-extension CrimeReportDraft: EditableDraft {
+extension CrimeReport: EditableRecord {
     init?(record: Record) {
         guard case .crime(let value) = record else { return nil }
-        self.init(value)
+        self = value
     }
-    var record: Record { .crime(value: value) }
+    var record: Record { .crime(value: self) }
 }
 
-extension VictimNeedsAssessmentDraft: EditableDraft {
+extension VictimNeedsAssessment: EditableRecord {
     init?(record: Record) {
         guard case .vna(let value) = record else { return nil }
-        self.init(value)
+        self = value
     }
-    var record: Record { .vna(value: value) }
+    var record: Record { .vna(value: self) }
 }
 
-extension StopSearchDraft: EditableDraft {
+extension StopSearch: EditableRecord {
     init?(record: Record) {
         guard case .stopSearch(let value) = record else { return nil }
-        self.init(value)
+        self = value
     }
-    var record: Record { .stopSearch(value: value) }
+    var record: Record { .stopSearch(value: self) }
 }
 
-extension NeighbourhoodIssueDraft: EditableDraft {
+extension NeighbourhoodIssue: EditableRecord {
     init?(record: Record) {
         guard case .issue(let value) = record else { return nil }
-        self.init(value)
+        self = value
     }
-    var record: Record { .issue(value: value) }
+    var record: Record { .issue(value: self) }
 }
 
-extension PersonDraft: EditableDraft {
+extension Person: EditableRecord {
     init?(record: Record) {
         guard case .person(let value) = record else { return nil }
-        self.init(value)
+        self = value
     }
-    var record: Record { .person(value: value) }
+    var record: Record { .person(value: self) }
 }
 
 /// Load, edit, save and submit one record. The record is read with its version and saved with
 /// `saveVersioned`, so changes a background sync merges in while the officer types are kept
 /// beside theirs. After every save the screen shows `check`'s findings.
 @MainActor
-final class RecordEditor<Draft: EditableDraft>: ObservableObject {
-    @Published var draft: Draft?
+final class RecordEditor<Value: EditableRecord>: ObservableObject {
+    @Published var draft: Value?
     @Published private(set) var findings: [Finding] = []
     @Published private(set) var message: String?
     @Published private(set) var busy = false
     let id: String
     let store: FieldbookStore
-    private var saved: Draft?
+    private var saved: Value?
     private var version: String?
 
     init(store: FieldbookStore, id: String) {
@@ -118,7 +119,7 @@ final class RecordEditor<Draft: EditableDraft>: ObservableObject {
     func reload() async throws {
         let versioned = try await store.getVersioned(id)
         let findings = try await store.check(id)
-        let loaded = Draft(record: versioned.record)
+        let loaded = Value(record: versioned.record)
         saved = loaded
         draft = loaded
         version = versioned.version
@@ -128,20 +129,20 @@ final class RecordEditor<Draft: EditableDraft>: ObservableObject {
 
 /// The frame of every editing screen: findings no field shows, the fields, Save and Submit.
 /// Leaving with unsaved changes saves them.
-struct EditorForm<Draft: EditableDraft, Content: View>: View {
-    @ObservedObject var editor: RecordEditor<Draft>
+struct EditorForm<Value: EditableRecord, Content: View>: View {
+    @ObservedObject var editor: RecordEditor<Value>
     let title: String
     let shownPaths: [String]
     let canSubmit: Bool
-    let content: (Binding<Draft>) -> Content
+    let content: (Binding<Value>) -> Content
     @Environment(\.dismiss) private var dismiss
 
     init(
-        editor: RecordEditor<Draft>,
+        editor: RecordEditor<Value>,
         title: String,
         shownPaths: [String],
         canSubmit: Bool = true,
-        @ViewBuilder content: @escaping (Binding<Draft>) -> Content
+        @ViewBuilder content: @escaping (Binding<Value>) -> Content
     ) {
         self.editor = editor
         self.title = title

@@ -2,7 +2,7 @@ import SwiftUI
 import FieldbookKit
 
 struct StopSearchView: View {
-    @StateObject private var editor: RecordEditor<StopSearchDraft>
+    @StateObject private var editor: RecordEditor<StopSearch>
     @EnvironmentObject private var router: Router
     @State private var references: ReferenceLists?
 
@@ -87,12 +87,12 @@ struct StopSearchView: View {
     }
 
     /// Whole years as text; anything that is not a number is ignored.
-    private func ageText(_ age: Binding<AgeEvidenceDraft?>) -> Binding<String> {
+    private func ageText(_ age: Binding<AgeEvidence?>) -> Binding<String> {
         Binding(get: { age.wrappedValue.map { String($0.years) } ?? "" }, set: { text in
             if text.isEmpty {
                 age.wrappedValue = nil
             } else if let years = UInt8(text) {
-                age.wrappedValue = AgeEvidenceDraft(AgeEvidence(years: years, estimated: age.wrappedValue?.estimated ?? false))
+                age.wrappedValue = AgeEvidence(years: years, estimated: age.wrappedValue?.estimated ?? false)
             }
         })
     }

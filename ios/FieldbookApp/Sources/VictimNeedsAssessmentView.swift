@@ -2,7 +2,7 @@ import SwiftUI
 import FieldbookKit
 
 struct VictimNeedsAssessmentView: View {
-    @StateObject private var editor: RecordEditor<VictimNeedsAssessmentDraft>
+    @StateObject private var editor: RecordEditor<VictimNeedsAssessment>
     @State private var references: ReferenceLists?
 
     private static let shownPaths = [
@@ -35,12 +35,12 @@ struct VictimNeedsAssessmentView: View {
                     ChoiceRow(
                         title: "Category left out",
                         options: rights.map { Option(value: $0.code, label: $0.label) },
-                        selection: overrideField(vna, i, get: { $0.category }, set: { EnhancedRightsOverride(category: $1 ?? "", reason: $0.reason) }),
+                        selection: overrideField(vna, i, \.category),
                         findings: f.at("\(path).category")
                     )
                     TextRow(
                         title: "Why it does not apply",
-                        text: overrideField(vna, i, get: { $0.reason }, set: { EnhancedRightsOverride(category: $0.category, reason: $1 ?? "") }).orEmpty,
+                        text: overrideField(vna, i, \.reason).orEmpty,
                         findings: f.at("\(path).reason"),
                         multiline: true
                     )
@@ -105,41 +105,40 @@ struct VictimNeedsAssessmentView: View {
         .task { references = try? await editor.store.referenceLists() }
     }
 
-    /// A field of one (immutable) enhanced-rights override, replaced whole on each edit.
+    /// A field of one enhanced-rights override, by index; empty once the override is removed.
     private func overrideField(
-        _ vna: Binding<VictimNeedsAssessmentDraft>,
+        _ vna: Binding<VictimNeedsAssessment>,
         _ index: Int,
-        get: @escaping (EnhancedRightsOverride) -> String,
-        set: @escaping (EnhancedRightsOverride, String?) -> EnhancedRightsOverride
+        _ field: WritableKeyPath<EnhancedRightsOverride, String>
     ) -> Binding<String?> {
         Binding(get: {
-            vna.wrappedValue.enhancedRightsOverrides.indices.contains(index) ? get(vna.wrappedValue.enhancedRightsOverrides[index]) : nil
+            vna.wrappedValue.enhancedRightsOverrides.indices.contains(index) ? vna.wrappedValue.enhancedRightsOverrides[index][keyPath: field] : nil
         }, set: { value in
             guard vna.wrappedValue.enhancedRightsOverrides.indices.contains(index) else { return }
-            vna.wrappedValue.enhancedRightsOverrides[index] = set(vna.wrappedValue.enhancedRightsOverrides[index], value)
+            vna.wrappedValue.enhancedRightsOverrides[index][keyPath: field] = value ?? ""
         })
     }
 
-    private func channel(_ vna: Binding<VictimNeedsAssessmentDraft>) -> Binding<ContactChannel?> {
+    private func channel(_ vna: Binding<VictimNeedsAssessment>) -> Binding<ContactChannel?> {
         Binding(get: { vna.wrappedValue.contact?.channel }, set: { channel in
             guard let channel else { return }
             var contact = vna.wrappedValue.contact
-                ?? ContactPreferencesDraft(ContactPreferences(channel: channel, frequency: nil, safeContactMethod: nil, automaticMessages: false))
+                ?? ContactPreferences(channel: channel, frequency: nil, safeContactMethod: nil, automaticMessages: false)
             contact.channel = channel
             vna.wrappedValue.contact = contact
         })
     }
 
-    private func referralDecision(_ vna: Binding<VictimNeedsAssessmentDraft>) -> Binding<ReferralDecision?> {
+    private func referralDecision(_ vna: Binding<VictimNeedsAssessment>) -> Binding<ReferralDecision?> {
         Binding(get: { vna.wrappedValue.referral?.decision }, set: { decision in
             guard let decision else { return }
             let old = vna.wrappedValue.referral
-            vna.wrappedValue.referral = ReferralDraft(Referral(
+            vna.wrappedValue.referral = Referral(
                 decision: decision,
                 explicitConsent: old?.explicitConsent,
                 decidedAt: Date(),
                 referredAt: old?.referredAt
-            ))
+            )
         })
     }
 }

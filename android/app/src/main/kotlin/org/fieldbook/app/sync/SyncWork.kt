@@ -12,13 +12,8 @@ import androidx.work.PeriodicWorkRequestBuilder
 import androidx.work.WorkManager
 import androidx.work.WorkerParameters
 import java.util.concurrent.TimeUnit
-import kotlinx.coroutines.NonCancellable
-import kotlinx.coroutines.awaitCancellation
-import kotlinx.coroutines.coroutineScope
-import kotlinx.coroutines.launch
 import kotlinx.coroutines.sync.Mutex
 import kotlinx.coroutines.sync.withLock
-import kotlinx.coroutines.withContext
 import org.fieldbook.app.FieldbookApp
 import org.fieldbook.core.FieldbookRepository
 import org.fieldbook.core.SyncState
@@ -56,26 +51,16 @@ object SyncWork {
     }
 
     /**
-     * Runs one sync and returns where it ended. One at a time in this process, so the
-     * repository's cancel handle always belongs to the running sync.
+     * Runs one sync and returns where it ended. One at a time in this process, so the state read
+     * afterwards is this sync's (the periodic and the one-off work can start together).
      *
-     * When WorkManager stops the worker (network lost, time up) the coroutine is cancelled; that
-     * is turned into the core's own cancel instead of abandoning the call mid-flight, so the sync
-     * ends cleanly, keeps what it applied and leaves the sync indicator idle.
+     * When WorkManager stops the worker (network lost, time up) it cancels this coroutine. That
+     * ends the sync at its next await point; what it applied is kept and the repository puts the
+     * sync indicator back to idle.
      */
     suspend fun run(repository: FieldbookRepository): SyncState = oneAtATime.withLock {
-        coroutineScope {
-            val stopper = launch {
-                try {
-                    awaitCancellation()
-                } finally {
-                    repository.cancelSync()
-                }
-            }
-            withContext(NonCancellable) { repository.sync() }
-            stopper.cancel()
-            repository.syncState.value
-        }
+        repository.sync()
+        repository.syncState.value
     }
 }
 

@@ -34,9 +34,7 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.update
 import kotlinx.coroutines.launch
-import org.fieldbook.app.getVersioned
 import org.fieldbook.app.outside
-import org.fieldbook.app.saveVersioned
 import org.fieldbook.app.sync.SyncWork
 import org.fieldbook.app.userMessage
 import org.fieldbook.core.FieldbookRepository

@@ -5,8 +5,6 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import org.fieldbook.app.records
-import org.fieldbook.app.referenceLists
-import org.fieldbook.app.setFields
 import org.fieldbook.app.ui.RecordEditorViewModel
 import org.fieldbook.core.FieldbookRepository
 import org.fieldbook.ffi.AssessmentExemption
@@ -49,13 +47,13 @@ class CrimeReportViewModel(repository: FieldbookRepository, id: String, appConte
     /** The core fills in the offence label and police.uk category from this year's reference data. */
     fun classify(offenceCode: String) = call {
         persist()
-        repository.setFields(id, "classification=$offenceCode")
+        repository.setFields(id, listOf("classification=$offenceCode"))
         reload()
     }
 
     fun setOutcome(outcomeCode: String) = call {
         persist()
-        repository.setFields(id, "outcome=$outcomeCode")
+        repository.setFields(id, listOf("outcome=$outcomeCode"))
         reload()
     }
 

@@ -42,7 +42,6 @@ import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.launch
 import org.fieldbook.app.FieldbookApp
 import org.fieldbook.app.sync.SyncWork
-import org.fieldbook.app.syncStatus
 import org.fieldbook.app.ui.StatusChip
 import org.fieldbook.app.ui.SyncBar
 import org.fieldbook.app.ui.display

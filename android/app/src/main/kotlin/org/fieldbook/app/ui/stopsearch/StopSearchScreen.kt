@@ -10,7 +10,6 @@ import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
-import org.fieldbook.app.referenceLists
 import org.fieldbook.app.ui.ChoiceField
 import org.fieldbook.app.ui.EditorScaffold
 import org.fieldbook.app.ui.FindingLines

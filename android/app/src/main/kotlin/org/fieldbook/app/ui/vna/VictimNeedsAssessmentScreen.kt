@@ -17,7 +17,6 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import org.fieldbook.app.at
-import org.fieldbook.app.referenceLists
 import org.fieldbook.app.ui.ChoiceField
 import org.fieldbook.app.ui.EditorScaffold
 import org.fieldbook.app.ui.FindingLine
