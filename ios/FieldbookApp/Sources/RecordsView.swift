@@ -11,6 +11,21 @@ struct RecordsView: View {
     var body: some View {
         List {
             Section { SyncSummary() }
+            // Refused changes kept on the phone: shown until the officer has dismissed every one.
+            if let count = store.syncStatus?.quarantined, count > 0 {
+                Section {
+                    NavigationLink(value: Route.quarantine) {
+                        VStack(alignment: .leading, spacing: 2) {
+                            Label("Refused by the server", systemImage: "exclamationmark.octagon.fill")
+                                .foregroundStyle(.red)
+                            Text("What you typed is kept here until you have copied what you need and dismissed it.")
+                                .font(.footnote)
+                                .foregroundStyle(.secondary)
+                        }
+                    }
+                    .badge(Int(count))
+                }
+            }
             if let message {
                 Section { Text(message).foregroundStyle(.red) }
             }

@@ -55,6 +55,10 @@ struct MainTabs: View {
 enum Route: Hashable {
     case record(RecordKind, String)
     case receipt(String)
+    /// What the server refused (reached from the records list while any is kept).
+    case quarantine
+    /// One kept refused state, to read, copy from and dismiss.
+    case quarantined(QuarantineItem)
 }
 
 /// The navigation path of one tab, so screens can open a record they have just created.
@@ -98,6 +102,10 @@ struct RoutedStack<Root: View>: View {
             }
         case .receipt(let id):
             ReceiptView(id: id)
+        case .quarantine:
+            QuarantineView()
+        case .quarantined(let item):
+            QuarantinedRecordView(item: item)
         }
     }
 }

@@ -226,6 +226,26 @@ public final class FieldbookStore: ObservableObject {
         try await perform { $0.referenceLists() }
     }
 
+    // MARK: Quarantine (what the server refused; kept until the officer dismisses it)
+
+    /// What the server refused and this phone kept, oldest first. The app never dismisses an
+    /// item itself: each stays until the officer has read it and confirmed.
+    public func quarantine() async throws -> [QuarantineItem] {
+        try await perform { try $0.quarantine() }
+    }
+
+    /// The whole refused record kept as item `quarantineId`, to read and copy from (never saved).
+    public func quarantinedRecord(_ recordId: String, quarantineId: UInt64) async throws -> Record {
+        try await perform { try $0.quarantinedRecord(recordId: recordId, quarantineId: quarantineId) }
+    }
+
+    /// Deletes a kept refused state for good, after the officer confirmed they copied what they
+    /// need; the records list's count follows.
+    public func dismissQuarantine(_ quarantineId: UInt64) async throws {
+        try await perform { try $0.dismissQuarantine(quarantineId: quarantineId) }
+        await refreshSyncStatus()
+    }
+
     // MARK: Sync
 
     /// Runs one sync, or waits for the one already running. Task cancellation stops it through

@@ -30,6 +30,10 @@ import org.fieldbook.app.ui.issue.NeighbourhoodIssueScreen
 import org.fieldbook.app.ui.issue.NeighbourhoodIssueViewModel
 import org.fieldbook.app.ui.person.PersonScreen
 import org.fieldbook.app.ui.person.PersonViewModel
+import org.fieldbook.app.ui.quarantine.QuarantineScreen
+import org.fieldbook.app.ui.quarantine.QuarantineViewModel
+import org.fieldbook.app.ui.quarantine.QuarantinedRecordScreen
+import org.fieldbook.app.ui.quarantine.QuarantinedRecordViewModel
 import org.fieldbook.app.ui.records.MyRecordsScreen
 import org.fieldbook.app.ui.records.MyRecordsViewModel
 import org.fieldbook.app.ui.records.ReturnedScreen
@@ -88,6 +92,13 @@ fun FieldbookNavHost(app: FieldbookApp, ready: StoreState.Ready) {
             composable("person/{id}") { entry ->
                 val id = entry.arguments?.getString("id").orEmpty()
                 PersonScreen(viewModel { PersonViewModel(repository, id, app) }, back)
+            }
+            // What the server refused, reached from "My records" while syncStatus().quarantined > 0.
+            composable("quarantine") { QuarantineScreen(viewModel { QuarantineViewModel(repository) }, back, open) }
+            composable("quarantine/{recordId}/{id}") { entry ->
+                val recordId = entry.arguments?.getString("recordId").orEmpty()
+                val id = entry.arguments?.getString("id")?.toULongOrNull() ?: 0uL
+                QuarantinedRecordScreen(viewModel { QuarantinedRecordViewModel(repository, recordId, id) }, back, open)
             }
         }
     }

@@ -12,6 +12,9 @@ import androidx.compose.foundation.lazy.items
 import androidx.compose.material.icons.Icons
 import androidx.compose.material.icons.filled.Add
 import androidx.compose.material.icons.filled.Refresh
+import androidx.compose.material.icons.filled.Warning
+import androidx.compose.material3.Badge
+import androidx.compose.material3.BadgedBox
 import androidx.compose.material3.DropdownMenu
 import androidx.compose.material3.DropdownMenuItem
 import androidx.compose.material3.ExperimentalMaterial3Api
@@ -20,6 +23,7 @@ import androidx.compose.material3.HorizontalDivider
 import androidx.compose.material3.Icon
 import androidx.compose.material3.IconButton
 import androidx.compose.material3.ListItem
+import androidx.compose.material3.ListItemDefaults
 import androidx.compose.material3.MaterialTheme
 import androidx.compose.material3.Scaffold
 import androidx.compose.material3.Text
@@ -139,6 +143,8 @@ fun MyRecordsScreen(vm: MyRecordsViewModel, onNavigate: (String) -> Unit) {
             if (status?.lastError in setOf("unauthenticated", "token-expired", "not-enrolled")) {
                 TextButton(onClick = vm::enrolAgain, modifier = Modifier.padding(horizontal = 8.dp)) { Text("Enrol this phone again") }
             }
+            // Refused changes kept on the phone: shown until the officer has dismissed every one.
+            status?.quarantined?.takeIf { it > 0uL }?.let { count -> QuarantineEntry(count) { onNavigate("quarantine") } }
             message?.let { Text(it, Modifier.padding(16.dp), color = MaterialTheme.colorScheme.error) }
             LazyColumn {
                 items(records, key = { it.id }) { row ->
@@ -148,6 +154,19 @@ fun MyRecordsScreen(vm: MyRecordsViewModel, onNavigate: (String) -> Unit) {
             }
         }
     }
+}
+
+@OptIn(ExperimentalMaterial3Api::class)
+@Composable
+private fun QuarantineEntry(count: ULong, onOpen: () -> Unit) {
+    ListItem(
+        modifier = Modifier.clickable(onClick = onOpen),
+        colors = ListItemDefaults.colors(containerColor = MaterialTheme.colorScheme.errorContainer),
+        leadingContent = { BadgedBox(badge = { Badge { Text("$count") } }) { Icon(Icons.Default.Warning, null) } },
+        headlineContent = { Text("Refused by the server") },
+        supportingContent = { Text("What you typed is kept here until you have copied what you need and dismissed it.") },
+    )
+    HorizontalDivider()
 }
 
 @Composable
