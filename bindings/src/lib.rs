@@ -6,6 +6,8 @@
 
 uniffi::setup_scaffolding!();
 
+#[cfg(target_os = "android")]
+mod android;
 mod device;
 mod error;
 mod platform;

@@ -15,6 +15,7 @@ import kotlinx.coroutines.withContext
 import org.fieldbook.app.sync.SyncWork
 import org.fieldbook.core.AesGcmKeyWrapper
 import org.fieldbook.core.FieldbookRepository
+import org.fieldbook.core.FieldbookTls
 import org.fieldbook.core.FileWrappedKeyStorage
 import org.fieldbook.core.WrappedDatabaseKeyProvider
 import org.fieldbook.ffi.FieldbookDevice
@@ -55,11 +56,10 @@ class FieldbookApp : Application() {
     override fun onCreate() {
         super.onCreate()
         // TLS: the core's HTTP client verifies the server with rustls-platform-verifier, which on
-        // Android asks the platform trust manager through JNI. It must be initialised once per
-        // process, here, before the first enrol or sync: libfieldbook_ffi has to export a JNI
-        // entry point that calls `rustls_platform_verifier::android::init_with_env(env, context)`
-        // with this Application as the context, and this is where the app calls it. The Kotlin
-        // half it calls back into is the `rustls:rustls-platform-verifier` dependency.
+        // Android asks the platform trust manager through JNI; it needs this Context once per
+        // process, before the first enrol or sync. (Its Kotlin half is the
+        // `rustls:rustls-platform-verifier` dependency.)
+        FieldbookTls.initialise(this)
         scope.launch(Dispatchers.IO) { state.value = open() }
     }
 
