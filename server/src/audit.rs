@@ -30,29 +30,13 @@ enum Format {
 
 /// `?format=` wins; else an `Accept` naming `text/csv`; else JSON.
 fn format(query: Option<&str>, headers: &HeaderMap) -> Result<Format, ApiError> {
-    let asked = query
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == "format")
-        .map(|(_, v)| v);
-    match asked {
-        Some(v) if v.eq_ignore_ascii_case("json") => Ok(Format::Json),
-        Some(v) if v.eq_ignore_ascii_case("csv") => Ok(Format::Csv),
-        Some(_) => Err(ApiError::malformed("ask for format=json or format=csv")),
-        None => {
-            let accept = headers
-                .get(header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let csv = accept.split(',').any(|m| {
-                m.split(';')
-                    .next()
-                    .is_some_and(|e| e.trim().eq_ignore_ascii_case("text/csv"))
-            });
-            Ok(if csv { Format::Csv } else { Format::Json })
-        }
-    }
+    Ok(
+        if crate::http::wants_alternative(query, headers, "csv", "text/csv")? {
+            Format::Csv
+        } else {
+            Format::Json
+        },
+    )
 }
 
 /// Whether the device's officer may read the audit trail of a record.

@@ -191,3 +191,38 @@ async fn repair(State(app): State<App>, headers: HeaderMap, body: Body) -> Respo
     .await;
     finish(&app, "repair", result)
 }
+
+/// Content negotiation for the read endpoints that answer JSON or one alternative (`name`, e.g.
+/// `csv`, served as `media_type`): `?format=` wins, else an `Accept` naming `media_type`, else
+/// JSON. True when the alternative is asked for.
+pub(crate) fn wants_alternative(
+    query: Option<&str>,
+    headers: &HeaderMap,
+    name: &str,
+    media_type: &str,
+) -> Result<bool, ApiError> {
+    let asked = query
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == "format")
+        .map(|(_, v)| v);
+    match asked {
+        Some(v) if v.eq_ignore_ascii_case("json") => Ok(false),
+        Some(v) if v.eq_ignore_ascii_case(name) => Ok(true),
+        Some(_) => Err(ApiError::malformed(format!(
+            "ask for format=json or format={name}"
+        ))),
+        None => {
+            let accept = headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            Ok(accept.split(',').any(|m| {
+                m.split(';')
+                    .next()
+                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(media_type))
+            }))
+        }
+    }
+}

@@ -34,29 +34,13 @@ enum Format {
 
 /// `?format=` wins; else an `Accept` naming CBOR; else JSON.
 fn format(query: Option<&str>, headers: &HeaderMap) -> Result<Format, ApiError> {
-    let asked = query
-        .unwrap_or("")
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == "format")
-        .map(|(_, v)| v);
-    match asked {
-        Some(v) if v.eq_ignore_ascii_case("json") => Ok(Format::Json),
-        Some(v) if v.eq_ignore_ascii_case("cbor") => Ok(Format::Cbor),
-        Some(_) => Err(ApiError::malformed("ask for format=json or format=cbor")),
-        None => {
-            let accept = headers
-                .get(header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            let cbor = accept.split(',').any(|m| {
-                m.split(';')
-                    .next()
-                    .is_some_and(|e| e.trim().eq_ignore_ascii_case(wire::CONTENT_TYPE))
-            });
-            Ok(if cbor { Format::Cbor } else { Format::Json })
-        }
-    }
+    Ok(
+        if crate::http::wants_alternative(query, headers, "cbor", wire::CONTENT_TYPE)? {
+            Format::Cbor
+        } else {
+            Format::Json
+        },
+    )
 }
 
 /// The server's documents, as the rules read linked records.
