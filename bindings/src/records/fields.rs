@@ -78,8 +78,10 @@ pub(super) fn calendar_date(text: String) -> Result<domain::CalendarDate, Error>
         .map_err(|_| Error::invalid("", "date", "not a date: use YYYY-MM-DD, e.g. 1990-04-17"))
 }
 
-/// The same instant to the millisecond (cut toward zero, as `Timestamp::normalised` does).
-/// Times before 1970 are accepted; times outside years -9999 to 9999 are not.
+/// The same instant to the nearest millisecond. Rounded, not cut: Swift carries times as a
+/// `Double` of seconds, so a stored 123 ms can come back as 122.9998 ms, and cutting it would
+/// change `meta` times the core refuses to see changed. Times before 1970 are accepted; times
+/// outside years -9999 to 9999 are not.
 pub(super) fn timestamp(time: SystemTime) -> Result<domain::Timestamp, Error> {
     let nanos = match time.duration_since(UNIX_EPOCH) {
         Ok(after) => i128::try_from(after.as_nanos()).ok(),
@@ -88,7 +90,7 @@ pub(super) fn timestamp(time: SystemTime) -> Result<domain::Timestamp, Error> {
             .map(|n| -n),
     };
     nanos
-        .and_then(|n| i64::try_from(n / 1_000_000).ok())
+        .and_then(|n| i64::try_from((n + n.signum() * 500_000) / 1_000_000).ok())
         .and_then(domain::Timestamp::from_millis)
         .ok_or_else(|| {
             Error::invalid(

@@ -326,11 +326,23 @@ fn a_time_before_1970_crosses_both_ways() {
 }
 
 #[test]
-fn times_from_the_apps_are_kept_to_the_millisecond_as_in_the_core() {
+fn times_from_the_apps_are_kept_to_the_nearest_millisecond() {
     let later = UNIX_EPOCH + Duration::from_nanos(1_500_999_999);
-    assert_eq!(fields::timestamp(later).expect("time"), at(1_500));
+    assert_eq!(fields::timestamp(later).expect("time"), at(1_501));
     let earlier = UNIX_EPOCH - Duration::from_nanos(1_500_999_999);
-    assert_eq!(fields::timestamp(earlier).expect("time"), at(-1_500));
+    assert_eq!(fields::timestamp(earlier).expect("time"), at(-1_501));
+    let exact = UNIX_EPOCH + Duration::from_nanos(1_500_400_000);
+    assert_eq!(fields::timestamp(exact).expect("time"), at(1_500));
+}
+
+#[test]
+fn a_stored_time_back_from_swifts_double_seconds_is_the_same_millisecond() {
+    // 1,763,000,000.123 s as a Double is 1763000000.1229999 s.
+    let stored = at(1_763_000_000_123);
+    let through_double = 1_763_000_000.123_f64;
+    let back = UNIX_EPOCH + Duration::from_secs_f64(through_double);
+    assert!(back < fields::time_to_ffi(stored), "the Double lands below the millisecond");
+    assert_eq!(fields::timestamp(back).expect("time"), stored);
 }
 
 #[test]
