@@ -319,7 +319,7 @@ impl Device {
     /// Applies `field.path=value` assignments to a record as one change. The assignments are
     /// applied together, so `a.b=1 a.c=2` may build an object whose fields are all required.
     pub fn set_fields(&mut self, id: RecordId, assignments: &[String]) -> Result<Record, Error> {
-        let record = self.record(id)?;
+        let (record, version) = self.read_versioned(id)?;
         let kind = record.kind();
         let mut json = record.to_json();
         for text in assignments {
@@ -330,7 +330,9 @@ impl Device {
             json = self.assign(kind, json, &a)?;
         }
         let edited = Record::from_json(kind, json)?;
-        self.save_edit(record, edited.clone(), None)?;
+        // Written on the version read, so a sync committing meanwhile (from another handle on
+        // this store) is merged with the edit, never written over.
+        self.save_edit(record, edited.clone(), Some(&version))?;
         Ok(edited)
     }
 
@@ -392,11 +394,33 @@ impl Device {
 
     /// A record with the version it was read at.
     pub fn get_versioned(&mut self, id: RecordId) -> Result<(Record, Version), Error> {
-        let record = self.get(id)?;
-        let loaded = self.take(id)?;
-        let version = Version(loaded.doc.heads());
-        self.cache.put(id, loaded);
+        let (record, version) = self.read_versioned(id)?;
+        if record.kind() == RecordKind::Person {
+            self.log_access(id, "view", "shown on device")?;
+        }
         Ok((record, version))
+    }
+
+    /// A record and the version it was hydrated at, from one look-up (not logged).
+    fn read_versioned(&mut self, id: RecordId) -> Result<(Record, Version), Error> {
+        let mut loaded = self.take(id)?;
+        let version = Version(loaded.doc.heads());
+        let record = loaded.doc.hydrate_cached();
+        self.cache.put(id, loaded);
+        Ok((record?, version))
+    }
+
+    /// Fails with `Stale` when the record moved on from `version` (another handle on this store
+    /// committed to it): a workflow step must act on exactly what was checked.
+    fn still_at(&mut self, id: RecordId, version: &Version) -> Result<(), Error> {
+        let loaded = self.take(id)?;
+        let current = loaded.doc.heads() == version.0;
+        self.cache.put(id, loaded);
+        if current {
+            Ok(())
+        } else {
+            Err(StoreError::Stale.into())
+        }
     }
 
     /// Saves a record edited from the `version` it was read at: the edit is one change made on
@@ -439,10 +463,6 @@ impl Device {
         Ok(record?)
     }
 
-    fn write(&mut self, record: Record, action: &str) -> Result<(), Error> {
-        self.write_at(record, action, None)
-    }
-
     fn write_at(
         &mut self,
         record: Record,
@@ -454,6 +474,8 @@ impl Device {
         let now = self.now();
         let author = self.author();
         let mut loaded = self.take(id)?;
+        // A base that is still the current version is the plain (faster) current-heads write.
+        let base = base.filter(|v| v.0 != loaded.doc.heads());
         let written = match base {
             Some(v) => loaded.doc.update_at(&record, &v.0, &author, action, now),
             None => loaded.doc.update(&record, &author, action, now),
@@ -501,32 +523,31 @@ impl Device {
 
     /// Runs the rules and, if none fails, submits the record for review.
     pub fn submit(&mut self, id: RecordId) -> Result<Record, Error> {
-        let mut record = self.record(id)?;
+        let (mut record, version) = self.read_versioned(id)?;
         let findings = self.check(id)?;
+        self.still_at(id, &version)?;
         workflow::submit(&mut record, &self.user, &findings, self.now())?;
-        self.write(record.clone(), "submit")?;
+        self.write_at(record.clone(), "submit", Some(&version))?;
         Ok(record)
     }
 
     /// Supervisor: returns a submitted record to its author with a reason.
     pub fn return_to_author(&mut self, id: RecordId, reason: &str) -> Result<Record, Error> {
-        let mut record = self.record(id)?;
+        let (mut record, version) = self.read_versioned(id)?;
         workflow::return_to_author(&mut record, &self.user, reason, self.now())?;
-        self.write(record.clone(), "return")?;
+        self.write_at(record.clone(), "return", Some(&version))?;
         Ok(record)
     }
 
     /// Supervisor: approves a submitted record at its current heads.
     pub fn approve(&mut self, id: RecordId) -> Result<Record, Error> {
-        let mut record = self.record(id)?;
+        let (mut record, version) = self.read_versioned(id)?;
         let findings = self.check(id)?;
-        let heads = self.take(id).map(|l| {
-            let h = l.doc.heads_hex();
-            self.cache.put(id, l);
-            h
-        })?;
+        // The approval pins exactly the version whose rules were just checked.
+        self.still_at(id, &version)?;
+        let heads = version.0.iter().map(|h| h.to_string()).collect();
         workflow::approve(&mut record, &self.user, &findings, heads, self.now())?;
-        self.write(record.clone(), "approve")?;
+        self.write_at(record.clone(), "approve", Some(&version))?;
         Ok(record)
     }
 

@@ -105,9 +105,9 @@ impl Device {
     /// Re-opens an approved record for editing, with a reason (its author or a supervisor).
     /// It goes back to review when submitted, as changed since approval.
     pub fn reopen(&mut self, id: RecordId, reason: &str) -> Result<Record, Error> {
-        let mut record = self.record(id)?;
+        let (mut record, version) = self.read_versioned(id)?;
         workflow::reopen(&mut record, &self.user, reason, self.now())?;
-        self.write(record.clone(), "reopen")?;
+        self.write_at(record.clone(), "reopen", Some(&version))?;
         Ok(record)
     }
 }

@@ -97,7 +97,14 @@ impl Device {
         let credentials = self.credentials()?;
         let transport =
             HttpTransport::new(&credentials.server, Some(credentials.token), self.retry)?;
-        let result = self.sync_with(&transport, progress).await;
+        let mut result = self.sync_with(&transport, progress).await;
+        if matches!(result, Err(Error::Store(crate::storage::StoreError::Stale))) {
+            // Another handle on this store (the app saving while it syncs) committed to a record
+            // this response touched, so its transaction was refused whole. What earlier responses
+            // applied is kept; one more run starts from what is stored now.
+            tracing::debug!("a record changed under the sync; syncing again");
+            result = self.sync_with(&transport, progress).await;
+        }
         let error_code = result.as_ref().err().map(|e| e.code().to_owned());
         let mut meta = vec![(keys::LAST_ERROR.to_owned(), error_code.unwrap_or_default())];
         if result.is_ok() {
