@@ -26,8 +26,14 @@ use std::time::Duration;
 
 type Result<T> = std::result::Result<T, FieldbookError>;
 
+/// A record id from the app; a bad one is refused without repeating it (it may be any text).
 fn id(text: &str) -> Result<RecordId> {
-    Ok(text.parse::<RecordId>()?)
+    crate::records::record_id(text.to_owned()).map_err(|e| match e {
+        fieldbook_core::Error::Invalid { rule, message, .. } => {
+            fieldbook_core::Error::invalid("id", rule, message).into()
+        }
+        other => other.into(),
+    })
 }
 
 fn record(r: core::Record) -> Record {
@@ -51,7 +57,8 @@ impl SyncCancel {
         Arc::new(SyncCancel(tokio::sync::watch::Sender::new(false)))
     }
 
-    /// Stops the sync at its next await point (a request in flight is abandoned).
+    /// Stops the sync at its next await point (a request in flight is abandoned). A handle
+    /// stays cancelled: make a new one for the next sync.
     pub fn cancel(&self) {
         self.0.send_replace(true);
     }
@@ -391,6 +398,16 @@ impl FieldbookDevice {
     }
 }
 
+impl FieldbookDevice {
+    async fn run_sync(
+        &self,
+        observer: Option<Arc<dyn SyncObserver>>,
+    ) -> Result<fieldbook_core::sync::SyncReport> {
+        let mut device = self.network_device()?;
+        Ok(device.sync(&Progress(observer)).await?)
+    }
+}
+
 #[uniffi::export(async_runtime = "tokio")]
 impl FieldbookDevice {
     /// Enrols this device with `server` using a one-time code issued to this officer.
@@ -408,17 +425,19 @@ impl FieldbookDevice {
         observer: Option<Arc<dyn SyncObserver>>,
         cancel: Option<Arc<SyncCancel>>,
     ) -> Result<SyncReport> {
-        let _one_at_a_time = self.sync_gate.lock().await;
-        let mut device = self.network_device()?;
-        let progress = Progress(observer);
-        let run = device.sync(&progress);
-        let report = match cancel {
-            Some(cancel) => tokio::select! {
-                report = run => report,
-                () = cancel.cancelled() => return Err(FieldbookError::Cancelled),
-            },
-            None => run.await,
+        let Some(cancel) = cancel else {
+            let _one_at_a_time = self.sync_gate.lock().await;
+            return Ok(self.run_sync(observer).await?.into());
         };
-        Ok(report?.into())
+        // Cancelling works while waiting for another sync to finish, and a handle cancelled
+        // before the start never begins (`biased`: the cancel branch is polled first).
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => Err(FieldbookError::Cancelled),
+            report = async {
+                let _one_at_a_time = self.sync_gate.lock().await;
+                self.run_sync(observer).await
+            } => Ok(report?.into()),
+        }
     }
 }

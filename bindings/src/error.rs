@@ -48,10 +48,12 @@ pub enum FieldbookError {
         /// What failed.
         detail: String,
     },
-    /// The device's sign-in is no longer valid (expired or unknown to the server): enrol it
-    /// again with a new code.
-    #[error("{detail}")]
+    /// The device's sign-in is no longer valid: `token-expired`, or `unauthenticated` (the
+    /// server does not know it). Enrol it again with a new code.
+    #[error("{detail} [{code}]")]
     AuthenticationExpired {
+        /// Stable code.
+        code: String,
         /// What to tell the user.
         detail: String,
     },
@@ -131,21 +133,30 @@ impl From<CoreError> for FieldbookError {
                 FieldbookError::NotPermitted { code, detail }
             }
             CoreError::NotFound(id) => FieldbookError::NotFound { id: id.to_string() },
-            CoreError::Store(StoreError::Stale) => FieldbookError::Stale,
             CoreError::Offline { .. } => FieldbookError::Offline { detail },
             CoreError::ServerFailed { .. } => FieldbookError::ServerUnavailable { detail },
             CoreError::Unauthenticated | CoreError::TokenExpired => {
-                FieldbookError::AuthenticationExpired { detail }
+                FieldbookError::AuthenticationExpired { code, detail }
             }
             CoreError::DeviceRevoked => FieldbookError::DeviceRevoked { detail },
-            CoreError::NotEnrolled => FieldbookError::NotEnrolled { detail },
+            // The core's texts for these name CLI commands; an app says it its own way.
+            CoreError::NotEnrolled => FieldbookError::NotEnrolled {
+                detail: "this device is not enrolled with a server yet: enrol it with a code from your supervisor".into(),
+            },
+            CoreError::NotInitialised | CoreError::Store(StoreError::Missing) => {
+                FieldbookError::Storage {
+                    code,
+                    detail: "there is no Fieldbook store on this phone yet: set it up first".into(),
+                }
+            }
+            // "Read it again": the version an editor held is gone (e.g. rebuilt after a refusal).
+            CoreError::Store(StoreError::Stale)
+            | CoreError::Doc(fieldbook_core::doc::DocError::UnknownVersion) => FieldbookError::Stale,
             CoreError::ServerRefused { code, message } => FieldbookError::RefusedByServer {
                 code,
                 detail: message,
             },
-            CoreError::Store(_) | CoreError::NotInitialised => {
-                FieldbookError::Storage { code, detail }
-            }
+            CoreError::Store(_) => FieldbookError::Storage { code, detail },
             CoreError::WrongKind { .. } | CoreError::Doc(_) | CoreError::Protocol(_) => {
                 FieldbookError::Other { code, detail }
             }
@@ -162,6 +173,7 @@ impl FieldbookError {
                 _ => "refused".into(),
             },
             FieldbookError::NotPermitted { code, .. }
+            | FieldbookError::AuthenticationExpired { code, .. }
             | FieldbookError::RefusedByServer { code, .. }
             | FieldbookError::Storage { code, .. }
             | FieldbookError::Other { code, .. } => code.clone(),
@@ -169,7 +181,6 @@ impl FieldbookError {
             FieldbookError::Stale => "stale-record".into(),
             FieldbookError::Offline { .. } => "offline".into(),
             FieldbookError::ServerUnavailable { .. } => "server-failed".into(),
-            FieldbookError::AuthenticationExpired { .. } => "token-expired".into(),
             FieldbookError::DeviceRevoked { .. } => "device-revoked".into(),
             FieldbookError::NotEnrolled { .. } => "not-enrolled".into(),
             FieldbookError::Cancelled => "cancelled".into(),
@@ -217,7 +228,12 @@ mod tests {
                 "server-failed",
             ),
             (CoreError::TokenExpired, "token-expired"),
-            (CoreError::Unauthenticated, "token-expired"),
+            (CoreError::Unauthenticated, "unauthenticated"),
+            (
+                CoreError::Doc(fieldbook_core::doc::DocError::UnknownVersion),
+                "stale-record",
+            ),
+            (CoreError::NotInitialised, "not-initialised"),
             (CoreError::DeviceRevoked, "device-revoked"),
             (CoreError::NotEnrolled, "not-enrolled"),
             (

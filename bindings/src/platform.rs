@@ -36,8 +36,9 @@ pub trait Connectivity: Send + Sync {
     fn is_connected(&self) -> bool;
 }
 
-/// Receives a sync's progress. Called on the sync's worker thread: hop to the UI thread
-/// before touching views.
+/// Receives a sync's progress. Called on the thread that drives the sync (Kotlin: the
+/// coroutine's dispatcher; Swift: the task's executor): hop to the UI thread before touching
+/// views.
 #[uniffi::export(with_foreign)]
 pub trait SyncObserver: Send + Sync {
     /// The phase changed.
@@ -62,16 +63,15 @@ impl From<uniffi::UnexpectedUniFFICallbackError> for FieldbookError {
 /// Reads the key from the provider and checks its length.
 pub(crate) fn database_key(keys: &dyn KeyProvider) -> Result<DatabaseKey, FieldbookError> {
     let bytes = keys.database_key()?;
-    let raw: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
-        FieldbookError::from(fieldbook_core::Error::invalid(
-            "database_key",
-            "key-length",
-            format!(
-                "the key provider gave {} bytes; the key is 32 bytes",
+    let raw: [u8; 32] = bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| FieldbookError::Storage {
+            code: "bad-key".into(),
+            detail: format!(
+                "the key provider gave {} bytes; the database key is 32 bytes",
                 b.len()
             ),
-        ))
-    })?;
+        })?;
     Ok(DatabaseKey::Raw(raw))
 }
 

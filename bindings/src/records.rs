@@ -52,7 +52,7 @@ mod stop_search;
 mod tests;
 mod vna;
 
-pub(crate) use fields::time_to_ffi;
+pub(crate) use fields::{record_id, time_to_ffi};
 
 pub use common::{
     Coded, Location, RecordKind, RecordMeta, Role, Status, Thrive, WorkflowAction, WorkflowEvent,

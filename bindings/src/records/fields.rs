@@ -51,7 +51,7 @@ pub(super) fn date_to_ffi(date: domain::CalendarDate) -> String {
 // ---------------------------------------------------------------------------------------------
 
 /// Parses a record id (any UUID text, as the core accepts).
-pub(super) fn record_id(text: String) -> Result<domain::RecordId, Error> {
+pub(crate) fn record_id(text: String) -> Result<domain::RecordId, Error> {
     text.parse().map_err(|_| {
         Error::invalid(
             "",

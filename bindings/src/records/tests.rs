@@ -341,7 +341,10 @@ fn a_stored_time_back_from_swifts_double_seconds_is_the_same_millisecond() {
     let stored = at(1_763_000_000_123);
     let through_double = 1_763_000_000.123_f64;
     let back = UNIX_EPOCH + Duration::from_secs_f64(through_double);
-    assert!(back < fields::time_to_ffi(stored), "the Double lands below the millisecond");
+    assert!(
+        back < fields::time_to_ffi(stored),
+        "the Double lands below the millisecond"
+    );
     assert_eq!(fields::timestamp(back).expect("time"), stored);
 }
 

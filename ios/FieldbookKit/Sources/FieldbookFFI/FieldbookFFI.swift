@@ -2142,7 +2142,8 @@ public func FfiConverterTypeKeyProvider_lower(_ value: KeyProvider) -> UInt64 {
 public protocol SyncCancelProtocol: AnyObject, Sendable {
     
     /**
-     * Stops the sync at its next await point (a request in flight is abandoned).
+     * Stops the sync at its next await point (a request in flight is abandoned). A handle
+     * stays cancelled: make a new one for the next sync.
      */
     func cancel() 
     
@@ -2221,7 +2222,8 @@ public convenience init() {
 
     
     /**
-     * Stops the sync at its next await point (a request in flight is abandoned).
+     * Stops the sync at its next await point (a request in flight is abandoned). A handle
+     * stays cancelled: make a new one for the next sync.
      */
 open func cancel()  {try! rustCall() {
         uniffiCallStatus in
@@ -2294,8 +2296,9 @@ public func FfiConverterTypeSyncCancel_lower(_ value: SyncCancel) -> UInt64 {
 
 
 /**
- * Receives a sync's progress. Called on the sync's worker thread: hop to the UI thread
- * before touching views.
+ * Receives a sync's progress. Called on the thread that drives the sync (Kotlin: the
+ * coroutine's dispatcher; Swift: the task's executor): hop to the UI thread before touching
+ * views.
  */
 public protocol SyncObserver: AnyObject, Sendable {
     
@@ -2321,8 +2324,9 @@ public protocol SyncObserver: AnyObject, Sendable {
     
 }
 /**
- * Receives a sync's progress. Called on the sync's worker thread: hop to the UI thread
- * before touching views.
+ * Receives a sync's progress. Called on the thread that drives the sync (Kotlin: the
+ * coroutine's dispatcher; Swift: the task's executor): hop to the UI thread before touching
+ * views.
  */
 open class SyncObserverImpl: SyncObserver, @unchecked Sendable {
     fileprivate let handle: UInt64
@@ -7923,10 +7927,13 @@ enum FieldbookError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError
          */detail: String
     )
     /**
-     * The device's sign-in is no longer valid (expired or unknown to the server): enrol it
-     * again with a new code.
+     * The device's sign-in is no longer valid: `token-expired`, or `unauthenticated` (the
+     * server does not know it). Enrol it again with a new code.
      */
     case AuthenticationExpired(
+        /**
+         * Stable code.
+         */code: String, 
         /**
          * What to tell the user.
          */detail: String
@@ -8034,6 +8041,7 @@ public struct FfiConverterTypeFieldbookError: FfiConverterRustBuffer {
             detail: try FfiConverterString.read(from: &buf)
             )
         case 7: return .AuthenticationExpired(
+            code: try FfiConverterString.read(from: &buf), 
             detail: try FfiConverterString.read(from: &buf)
             )
         case 8: return .DeviceRevoked(
@@ -8097,8 +8105,9 @@ public struct FfiConverterTypeFieldbookError: FfiConverterRustBuffer {
             FfiConverterString.write(detail, into: &buf)
             
         
-        case let .AuthenticationExpired(detail):
+        case let .AuthenticationExpired(code,detail):
             writeInt(&buf, Int32(7))
+            FfiConverterString.write(code, into: &buf)
             FfiConverterString.write(detail, into: &buf)
             
         
@@ -10412,7 +10421,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_user() != 58548) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_fieldbook_ffi_checksum_method_synccancel_cancel() != 40204) {
+    if (uniffi_fieldbook_ffi_checksum_method_synccancel_cancel() != 20360) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_fieldbook_ffi_checksum_method_synccancel_is_cancelled() != 18057) {

@@ -1256,7 +1256,7 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if ((lib.uniffi_fieldbook_ffi_checksum_method_fieldbookdevice_user() and 0xFFFF) != 58548) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if ((lib.uniffi_fieldbook_ffi_checksum_method_synccancel_cancel() and 0xFFFF) != 40204) {
+    if ((lib.uniffi_fieldbook_ffi_checksum_method_synccancel_cancel() and 0xFFFF) != 20360) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if ((lib.uniffi_fieldbook_ffi_checksum_method_synccancel_is_cancelled() and 0xFFFF) != 18057) {
@@ -4014,7 +4014,8 @@ public object FfiConverterTypeKeyProvider: FfiConverter<KeyProvider, Long> {
 public interface SyncCancelInterface {
     
     /**
-     * Stops the sync at its next await point (a request in flight is abandoned).
+     * Stops the sync at its next await point (a request in flight is abandoned). A handle
+     * stays cancelled: make a new one for the next sync.
      */
     fun `cancel`()
     
@@ -4144,7 +4145,8 @@ open class SyncCancel: Disposable, AutoCloseable, SyncCancelInterface
 
     
     /**
-     * Stops the sync at its next await point (a request in flight is abandoned).
+     * Stops the sync at its next await point (a request in flight is abandoned). A handle
+     * stays cancelled: make a new one for the next sync.
      */override fun `cancel`()
         = 
     callWithHandle {
@@ -4308,8 +4310,9 @@ public object FfiConverterTypeSyncCancel: FfiConverter<SyncCancel, Long> {
 
 
 /**
- * Receives a sync's progress. Called on the sync's worker thread: hop to the UI thread
- * before touching views.
+ * Receives a sync's progress. Called on the thread that drives the sync (Kotlin: the
+ * coroutine's dispatcher; Swift: the task's executor): hop to the UI thread before touching
+ * views.
  */
 public interface SyncObserver {
     
@@ -4337,8 +4340,9 @@ public interface SyncObserver {
 }
 
 /**
- * Receives a sync's progress. Called on the sync's worker thread: hop to the UI thread
- * before touching views.
+ * Receives a sync's progress. Called on the thread that drives the sync (Kotlin: the
+ * coroutine's dispatcher; Swift: the task's executor): hop to the UI thread before touching
+ * views.
  */
 open class SyncObserverImpl: Disposable, AutoCloseable, SyncObserver
 {
@@ -8566,10 +8570,15 @@ sealed class FieldbookException: kotlin.Exception() {
     }
     
     /**
-     * The device's sign-in is no longer valid (expired or unknown to the server): enrol it
-     * again with a new code.
+     * The device's sign-in is no longer valid: `token-expired`, or `unauthenticated` (the
+     * server does not know it). Enrol it again with a new code.
      */
     class AuthenticationExpired(
+        
+        /**
+         * Stable code.
+         */
+        val `code`: kotlin.String, 
         
         /**
          * What to tell the user.
@@ -8577,7 +8586,7 @@ sealed class FieldbookException: kotlin.Exception() {
         val `detail`: kotlin.String
         ) : FieldbookException() {
         override val message
-            get() = "detail=${ `detail` }"
+            get() = "code=${ `code` }, detail=${ `detail` }"
     }
     
     /**
@@ -8715,6 +8724,7 @@ public object FfiConverterTypeFieldbookError : FfiConverterRustBuffer<FieldbookE
                 )
             7 -> FieldbookException.AuthenticationExpired(
                 FfiConverterString.read(buf),
+                FfiConverterString.read(buf),
                 )
             8 -> FieldbookException.DeviceRevoked(
                 FfiConverterString.read(buf),
@@ -8774,6 +8784,7 @@ public object FfiConverterTypeFieldbookError : FfiConverterRustBuffer<FieldbookE
             is FieldbookException.AuthenticationExpired -> (
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
+                + FfiConverterString.allocationSize(value.`code`)
                 + FfiConverterString.allocationSize(value.`detail`)
             )
             is FieldbookException.DeviceRevoked -> (
@@ -8845,6 +8856,7 @@ public object FfiConverterTypeFieldbookError : FfiConverterRustBuffer<FieldbookE
             }
             is FieldbookException.AuthenticationExpired -> {
                 buf.putInt(7)
+                FfiConverterString.write(value.`code`, buf)
                 FfiConverterString.write(value.`detail`, buf)
                 Unit
             }
