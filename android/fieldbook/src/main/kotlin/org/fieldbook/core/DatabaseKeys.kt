@@ -1,6 +1,11 @@
 package org.fieldbook.core
 
 import java.io.File
+import java.io.FileOutputStream
+import java.nio.channels.FileChannel
+import java.nio.file.Files
+import java.nio.file.StandardCopyOption
+import java.nio.file.StandardOpenOption
 import java.security.SecureRandom
 import javax.crypto.Cipher
 import javax.crypto.SecretKey
@@ -48,10 +53,19 @@ class AesGcmKeyWrapper(private val key: SecretKey) : KeyWrapper {
 class FileWrappedKeyStorage(private val file: File) : WrappedKeyStorage {
     override fun read(): ByteArray? = if (file.exists()) file.readBytes() else null
 
+    /**
+     * Durable before it returns: the store is synced on every write, so a key lost to a power
+     * cut would make every record unreadable. Written aside, flushed, moved into place
+     * atomically, and the directory entry flushed too.
+     */
     override fun write(wrapped: ByteArray) {
         val partial = File(file.path + ".partial")
-        partial.writeBytes(wrapped)
-        check(partial.renameTo(file)) { "could not store the database key" }
+        FileOutputStream(partial).use { out ->
+            out.write(wrapped)
+            out.fd.sync()
+        }
+        Files.move(partial.toPath(), file.toPath(), StandardCopyOption.ATOMIC_MOVE)
+        runCatching { FileChannel.open(file.absoluteFile.parentFile.toPath(), StandardOpenOption.READ).use { it.force(true) } }
     }
 }
 

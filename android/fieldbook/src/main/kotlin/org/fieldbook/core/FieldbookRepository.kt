@@ -91,14 +91,16 @@ class FieldbookRepository(
         cancel = handle
         state.value = SyncState.Running(SyncPhase.PUSHING)
         return try {
-            val report = device.sync(Observer(), handle)
+            // The Rust future is polled on this dispatcher, and each poll can do store work.
+            val report = withContext(io) { device.sync(Observer(), handle) }
             state.value = SyncState.Idle(report)
             report
         } catch (e: FieldbookException) {
             state.value = if (e is FieldbookException.Cancelled) SyncState.Idle(null) else SyncState.Failed(e)
             null
         } finally {
-            cancel = null
+            // An overlapping sync may have installed its own handle meanwhile: leave that one.
+            if (cancel === handle) cancel = null
             // Cancelling the calling coroutine ends the sync too (uniffi drops the Rust future);
             // the indicator must not stay on "running".
             if (state.value is SyncState.Running) state.value = SyncState.Idle(null)
