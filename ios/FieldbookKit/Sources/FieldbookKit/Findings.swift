@@ -37,7 +37,7 @@ extension FieldbookError {
         case .NotPermitted(_, let detail),
              .Offline(let detail),
              .ServerUnavailable(let detail),
-             .AuthenticationExpired(let detail),
+             .AuthenticationExpired(_, let detail),
              .DeviceRevoked(let detail),
              .NotEnrolled(let detail),
              .RefusedByServer(_, let detail),
