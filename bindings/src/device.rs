@@ -4,7 +4,10 @@
 //! Threads: the object is shared (`Arc`) and every blocking method takes the device lock for
 //! the length of one core call (milliseconds). A sync does not hold that lock: it opens its own
 //! connection to the same store, so an officer can keep saving while a slow network sync runs;
-//! the store's compare-and-swap on document heads keeps the two from overwriting each other.
+//! each core call writes on the version it read and the store's compare-and-swap on document
+//! heads refuses a write on a stale copy, so neither handle writes over the other. `save` writes
+//! on the current version; an editor held open across a sync uses `get_versioned` and
+//! `save_versioned`.
 
 use crate::error::FieldbookError;
 use crate::platform::{
