@@ -428,15 +428,17 @@ impl FieldbookDevice {
         observer: Option<Arc<dyn SyncObserver>>,
         cancel: Option<Arc<SyncCancel>>,
     ) -> Result<SyncReport> {
-        let Some(cancel) = cancel else {
-            let _one_at_a_time = self.sync_gate.lock().await;
-            return Ok(self.run_sync(observer).await?.into());
+        let cancelled = async {
+            match &cancel {
+                Some(cancel) => cancel.cancelled().await,
+                None => std::future::pending().await,
+            }
         };
         // Cancelling works while waiting for another sync to finish, and a handle cancelled
         // before the start never begins (`biased`: the cancel branch is polled first).
         tokio::select! {
             biased;
-            () = cancel.cancelled() => Err(FieldbookError::Cancelled),
+            () = cancelled => Err(FieldbookError::Cancelled),
             report = async {
                 let _one_at_a_time = self.sync_gate.lock().await;
                 self.run_sync(observer).await
