@@ -21,6 +21,7 @@
 //! the action, and the device time in milliseconds. This module does no I/O.
 
 mod history;
+pub mod lineage;
 mod mapping;
 
 pub use history::FieldChange;
@@ -376,6 +377,12 @@ impl RecordDoc {
         self.doc
             .load_incremental(bytes)
             .map_err(|e| DocError::NotADocument(e.to_string()))?;
+        Ok(())
+    }
+
+    /// Applies changes already decoded (and checked: see [`lineage`]) to this document.
+    pub fn apply(&mut self, changes: Vec<automerge::Change>) -> Result<(), DocError> {
+        self.doc.apply_changes(changes)?;
         Ok(())
     }
 

@@ -17,6 +17,12 @@ pub const MAX_DOCUMENT_BYTES: usize = 8 * 1024 * 1024;
 /// Fields holding long free text.
 pub const NARRATIVE_FIELDS: [&str; 3] = ["narrative", "notes", "actions_taken"];
 
+/// Most automerge operations one change may hold. The largest honest save replaces every
+/// free-text field at its limit (a deletion and an insertion per character: two operations per
+/// byte at most) and writes every other field; anything beyond is not a save a device makes,
+/// and run-length encoding would let a few kilobytes claim millions.
+pub const MAX_OPS_PER_CHANGE: usize = 2 * NARRATIVE_FIELDS.len() * MAX_NARRATIVE_BYTES + 64 * 1024;
+
 /// The first few characters of user input, for error messages (never the whole thing).
 pub fn preview(s: &str) -> String {
     preview_chars(s, 40)

@@ -29,6 +29,9 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 pub const MAX_PUSH_CHANGES: usize = 20_000;
 /// Most records in one push.
 pub const MAX_PUSH_RECORDS: usize = 5_000;
+/// Most automerge operations in one push, over all its changes (400 `too-many-changes` above
+/// it); a client splits larger outboxes. Bounds the work one request can ask of the server.
+pub const MAX_PUSH_OPERATIONS: usize = 2_000_000;
 /// Default and largest number of changes in one feed page.
 pub const DEFAULT_PAGE_CHANGES: u32 = 500;
 /// Largest feed page a client may ask for.
