@@ -28,8 +28,11 @@ pub struct ServerConfig {
     pub max_push_records: usize,
     /// Largest feed page served, whatever the device asks for.
     pub max_page_changes: u32,
-    /// Loaded documents kept in memory (least recently used are dropped).
+    /// Most loaded documents kept in memory (least recently used are dropped).
     pub document_cache: usize,
+    /// Most memory the loaded documents kept may take, as estimated per document from its
+    /// operations and changes (least recently used are dropped).
+    pub document_cache_bytes: usize,
     /// A record's stored snapshot is rewritten after this many changes.
     pub compact_every: u32,
     /// The server's clock (receipt times, token and code expiry).
@@ -51,6 +54,7 @@ impl ServerConfig {
             max_push_records: wire::MAX_PUSH_RECORDS,
             max_page_changes: wire::MAX_PAGE_CHANGES,
             document_cache: 4096,
+            document_cache_bytes: 256 * 1024 * 1024,
             compact_every: 64,
             clock: Arc::new(SystemClock),
             check_policy: true,
@@ -72,6 +76,8 @@ pub struct FileConfig {
     pub max_body_bytes: Option<usize>,
     /// `document_cache = 4096`.
     pub document_cache: Option<usize>,
+    /// `document_cache_mib = 256`.
+    pub document_cache_mib: Option<usize>,
     /// `compact_every = 64`.
     pub compact_every: Option<u32>,
 }
@@ -94,6 +100,9 @@ impl FileConfig {
         }
         if let Some(n) = self.document_cache {
             config.document_cache = n.max(1);
+        }
+        if let Some(n) = self.document_cache_mib {
+            config.document_cache_bytes = n.max(1).saturating_mul(1024 * 1024);
         }
         if let Some(n) = self.compact_every {
             config.compact_every = n.max(1);

@@ -38,7 +38,7 @@ async fn metrics(State(app): State<App>) -> Response {
     app.metrics.request("metrics", 200);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(),
+        app.metrics.render(app.document_cache_usage()),
     )
         .into_response()
 }

@@ -34,6 +34,7 @@
 mod admin;
 mod audit;
 mod config;
+mod documents;
 mod error;
 mod http;
 mod metrics;

@@ -57,8 +57,17 @@ impl Metrics {
             .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
     }
 
-    pub fn render(&self) -> String {
+    /// The exposition; `documents` is what the document cache holds: (estimated bytes, count).
+    pub fn render(&self, documents: (usize, usize)) -> String {
         let mut out = String::new();
+        out.push_str(
+            "# HELP fieldbook_document_cache_bytes Estimated memory of the documents kept loaded.\n",
+        );
+        out.push_str("# TYPE fieldbook_document_cache_bytes gauge\n");
+        let _ = writeln!(out, "fieldbook_document_cache_bytes {}", documents.0);
+        out.push_str("# HELP fieldbook_document_cache_documents Documents kept loaded.\n");
+        out.push_str("# TYPE fieldbook_document_cache_documents gauge\n");
+        let _ = writeln!(out, "fieldbook_document_cache_documents {}", documents.1);
         out.push_str("# HELP fieldbook_requests_total HTTP requests by endpoint and status.\n");
         out.push_str("# TYPE fieldbook_requests_total counter\n");
         for ((endpoint, status), n) in self

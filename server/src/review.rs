@@ -50,10 +50,7 @@ impl LinkedRecords for ServerRecords<'_> {
     type Error = ApiError;
 
     fn record(&mut self, id: RecordId) -> Result<Option<Record>, ApiError> {
-        Ok(self
-            .0
-            .document(id, false)?
-            .and_then(|d| d.doc.hydrate().ok()))
+        Ok(self.0.document(id)?.and_then(|d| d.doc.hydrate().ok()))
     }
 
     fn assessments_of(&mut self, crime: RecordId) -> Result<Vec<RecordId>, ApiError> {
@@ -98,7 +95,7 @@ fn queue(service: &SyncService, device: &DeviceAuth) -> Result<ReviewQueue, ApiE
         .store()
         .team_records(team, &review::QUEUE_STATUSES)?
     {
-        let Some(doc) = service.document(facts.id, false)? else {
+        let Some(doc) = service.document(facts.id)? else {
             continue;
         };
         let record = doc.doc.hydrate().map_err(|e| {

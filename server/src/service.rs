@@ -2,65 +2,76 @@
 //! feed pages, and repair rounds. Blocking code (SQLite, automerge), called from the handlers
 //! through `spawn_blocking`; it knows nothing of HTTP besides the error codes.
 //!
-//! **One writer.** Every push and repair runs its check-and-store under one lock (`writer`):
-//! the server's document of a record is read, forked, checked and stored by one request at a
-//! time, so two pushes to one record can never both build on the same heads and overwrite each
-//! other's record row, and the store's `seq` grows in commit order (the feed's watermark is
-//! simply `max(seq)`). Feed pages are built without the lock, from committed rows only.
+//! **Checks outside the writer, commits under it.** A push's records are checked
+//! ([`crate::trust`]) without any lock, against the committed documents, so one heavy push never
+//! holds up another device's. Only then does the request take the writer (`writer`): there each
+//! record's base is re-validated (the server's version it was checked against must still be the
+//! current one, counting the group's earlier writes; a record that moved is checked again on
+//! what is current), and the group is committed in one transaction. So two pushes to one record
+//! never both build on the same heads, every outcome is judged against the record as it stands
+//! at commit, and the store's `seq` grows in commit order (the feed's watermark is simply
+//! `max(seq)`). Feed pages are built without the lock, from committed rows only.
 //!
-//! **Documents in memory.** Loaded documents stay in an LRU cache. Only the writer inserts into
-//! it, after its transaction committed, so a cached document is never older than a commit it
-//! could have seen; readers that miss load from the store without inserting.
+//! **Documents in memory** ([`crate::documents`]): a cache bounded by bytes, kept coherent with
+//! commits.
 
 use crate::config::ServerConfig;
+use crate::documents::{CachedDoc, DocumentCache};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::scope::Viewer;
 use crate::store::{
-    ChangeBody, CommitBatch, DeviceAuth, EnrolOutcome, Holding, NewChange, NewDevice, Officer,
-    RecordFacts, RecordWrite, ServerStore,
+    ChangeBody, CommitBatch, DeviceAuth, EnrolOutcome, Holding, NewChange, NewDevice, RecordFacts,
+    RecordWrite, ServerStore,
 };
+use crate::trust::{self, Checked, NewRecord, PushContext};
 use automerge::sync::SyncDoc;
-use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
+use automerge::{ActorId, Automerge, ChangeHash};
 use axum::http::StatusCode;
-use fieldbook_core::doc::{ChangeMessage, RecordDoc};
-use fieldbook_core::domain::{Record, RecordId, RecordKind, Role};
+use fieldbook_core::doc::RecordDoc;
+use fieldbook_core::domain::{RecordId, RecordKind};
 use fieldbook_core::projection;
 use fieldbook_core::sync::wire::{
     self, Bytes, EnrolRequest, EnrolResponse, FeedEntry, FeedPage, Hash, PushOutcome, PushResult,
     Receipt, ReceivedChange, RecordPush, RepairRequest, RepairResponse,
 };
-use lru::LruCache;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
-use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
-
-/// A loaded document and where the store stands for it.
-#[derive(Debug)]
-pub(crate) struct CachedDoc {
-    pub(crate) doc: RecordDoc,
-    kind: RecordKind,
-    last_seq: u64,
-    changes_since_snapshot: u32,
-}
 
 /// A push request waiting for the writer (group commit, see [`SyncService::push`]).
 #[derive(Debug)]
 struct PushJob {
     device: DeviceAuth,
     pushes: Vec<RecordPush>,
+    /// The records as checked outside the writer; taken by the group's leader.
+    prepared: Mutex<Option<PreparedPush>>,
     /// Set by the group's leader before it lets go of the writer.
     result: Mutex<Option<Result<Vec<PushResult>, ApiError>>>,
 }
 
-/// One request's checked records, ready to commit.
-struct Prepared {
+/// One request's checked records.
+#[derive(Debug)]
+struct PreparedPush {
     received_at: i64,
-    outcomes: Vec<Option<PushOutcome>>,
-    writes: Vec<RecordWrite>,
-    /// For each pushed record, its entry in `writes` when it is stored.
-    write_of: Vec<Option<usize>>,
+    records: Vec<PreparedRecord>,
+}
+
+/// One pushed record, checked against the server's version at `base_heads`.
+#[derive(Debug)]
+struct PreparedRecord {
+    /// Heads of the version checked against (`None`: the server did not hold the record).
+    base_heads: Option<Vec<ChangeHash>>,
+    verdict: Verdict,
+}
+
+/// What to answer for a record, or what to store for it.
+#[derive(Debug)]
+enum Verdict {
+    /// Answered without storing anything (already held, refused, dependencies missing).
+    Answer(PushOutcome),
+    /// Accepted once this is stored; the document to cache after the commit.
+    Store(Box<RecordWrite>, Arc<CachedDoc>),
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -72,88 +83,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub(crate) struct SyncService {
     store: Arc<dyn ServerStore>,
     config: ServerConfig,
-    cache: Mutex<LruCache<RecordId, Arc<CachedDoc>>>,
+    cache: DocumentCache,
     writer: Mutex<()>,
     /// Pushes waiting for the writer.
     queue: Mutex<Vec<Arc<PushJob>>>,
     actor: ActorId,
     pub metrics: Metrics,
-}
-
-/// A record push that passed every check.
-struct NewRecord {
-    /// The server's document with the new changes.
-    doc: RecordDoc,
-    /// The new changes, in causal order.
-    changes: Vec<Change>,
-    /// The document as a record.
-    record: Record,
-}
-
-/// The result of checking one record's pushed changes against the server's document.
-enum Checked {
-    /// Every change is already in the server's history.
-    Known,
-    /// New changes that pass every check: the document with them, and them in causal order.
-    New(Box<NewRecord>),
-    /// Refused or waiting for dependencies; nothing to store.
-    Refused(PushOutcome),
-}
-
-fn refused(rule: &str, message: impl Into<String>, change: Option<ChangeHash>) -> Checked {
-    Checked::Refused(PushOutcome::Rejected {
-        rule: rule.to_owned(),
-        message: message.into(),
-        change: change.map(Hash::from),
-        field: None,
-    })
-}
-
-/// Who may write a record at all: a new record is the device officer's own; an existing one is
-/// written by its author, an attending officer, a supervisor, or (for a person's details) any
-/// officer; nobody changes its author. Field-level policy by role and workflow state is checked
-/// on top of this (the supervision issue).
-fn check_writer(
-    base: Option<&CachedDoc>,
-    record: &Record,
-    writer: &Officer,
-) -> Option<PushOutcome> {
-    let rejected = |rule: &str, message: &str| PushOutcome::Rejected {
-        rule: rule.to_owned(),
-        message: message.to_owned(),
-        change: None,
-        field: Some("meta.author".to_owned()),
-    };
-    let Some(base) = base else {
-        return (record.meta().author != writer.id).then(|| {
-            rejected(
-                "author-mismatch",
-                "a new record must be authored by the officer enrolled on this device",
-            )
-        });
-    };
-    let Ok(before) = base.doc.hydrate() else {
-        return Some(rejected(
-            "not-a-record",
-            "the server's copy of this record cannot be read",
-        ));
-    };
-    if before.meta().author != record.meta().author {
-        return Some(rejected(
-            "author-changed",
-            "a record's author never changes",
-        ));
-    }
-    let may_write = before.meta().author == writer.id
-        || before.attending_officers().contains(&writer.id)
-        || before.kind() == RecordKind::Person
-        || writer.role == Role::Supervisor;
-    (!may_write).then(|| {
-        rejected(
-            "not-permitted",
-            "this device's officer neither wrote nor attends this record: ask its author to add them as attending",
-        )
-    })
 }
 
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -168,178 +103,14 @@ fn join_heads(heads: &[ChangeHash]) -> Vec<u8> {
     heads.iter().flat_map(|h| h.0).collect()
 }
 
-/// Checks one record's pushed changes: decodable, written by actors bound to this device,
-/// complete (dependencies present), and the result still a record of the pushed kind and id.
-fn check_record(
-    base: Option<&CachedDoc>,
-    push: &RecordPush,
-    bound: &HashSet<ActorId>,
-    writer: &Officer,
-    actor: &ActorId,
-    policy: Option<Option<&str>>,
-) -> Checked {
-    let mut decoded = Vec::with_capacity(push.changes.len());
-    for (i, bytes) in push.changes.iter().enumerate() {
-        match Change::from_bytes(bytes.0.clone()) {
-            Ok(c) => decoded.push(c),
-            Err(_) => {
-                return refused(
-                    "malformed-change",
-                    format!(
-                        "change {i} of this record is not a whole automerge change: push it again from the device's document"
-                    ),
-                    None,
-                );
-            }
-        }
-    }
-    let mut seen = HashSet::new();
-    let unknown: Vec<Change> = decoded
-        .into_iter()
-        .filter(|c| seen.insert(c.hash()))
-        .filter(|c| base.is_none_or(|b| b.doc.automerge().get_change_by_hash(&c.hash()).is_none()))
-        .collect();
-    if unknown.is_empty() {
-        return match base {
-            Some(_) => Checked::Known,
-            None => refused(
-                "not-a-record",
-                "the server does not hold this record and the push carries no change: push all of its changes",
-                None,
-            ),
-        };
-    }
-    if let Some(c) = unknown.iter().find(|c| !bound.contains(c.actor_id())) {
-        return refused(
-            "actor-not-bound",
-            "a change was written by an actor that is not enrolled to this device: write with the device's enrolled actor",
-            Some(c.hash()),
-        );
-    }
-    // Identity: every new change names the device's own officer and role, so history's "who"
-    // cannot be forged by a device for someone else.
-    if let Some(c) = unknown.iter().find(|c| {
-        !ChangeMessage::parse(c.message())
-            .is_some_and(|m| m.by == writer.id && m.role == writer.role)
-    }) {
-        return refused(
-            "author-not-device-officer",
-            "a change names another officer or role than the one enrolled on this device: write with the device's own user",
-            Some(c.hash()),
-        );
-    }
-    if let Some(b) = base
-        && b.kind != push.kind
-    {
-        return refused(
-            "kind-mismatch",
-            format!(
-                "the server holds this record as a {}, not a {}",
-                b.kind.label(),
-                push.kind.label()
-            ),
-            None,
-        );
-    }
-    let doc = match base {
-        Some(b) => {
-            let mut fork = b.doc.fork_as(actor);
-            let raw: Vec<u8> = unknown
-                .iter()
-                .flat_map(|c| c.raw_bytes().to_vec())
-                .collect();
-            if fork.apply_changes(&raw).is_err() {
-                return refused(
-                    "malformed-change",
-                    "the changes could not be applied: push them again from the device's document",
-                    None,
-                );
-            }
-            let missing = fork.automerge().get_missing_deps(&[]);
-            if !missing.is_empty() {
-                return Checked::Refused(PushOutcome::MissingDependencies {
-                    missing: missing.into_iter().map(Hash::from).collect(),
-                });
-            }
-            fork
-        }
-        None => {
-            let mut plain = Automerge::new();
-            if plain.apply_changes(unknown.clone()).is_err() {
-                return refused(
-                    "malformed-change",
-                    "the changes could not be applied: push them again from the device's document",
-                    None,
-                );
-            }
-            let missing = plain.get_missing_deps(&[]);
-            if !missing.is_empty() {
-                return Checked::Refused(PushOutcome::MissingDependencies {
-                    missing: missing.into_iter().map(Hash::from).collect(),
-                });
-            }
-            match RecordDoc::load(&plain.save(), actor) {
-                Ok(doc) => doc,
-                Err(_) => {
-                    return refused(
-                        "not-a-record",
-                        "these changes do not create a Fieldbook record: push the record's first change with the rest",
-                        None,
-                    );
-                }
-            }
-        }
-    };
-    let record = match doc.hydrate() {
-        Ok(r) => r,
-        Err(_) => {
-            return refused(
-                "not-a-record",
-                "with these changes the document is no longer a valid record: rebuild the record from the server's version",
-                None,
-            );
-        }
-    };
-    if record.kind() != push.kind {
-        return refused(
-            "kind-mismatch",
-            format!(
-                "the document holds a {}, not a {}",
-                record.kind().label(),
-                push.kind.label()
-            ),
-            None,
-        );
-    }
-    if record.id() != push.record {
-        return refused(
-            "record-mismatch",
-            "the document holds another record's id: push each record under its own id",
-            None,
-        );
-    }
-    if let Some(outcome) = check_writer(base, &record, writer) {
-        return Checked::Refused(outcome);
-    }
-    let base_heads = base.map(|b| b.doc.heads()).unwrap_or_default();
-    let changes = doc.automerge().get_changes(&base_heads);
-    // Each new change against the write policy, as of what its author could see. `policy` is
-    // the author's team (known for a stored record; the writer's own for a new one).
-    if let Some(author_team) = policy {
-        let team = if base.is_none() {
-            writer.team.as_deref()
-        } else {
-            author_team
-        };
-        if let Err(outcome) = crate::trust::check_changes(doc.automerge(), &changes, writer, team) {
-            return Checked::Refused(outcome);
-        }
-    }
-    Checked::New(Box::new(NewRecord {
-        doc,
-        changes,
-        record,
-    }))
+/// The actors enrolled to `device`.
+fn bound_actors(device: &DeviceAuth) -> HashSet<ActorId> {
+    device
+        .actors
+        .iter()
+        .filter_map(|a| hex::decode(a).ok())
+        .map(|b| ActorId::from(b.as_slice()))
+        .collect()
 }
 
 /// A feed decision about one record for the requesting device.
@@ -393,16 +164,20 @@ impl<'a> PageBuilder<'a> {
 
 impl SyncService {
     pub fn new(store: Arc<dyn ServerStore>, config: ServerConfig) -> SyncService {
-        let capacity = NonZeroUsize::new(config.document_cache).unwrap_or(NonZeroUsize::MIN);
         SyncService {
+            cache: DocumentCache::new(config.document_cache_bytes, config.document_cache),
             store,
             config,
-            cache: Mutex::new(LruCache::new(capacity)),
             writer: Mutex::new(()),
             queue: Mutex::new(Vec::new()),
             actor: ActorId::from(b"fieldbook-server".as_slice()),
             metrics: Metrics::default(),
         }
+    }
+
+    /// What the document cache holds: (estimated bytes, documents).
+    pub fn document_cache_usage(&self) -> (usize, usize) {
+        self.cache.usage()
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -526,20 +301,13 @@ impl SyncService {
         Ok(())
     }
 
-    /// The server's document of a record, from the cache or the store. Only the writer caches.
-    pub(crate) fn document(
-        &self,
-        record: RecordId,
-        cache_it: bool,
-    ) -> Result<Option<Arc<CachedDoc>>, ApiError> {
-        if let Some(d) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&record)
-        {
-            return Ok(Some(Arc::clone(d)));
+    /// The server's document of a record, from the cache or the store (a document loaded from
+    /// the store is cached unless a commit happened meanwhile: see [`crate::documents`]).
+    pub(crate) fn document(&self, record: RecordId) -> Result<Option<Arc<CachedDoc>>, ApiError> {
+        if let Some(d) = self.cache.get(&record) {
+            return Ok(Some(d));
         }
+        let generation = self.cache.generation();
         let Some(stored) = self.store.load_document(record)? else {
             return Ok(None);
         };
@@ -547,30 +315,31 @@ impl SyncService {
             tracing::error!(record = %record, error = %e, "stored document does not load");
             ApiError::internal()
         })?;
-        let cached = Arc::new(CachedDoc {
+        let cached = Arc::new(CachedDoc::new(
             doc,
-            kind: stored.kind,
-            last_seq: stored.last_seq,
-            changes_since_snapshot: stored.changes_since_snapshot,
-        });
-        if cache_it {
-            self.cache
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .put(record, Arc::clone(&cached));
+            stored.kind,
+            stored.last_seq,
+            stored.changes_since_snapshot,
+            None,
+        ));
+        if let Err(e) = &cached.lineage {
+            tracing::warn!(record = %record, error = %e, "a stored document breaks the lineage rules: it takes no new change");
         }
+        self.cache
+            .insert_loaded(record, Arc::clone(&cached), generation);
         Ok(Some(cached))
     }
 
     /// Checks and stores pushed records: each record is accepted whole or not at all; the
     /// accepted ones are written in one transaction.
     ///
-    /// **Group commit.** The request joins a queue, then waits for the writer. Whoever holds the
-    /// writer takes every queued request, checks them one after another (each sees the ones
-    /// before it, as if they had come one at a time) and commits them in one transaction, so
-    /// the fsync of `synchronous=FULL` is paid once per group rather than once per request. A
-    /// request whose turn comes after its group was committed just takes its answer. Nothing is
-    /// answered before the transaction holding it committed.
+    /// The records are checked first, without the writer (see the module header). **Group
+    /// commit.** Then the request joins a queue and waits for the writer. Whoever holds the
+    /// writer takes every queued request, re-validates their records one request after another
+    /// (each sees the ones before it, as if they had come one at a time) and commits them in one
+    /// transaction, so the fsync of `synchronous=FULL` is paid once per group rather than once
+    /// per request. A request whose turn comes after its group was committed just takes its
+    /// answer. Nothing is answered before the transaction holding it committed.
     pub fn push(
         &self,
         device: &DeviceAuth,
@@ -579,9 +348,11 @@ impl SyncService {
         if pushes.is_empty() {
             return Ok(Vec::new());
         }
+        let prepared = self.prepare(device, pushes)?;
         let job = Arc::new(PushJob {
             device: device.clone(),
             pushes: pushes.to_vec(),
+            prepared: Mutex::new(Some(prepared)),
             result: Mutex::new(None),
         });
         lock(&self.queue).push(Arc::clone(&job));
@@ -596,226 +367,297 @@ impl SyncService {
         done.unwrap_or_else(|| Err(ApiError::internal()))
     }
 
-    /// Checks, commits (one transaction) and answers a group of queued pushes. Holds the writer.
+    /// Re-validates, commits (one transaction) and answers a group of queued pushes. Holds the
+    /// writer.
     fn run_group(&self, jobs: &[Arc<PushJob>]) {
         let mut group: HashMap<RecordId, Arc<CachedDoc>> = HashMap::new();
-        let mut prepared: Vec<(&PushJob, Prepared)> = Vec::with_capacity(jobs.len());
+        let mut ready: Vec<(&PushJob, PreparedPush)> = Vec::with_capacity(jobs.len());
         for job in jobs {
-            match self.prepare(job, &group) {
-                Ok((p, pending)) => {
-                    group.extend(pending);
-                    prepared.push((job, p));
+            let Some(mut prepared) = lock(&job.prepared).take() else {
+                *lock(&job.result) = Some(Err(ApiError::internal()));
+                continue;
+            };
+            match self.revalidate(job, &mut prepared, &group) {
+                Ok(()) => {
+                    for (push, record) in job.pushes.iter().zip(&prepared.records) {
+                        if let Verdict::Store(_, doc) = &record.verdict {
+                            group.insert(push.record, Arc::clone(doc));
+                        }
+                    }
+                    ready.push((job, prepared));
                 }
                 Err(e) => *lock(&job.result) = Some(Err(e)),
             }
         }
-        let batches: Vec<CommitBatch<'_>> = prepared
+        let writes: Vec<Vec<RecordWrite>> = ready
             .iter()
-            .map(|(job, p)| CommitBatch {
+            .map(|(_, p)| {
+                p.records
+                    .iter()
+                    .filter_map(|r| match &r.verdict {
+                        Verdict::Store(w, _) => Some((**w).clone()),
+                        Verdict::Answer(_) => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        let batches: Vec<CommitBatch<'_>> = ready
+            .iter()
+            .zip(&writes)
+            .map(|((job, p), w)| CommitBatch {
                 device: &job.device.device_id,
                 received_at: p.received_at,
-                writes: &p.writes,
+                writes: w,
             })
             .collect();
         let seqs = match self.store.commit_many(&batches) {
             Ok(seqs) => seqs,
             Err(e) => {
                 let e = ApiError::from(e);
-                for (job, _) in &prepared {
+                for (job, _) in &ready {
                     *lock(&job.result) = Some(Err(e.clone()));
                 }
+                // Whatever the cache holds for these records is still the committed truth.
                 return;
             }
         };
         // Committed: now the cache may show the new documents, each with its last seq.
-        {
-            let mut last: HashMap<RecordId, u64> = HashMap::new();
-            for ((_, p), seqs) in prepared.iter().zip(&seqs) {
-                for (w, seq) in p.writes.iter().zip(seqs) {
-                    let l = last.entry(w.facts.id).or_insert(0);
-                    *l = (*l).max(*seq);
-                }
-            }
-            let mut cache = lock(&self.cache);
-            for (record, seq) in last {
-                if let Some(p) = group.remove(&record) {
-                    let mut p = Arc::try_unwrap(p).unwrap_or_else(|a| CachedDoc {
-                        doc: a.doc.fork_as(&self.actor),
-                        kind: a.kind,
-                        last_seq: a.last_seq,
-                        changes_since_snapshot: a.changes_since_snapshot,
-                    });
-                    p.last_seq = seq;
-                    cache.put(record, Arc::new(p));
-                }
+        let mut last: HashMap<RecordId, u64> = HashMap::new();
+        for (w, seqs) in writes.iter().zip(&seqs) {
+            for (write, seq) in w.iter().zip(seqs) {
+                let l = last.entry(write.facts.id).or_insert(0);
+                *l = (*l).max(*seq);
             }
         }
-        for ((job, p), _) in prepared.into_iter().zip(&seqs) {
+        for (record, doc) in group {
+            if let Some(seq) = last.get(&record).filter(|s| **s > 0) {
+                doc.set_last_seq(*seq);
+            }
+            self.cache.put_committed(record, Some(doc));
+        }
+        for (job, prepared) in ready {
             let mut results = Vec::with_capacity(job.pushes.len());
             let mut accepted = 0u64;
-            let mut failed = false;
-            for ((push, outcome), w) in job.pushes.iter().zip(p.outcomes).zip(p.write_of) {
-                let outcome = match (outcome, w) {
-                    (Some(o), _) => o,
-                    (None, Some(i)) => {
-                        let write = &p.writes[i];
+            for (push, record) in job.pushes.iter().zip(prepared.records) {
+                let outcome = match record.verdict {
+                    Verdict::Answer(outcome) => outcome,
+                    Verdict::Store(write, _) => {
                         accepted += write.changes.len() as u64;
                         PushOutcome::Accepted {
                             heads: split_heads(&write.heads),
-                            received_at: p.received_at,
+                            received_at: prepared.received_at,
                             new_changes: write.changes.len() as u32,
                         }
                     }
-                    (None, None) => {
-                        failed = true;
-                        break;
-                    }
                 };
+                if let PushOutcome::Rejected { rule, .. } = &outcome {
+                    self.metrics.rejected(rule, push.changes.len() as u64);
+                    tracing::info!(device = %job.device.device_id, record = %push.record, rule = %rule, changes = push.changes.len(), "record push rejected");
+                }
                 results.push(PushResult {
                     record: push.record,
                     outcome,
                 });
             }
             self.metrics.accepted(accepted);
-            *lock(&job.result) = Some(if failed {
-                Err(ApiError::internal())
-            } else {
-                Ok(results)
-            });
+            *lock(&job.result) = Some(Ok(results));
         }
     }
 
-    /// Checks one queued request's records against the server's documents (and the group's
-    /// earlier, not yet committed, ones in `group`). Returns what to store and the request's
-    /// new documents.
-    #[allow(clippy::type_complexity)]
-    fn prepare(
+    /// Under the writer: every record of `prepared` whose base is no longer the current
+    /// version (the group's earlier writes, else the committed document) is checked again on
+    /// what is current.
+    fn revalidate(
         &self,
         job: &PushJob,
+        prepared: &mut PreparedPush,
         group: &HashMap<RecordId, Arc<CachedDoc>>,
-    ) -> Result<(Prepared, HashMap<RecordId, Arc<CachedDoc>>), ApiError> {
-        let device = &job.device;
-        let pushes = &job.pushes;
-        let bound: HashSet<ActorId> = device
-            .actors
-            .iter()
-            .filter_map(|a| hex::decode(a).ok())
-            .map(|b| ActorId::from(b.as_slice()))
-            .collect();
-        let received_at = self.now_ms();
-        let mut outcomes: Vec<Option<PushOutcome>> = Vec::with_capacity(pushes.len());
+    ) -> Result<(), ApiError> {
+        let bound = bound_actors(&job.device);
         let mut pending: HashMap<RecordId, Arc<CachedDoc>> = HashMap::new();
-        let mut writes: Vec<RecordWrite> = Vec::new();
-        let mut write_of: Vec<Option<usize>> = Vec::with_capacity(pushes.len());
-        for push in pushes {
-            let base = match pending
+        for (push, record) in job.pushes.iter().zip(prepared.records.iter_mut()) {
+            let current = match pending
                 .get(&push.record)
                 .or_else(|| group.get(&push.record))
             {
                 Some(d) => Some(Arc::clone(d)),
-                None => self.document(push.record, true)?,
+                None => self.document(push.record)?,
             };
-            let facts = if self.config.check_policy {
-                self.store.facts(push.record)?
-            } else {
-                None
-            };
-            let policy = self
-                .config
-                .check_policy
-                .then(|| facts.as_ref().and_then(|f| f.team.as_deref()));
-            match check_record(
-                base.as_deref(),
-                push,
-                &bound,
-                &device.officer,
-                &self.actor,
-                policy,
-            ) {
-                Checked::Known => {
-                    let heads = base.as_ref().map(|b| b.doc.heads()).unwrap_or_default();
-                    outcomes.push(Some(PushOutcome::Accepted {
-                        heads: heads.into_iter().map(Hash::from).collect(),
-                        received_at,
-                        new_changes: 0,
-                    }));
-                    write_of.push(None);
-                }
-                Checked::Refused(outcome) => {
-                    if let PushOutcome::Rejected { rule, .. } = &outcome {
-                        self.metrics.rejected(rule, push.changes.len() as u64);
-                        tracing::info!(device = %device.device_id, record = %push.record, rule = %rule, changes = push.changes.len(), "record push rejected");
-                    }
-                    outcomes.push(Some(outcome));
-                    write_of.push(None);
-                }
-                Checked::New(new) => {
-                    let NewRecord {
-                        doc,
-                        changes,
-                        record,
-                    } = *new;
-                    let proj = projection::derive(&record, received_at, 0);
-                    let mut heads: Vec<ChangeHash> =
-                        base.as_ref().map(|b| b.doc.heads()).unwrap_or_default();
-                    let mut new_changes = Vec::with_capacity(changes.len());
-                    for c in &changes {
-                        heads.retain(|h| !c.deps().contains(h));
-                        heads.push(c.hash());
-                        heads.sort();
-                        new_changes.push(NewChange {
-                            hash: c.hash().0.to_vec(),
-                            actor: c.actor_id().to_hex_string(),
-                            bytes: c.raw_bytes().to_vec(),
-                            heads_after: join_heads(&heads),
-                        });
-                    }
-                    let since = base.as_ref().map_or(0, |b| b.changes_since_snapshot)
-                        + changes.len() as u32;
-                    let snapshot = (base.is_none() || since >= self.config.compact_every)
-                        .then(|| doc.automerge().save());
-                    let compacted = snapshot.is_some();
-                    writes.push(RecordWrite {
-                        facts: RecordFacts {
-                            id: push.record,
-                            kind: push.kind,
-                            author: proj.author.as_str().to_owned(),
-                            team: None,
-                            attending: record
-                                .attending_officers()
-                                .iter()
-                                .map(|o| o.as_str().to_owned())
-                                .collect(),
-                            status: proj.status,
-                            links: proj.links,
-                        },
-                        heads: doc.heads_bytes(),
-                        changes: new_changes,
-                        snapshot,
-                    });
-                    pending.insert(
-                        push.record,
-                        Arc::new(CachedDoc {
-                            doc,
-                            kind: push.kind,
-                            last_seq: 0,
-                            changes_since_snapshot: if compacted { 0 } else { since },
-                        }),
-                    );
-                    outcomes.push(None);
-                    write_of.push(Some(writes.len() - 1));
-                }
+            let current_heads = current.as_ref().map(|d| d.doc.heads());
+            if current_heads != record.base_heads {
+                tracing::debug!(record = %push.record, "the record moved while its push was checked: checking again");
+                *record = self.prepare_record(
+                    &job.device,
+                    &bound,
+                    push,
+                    current,
+                    prepared.received_at,
+                    &mut usize::MAX.clone(),
+                )?;
+            }
+            if let Verdict::Store(_, doc) = &record.verdict {
+                pending.insert(push.record, Arc::clone(doc));
             }
         }
-        Ok((
-            Prepared {
+        Ok(())
+    }
+
+    /// Checks one request's records against the committed documents (and the request's own
+    /// earlier records: one pushed twice builds on itself). Holds no lock.
+    fn prepare(
+        &self,
+        device: &DeviceAuth,
+        pushes: &[RecordPush],
+    ) -> Result<PreparedPush, ApiError> {
+        let bound = bound_actors(device);
+        let received_at = self.now_ms();
+        let mut operations_left = wire::MAX_PUSH_OPERATIONS;
+        let mut pending: HashMap<RecordId, Arc<CachedDoc>> = HashMap::new();
+        let mut records = Vec::with_capacity(pushes.len());
+        for push in pushes {
+            let base = match pending.get(&push.record) {
+                Some(d) => Some(Arc::clone(d)),
+                None => self.document(push.record)?,
+            };
+            let record = self.prepare_record(
+                device,
+                &bound,
+                push,
+                base,
                 received_at,
-                outcomes,
-                writes,
-                write_of,
+                &mut operations_left,
+            )?;
+            if let Verdict::Store(_, doc) = &record.verdict {
+                pending.insert(push.record, Arc::clone(doc));
+            }
+            records.push(record);
+        }
+        Ok(PreparedPush {
+            received_at,
+            records,
+        })
+    }
+
+    /// Checks one record push against `base` (its current document, if the server holds it):
+    /// what to answer, or what to store. `operations_left` is the request's remaining budget.
+    fn prepare_record(
+        &self,
+        device: &DeviceAuth,
+        bound: &HashSet<ActorId>,
+        push: &RecordPush,
+        base: Option<Arc<CachedDoc>>,
+        received_at: i64,
+        operations_left: &mut usize,
+    ) -> Result<PreparedRecord, ApiError> {
+        let base_heads = base.as_ref().map(|b| b.doc.heads());
+        let facts = if self.config.check_policy {
+            self.store.facts(push.record)?
+        } else {
+            None
+        };
+        let ctx = PushContext {
+            bound,
+            writer: &device.officer,
+            actor: &self.actor,
+            policy: self
+                .config
+                .check_policy
+                .then(|| facts.as_ref().and_then(|f| f.team.as_deref())),
+            operations_left: *operations_left,
+        };
+        let verdict = match trust::check_push(base.as_deref(), push, &ctx) {
+            Checked::Known => Verdict::Answer(PushOutcome::Accepted {
+                heads: base_heads
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .map(Hash::from)
+                    .collect(),
+                received_at,
+                new_changes: 0,
+            }),
+            Checked::Refused(outcome) => Verdict::Answer(outcome),
+            Checked::OverBudget(operations) => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "too-many-changes",
+                    format!(
+                        "a push holds at most {} automerge operations ({operations} in one record alone would go over): split the outbox",
+                        wire::MAX_PUSH_OPERATIONS
+                    ),
+                ));
+            }
+            Checked::New(new) => {
+                let operations: usize = new.changes.iter().map(|c| c.len()).sum();
+                *operations_left = operations_left.saturating_sub(operations);
+                let (write, doc) = self.record_write(push, base.as_deref(), *new, received_at);
+                Verdict::Store(Box::new(write), Arc::new(doc))
+            }
+        };
+        Ok(PreparedRecord {
+            base_heads,
+            verdict,
+        })
+    }
+
+    /// What to store for an accepted record push, and the document to cache once it is stored.
+    fn record_write(
+        &self,
+        push: &RecordPush,
+        base: Option<&CachedDoc>,
+        new: NewRecord,
+        received_at: i64,
+    ) -> (RecordWrite, CachedDoc) {
+        let NewRecord {
+            doc,
+            changes,
+            record,
+            lineage,
+            saved,
+        } = new;
+        let proj = projection::derive(&record, received_at, 0);
+        let mut heads: Vec<ChangeHash> = base.map(|b| b.doc.heads()).unwrap_or_default();
+        let mut new_changes = Vec::with_capacity(changes.len());
+        for c in &changes {
+            heads.retain(|h| !c.deps().contains(h));
+            heads.push(c.hash());
+            heads.sort();
+            new_changes.push(NewChange {
+                hash: c.hash().0.to_vec(),
+                actor: c.actor_id().to_hex_string(),
+                bytes: c.raw_bytes().to_vec(),
+                heads_after: join_heads(&heads),
+            });
+        }
+        let since = base.map_or(0, |b| b.changes_since_snapshot) + changes.len() as u32;
+        let compacted = base.is_none() || since >= self.config.compact_every;
+        let write = RecordWrite {
+            facts: RecordFacts {
+                id: push.record,
+                kind: push.kind,
+                author: proj.author.as_str().to_owned(),
+                team: None,
+                attending: record
+                    .attending_officers()
+                    .iter()
+                    .map(|o| o.as_str().to_owned())
+                    .collect(),
+                status: proj.status,
+                links: proj.links,
             },
-            pending,
-        ))
+            heads: doc.heads_bytes(),
+            changes: new_changes,
+            // The round trip's save is the compacted document.
+            snapshot: compacted.then_some(saved),
+        };
+        let cached = CachedDoc::new(
+            doc,
+            push.kind,
+            base.map_or(0, |b| b.last_seq()),
+            if compacted { 0 } else { since },
+            Some(lineage),
+        );
+        (write, cached)
     }
 
     /// The next page of the feed for `device` after `cursor`.
@@ -1008,10 +850,10 @@ impl SyncService {
                 Decision::Send { through }
             }
             (true, false) => {
-                let Some(doc) = self.document(record, false)? else {
+                let Some(doc) = self.document(record)? else {
                     return Ok(Decision::Skip);
                 };
-                let receipts = self.store.receipts(record, doc.last_seq)?;
+                let receipts = self.store.receipts(record, doc.last_seq())?;
                 page.entries.push(FeedEntry::Snapshot {
                     record,
                     kind: doc.kind,
@@ -1031,11 +873,11 @@ impl SyncService {
                         held: true,
                         as_of_cursor: 0,
                         prev_held: false,
-                        through_seq: doc.last_seq,
+                        through_seq: doc.last_seq(),
                     },
                 ));
                 Decision::Send {
-                    through: doc.last_seq,
+                    through: doc.last_seq(),
                 }
             }
             (false, true) => {
@@ -1084,10 +926,19 @@ impl SyncService {
         if request.protocol != wire::PROTOCOL_VERSION {
             return Err(protocol_error(request.protocol));
         }
-        let message = automerge::sync::Message::decode(&request.message.0).map_err(|_| {
+        let mut message = automerge::sync::Message::decode(&request.message.0).map_err(|_| {
             ApiError::malformed("the repair message is not an automerge sync message")
         })?;
-        let base = self.document(request.record, true)?;
+        // The message's changes are checked as a push, bounded, never applied by automerge's
+        // sync protocol directly.
+        let items: Vec<&[u8]> = message.changes.iter().collect();
+        let incoming: Vec<Bytes> = trust::repair_changes(&items)
+            .map_err(ApiError::malformed)?
+            .into_iter()
+            .map(Bytes)
+            .collect();
+        message.changes = automerge::sync::ChunkList::empty();
+        let base = self.document(request.record)?;
         if let Some(b) = &base
             && !self.may_repair(device, request.record, b)?
         {
@@ -1098,20 +949,12 @@ impl SyncService {
             ));
         }
         let mut state = automerge::sync::State::new();
-        let mut fork = match &base {
+        let mut view = match &base {
             Some(b) => b.doc.automerge().fork(),
             None => Automerge::new(),
         };
-        let base_heads = base.as_ref().map(|b| b.doc.heads()).unwrap_or_default();
-        fork.receive_sync_message(&mut state, message)
-            .map_err(|_| {
-                ApiError::malformed("the repair message carries changes that do not apply")
-            })?;
-        let incoming: Vec<Bytes> = fork
-            .get_changes(&base_heads)
-            .iter()
-            .map(|c| Bytes(c.raw_bytes().to_vec()))
-            .collect();
+        view.receive_sync_message(&mut state, message)
+            .map_err(|_| ApiError::malformed("the repair message does not apply"))?;
         let mut rejected = None;
         if !incoming.is_empty() {
             let push = RecordPush {
@@ -1126,7 +969,7 @@ impl SyncService {
                 rejected = Some(r.outcome);
             }
         }
-        let current = self.document(request.record, true)?;
+        let current = self.document(request.record)?;
         let reply = match &current {
             Some(c) => c.doc.automerge().generate_sync_message(&mut state),
             None => Automerge::new().generate_sync_message(&mut state),

@@ -1,0 +1,172 @@
+//! The server's loaded documents: [`CachedDoc`] (a record's document with its lineage and where
+//! the store stands for it) and [`DocumentCache`], a least-recently-used cache bounded by an
+//! estimate of the memory its documents take, not by their number (one record holding a long
+//! history weighs what it costs).
+//!
+//! **Coherence.** Readers (checks run outside the writer, feed pages) load a missing document
+//! from the store and may insert it only if no commit happened meanwhile (a generation counter
+//! the writer bumps); the writer puts (or removes) every document it committed, after the commit.
+//! So the cache never holds a version older than one committed before it was read.
+
+use fieldbook_core::doc::RecordDoc;
+use fieldbook_core::doc::lineage::{Lineage, LineageError};
+use fieldbook_core::domain::{RecordId, RecordKind};
+use lru::LruCache;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A loaded document and where the store stands for it.
+#[derive(Debug)]
+pub(crate) struct CachedDoc {
+    pub(crate) doc: RecordDoc,
+    pub(crate) kind: RecordKind,
+    /// Feed position of the record's last stored change (set once its commit is known).
+    last_seq: AtomicU64,
+    /// Changes stored since the record's snapshot (the compaction trigger).
+    pub(crate) changes_since_snapshot: u32,
+    /// The document's history as the lineage rules see it; an error for a document stored
+    /// before those rules held (it takes no new change).
+    pub(crate) lineage: Result<Lineage, LineageError>,
+    /// Estimated bytes of memory it takes.
+    pub(crate) weight: usize,
+}
+
+impl CachedDoc {
+    /// `doc` as loaded or built, with its lineage and weight worked out.
+    pub(crate) fn new(
+        doc: RecordDoc,
+        kind: RecordKind,
+        last_seq: u64,
+        changes_since_snapshot: u32,
+        lineage: Option<Lineage>,
+    ) -> CachedDoc {
+        let lineage = match lineage {
+            Some(l) => Ok(l),
+            None => Lineage::of(doc.automerge()),
+        };
+        let weight = weight_of(&doc);
+        CachedDoc {
+            doc,
+            kind,
+            last_seq: AtomicU64::new(last_seq),
+            changes_since_snapshot,
+            lineage,
+            weight,
+        }
+    }
+
+    /// Feed position of the record's last stored change.
+    pub(crate) fn last_seq(&self) -> u64 {
+        self.last_seq.load(Ordering::Acquire)
+    }
+
+    /// Records the feed position the commit gave the record's last change.
+    pub(crate) fn set_last_seq(&self, seq: u64) {
+        self.last_seq.store(seq, Ordering::Release);
+    }
+}
+
+/// Bytes a loaded document is reckoned to take: a fixed part for the document and its state,
+/// and a part per operation and per change of its history (automerge keeps every operation).
+/// Measured in `docs/benchmarks.md` ("Server memory per document").
+pub(crate) fn weight_of(doc: &RecordDoc) -> usize {
+    use automerge::ReadDoc;
+    let stats = doc.automerge().stats();
+    const BASE: usize = 24 * 1024;
+    const PER_OP: usize = 96;
+    const PER_CHANGE: usize = 256;
+    BASE + PER_OP * stats.num_ops as usize + PER_CHANGE * stats.num_changes as usize
+}
+
+/// Documents in memory, least recently used dropped first once over the byte budget.
+#[derive(Debug)]
+pub(crate) struct DocumentCache {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    lru: LruCache<RecordId, Arc<CachedDoc>>,
+    bytes: usize,
+    budget: usize,
+    max_entries: usize,
+    /// Bumped by every committed put: a reader's insert is refused once it moved.
+    generation: u64,
+}
+
+impl DocumentCache {
+    /// At most `budget` estimated bytes and `max_entries` documents.
+    pub(crate) fn new(budget: usize, max_entries: usize) -> DocumentCache {
+        DocumentCache {
+            inner: Mutex::new(Inner {
+                lru: LruCache::unbounded(),
+                bytes: 0,
+                budget,
+                max_entries: max_entries.max(1),
+                generation: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The cached document of `record`, marked as recently used.
+    pub(crate) fn get(&self, record: &RecordId) -> Option<Arc<CachedDoc>> {
+        self.lock().lru.get(record).cloned()
+    }
+
+    /// The current generation, read before loading from the store.
+    pub(crate) fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Inserts a document a reader loaded, unless a commit happened since `generation`.
+    pub(crate) fn insert_loaded(&self, record: RecordId, doc: Arc<CachedDoc>, generation: u64) {
+        let mut inner = self.lock();
+        if inner.generation == generation && !inner.lru.contains(&record) {
+            inner.put(record, doc);
+        }
+    }
+
+    /// Puts the document the writer just committed for `record` (or forgets the record, with
+    /// `None`), and moves the generation on.
+    pub(crate) fn put_committed(&self, record: RecordId, doc: Option<Arc<CachedDoc>>) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        match doc {
+            Some(d) => inner.put(record, d),
+            None => {
+                if let Some(old) = inner.lru.pop(&record) {
+                    inner.bytes -= old.weight;
+                }
+            }
+        }
+    }
+
+    /// Estimated bytes held, and documents held.
+    pub(crate) fn usage(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.bytes, inner.lru.len())
+    }
+}
+
+impl Inner {
+    fn put(&mut self, record: RecordId, doc: Arc<CachedDoc>) {
+        if let Some(old) = self.lru.pop(&record) {
+            self.bytes -= old.weight;
+        }
+        if doc.weight > self.budget {
+            return; // too big to keep: read from the store each time
+        }
+        self.bytes += doc.weight;
+        self.lru.put(record, doc);
+        while self.bytes > self.budget || self.lru.len() > self.max_entries {
+            match self.lru.pop_lru() {
+                Some((_, old)) => self.bytes -= old.weight,
+                None => break,
+            }
+        }
+    }
+}
