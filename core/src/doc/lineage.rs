@@ -10,8 +10,11 @@
 //!
 //! 1. **No gap in an actor's sequence**: a change with `seq` n > 1 has the same actor's change
 //!    n − 1 in its history, and no other change of that actor has `seq` n.
-//! 2. **Counters after everything seen**: `start_op` is greater than every operation counter in
-//!    the change's history, so operation ids stay unique and ordered as automerge assumes.
+//! 2. **Counters after everything seen, and not beyond everything known**: `start_op` is greater
+//!    than every operation counter in the change's history, so operation ids stay unique and
+//!    ordered as automerge assumes; and at most one more than the highest counter of the
+//!    document and the changes arriving with it (automerge numbers a change from the highest
+//!    counter its writer holds), so no change can exhaust the counter space.
 //! 3. **No reference outside its history**: every operation the change's operations name (the
 //!    object they act in, the list element they insert after or overwrite, the operations they
 //!    replace) is an operation of a change in its declared history, or an earlier operation of
@@ -36,9 +39,10 @@ pub enum LineageError {
         /// The refused change.
         change: ChangeHash,
     },
-    /// The change's operation counters do not come after everything it depends on.
+    /// The change's operation counters do not come after everything it depends on, or jump
+    /// beyond everything known.
     #[error(
-        "a change numbers its operations before the history it depends on: make changes with automerge, not by hand"
+        "a change numbers its operations out of place (before the history it depends on, or far beyond it): make changes with automerge, not by hand"
     )]
     CounterBeforeHistory {
         /// The refused change.
@@ -232,6 +236,33 @@ impl Lineage {
             Ok(order) => order,
             Err(missing) => return Ok(Admission::MissingDependencies(missing)),
         };
+        // The highest counter known besides a change's own: the document's and the other
+        // arriving changes' (the two highest of those, so each change can leave its own out).
+        let base_max_op = self
+            .index
+            .spans
+            .iter()
+            .filter_map(|s| s.last())
+            .map(|s| s.max_op)
+            .max()
+            .unwrap_or(0);
+        let mut highest = [(0u64, None::<ChangeHash>); 2];
+        for c in &incoming {
+            let m = (c.max_op(), Some(c.hash()));
+            if m.0 > highest[0].0 {
+                highest = [m, highest[0]];
+            } else if m.0 > highest[1].0 {
+                highest[1] = m;
+            }
+        }
+        let known_max_op = |hash: ChangeHash| {
+            let others = if highest[0].1 == Some(hash) {
+                highest[1].0
+            } else {
+                highest[0].0
+            };
+            base_max_op.max(others)
+        };
         let mut clocks: HashMap<ChangeHash, Vec<u64>> = HashMap::new();
         let mut base_part_clocks: HashMap<Vec<ChangeHash>, Vec<u64>> = HashMap::new();
         let mut admitted = Vec::with_capacity(order.len());
@@ -269,8 +300,10 @@ impl Lineage {
             if seen + 1 != change.seq() || self.index.spans[actor].len() as u64 != seen {
                 return Err(LineageError::SequenceGap { change: hash });
             }
-            // Rule 2: counters after everything seen.
-            if change.start_op().get() <= self.index.max_op(&clock) {
+            // Rule 2: counters after everything seen, not beyond everything known.
+            if change.start_op().get() <= self.index.max_op(&clock)
+                || change.start_op().get() > known_max_op(hash).saturating_add(1)
+            {
                 return Err(LineageError::CounterBeforeHistory { change: hash });
             }
             // Rule 3: every operation named is in the history, or earlier in this change.

@@ -145,6 +145,14 @@ fn a_change_numbering_its_operations_inside_its_history_is_refused() {
         check(&base, vec![early]),
         Err(LineageError::CounterBeforeHistory { .. })
     ));
+    // Far ahead of anything known: it would use up the counter space.
+    let ahead = crate::testing::hostile::rewrite(&changes[0], |c| {
+        c.start_op = std::num::NonZeroU64::new(1 << 31).expect("non-zero")
+    });
+    assert!(matches!(
+        check(&base, vec![ahead]),
+        Err(LineageError::CounterBeforeHistory { .. })
+    ));
 }
 
 #[test]
