@@ -159,6 +159,8 @@ async fn sync(State(app): State<App>, headers: HeaderMap, body: Body) -> Respons
         let device = authenticate(&app, &headers).await?;
         let request: SyncRequest = read_body(&app, &headers, body).await?;
         app.check_sync_request(request.protocol, &request.push)?;
+        let turn = app.device_turn(&device.device_id);
+        let _turn = turn.lock().await;
         let service = Arc::clone(&app);
         let response = blocking(move || {
             let results = service.push(&device, &request.push)?;
@@ -184,6 +186,8 @@ async fn repair(State(app): State<App>, headers: HeaderMap, body: Body) -> Respo
     let result = async {
         let device = authenticate(&app, &headers).await?;
         let request: RepairRequest = read_body(&app, &headers, body).await?;
+        let turn = app.device_turn(&device.device_id);
+        let _turn = turn.lock().await;
         let service = Arc::clone(&app);
         let response = blocking(move || service.repair(&device, request)).await?;
         Ok(cbor(&response))

@@ -87,6 +87,8 @@ pub(crate) struct SyncService {
     writer: Mutex<()>,
     /// Pushes waiting for the writer.
     queue: Mutex<Vec<Arc<PushJob>>>,
+    /// One sync or repair at a time per device (see [`SyncService::device_turn`]).
+    turns: Mutex<HashMap<String, std::sync::Weak<tokio::sync::Mutex<()>>>>,
     actor: ActorId,
     pub metrics: Metrics,
 }
@@ -170,9 +172,26 @@ impl SyncService {
             config,
             writer: Mutex::new(()),
             queue: Mutex::new(Vec::new()),
+            turns: Mutex::new(HashMap::new()),
             actor: ActorId::from(b"fieldbook-server".as_slice()),
             metrics: Metrics::default(),
         }
+    }
+
+    /// The lock a device's sync and repair requests take in turn: one device's requests are
+    /// worked on one at a time, so a device sending many at once (a retrying client, or a hostile
+    /// one) occupies one worker, not all of them.
+    pub fn device_turn(&self, device: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = lock(&self.turns);
+        if let Some(turn) = turns.get(device).and_then(std::sync::Weak::upgrade) {
+            return turn;
+        }
+        let turn = Arc::new(tokio::sync::Mutex::new(()));
+        if turns.len() >= 1024 {
+            turns.retain(|_, t| t.strong_count() > 0);
+        }
+        turns.insert(device.to_owned(), Arc::downgrade(&turn));
+        turn
     }
 
     /// What the document cache holds: (estimated bytes, documents).

@@ -371,3 +371,36 @@ async fn a_heavy_push_from_one_device_does_not_hold_up_another_devices_push() {
             .all(|r| matches!(r.outcome, PushOutcome::Accepted { .. }))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_requests_at_once_from_one_device_are_each_answered_in_turn() {
+    let f = std::sync::Arc::new(fixture(|_| {}).await);
+    let pc1 = std::sync::Arc::new(f.device("PC1", Role::Officer, Some("A")).await);
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let (f, pc1) = (std::sync::Arc::clone(&f), std::sync::Arc::clone(&pc1));
+        tasks.push(tokio::spawn(async move {
+            let doc = new_doc(&pc1, RecordKind::NeighbourhoodIssue, |r| {
+                if let Record::Issue(i) = r {
+                    i.narrative = format!("report {n}");
+                }
+            });
+            f.sync(&pc1, u64::MAX, 10, vec![push_of(&doc, &[])]).await
+        }));
+    }
+    for task in tasks {
+        let response = task.await.expect("a request");
+        assert!(matches!(
+            response.results[0].outcome,
+            PushOutcome::Accepted { new_changes: 1, .. }
+        ));
+    }
+    let (entries, _) = f
+        .pull_all(&f.device("PC1", Role::Officer, Some("A")).await, 0, 500)
+        .await;
+    assert_eq!(
+        entries.len(),
+        8,
+        "every record reached the officer's other phone"
+    );
+}
