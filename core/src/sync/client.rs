@@ -37,8 +37,29 @@ pub struct PendingRecord {
     pub kind: RecordKind,
     /// The document's heads when the outbox was built: what the server holds once accepted.
     pub heads: Vec<ChangeHash>,
-    /// Raw changes (`doc.get_changes(server_heads)`), dependencies first, with their hashes.
-    pub changes: Vec<(ChangeHash, Vec<u8>)>,
+    /// Raw changes (`doc.get_changes(server_heads)`), dependencies first.
+    pub changes: Vec<PendingChange>,
+}
+
+/// One change of the outbox.
+#[derive(Debug, Clone)]
+pub struct PendingChange {
+    /// Its hash.
+    pub hash: ChangeHash,
+    /// Its raw bytes.
+    pub bytes: Vec<u8>,
+    /// How many automerge operations it holds (a request carries at most
+    /// [`wire::MAX_PUSH_OPERATIONS`]).
+    pub operations: usize,
+}
+
+/// How much one request may carry.
+#[derive(Debug, Clone, Copy)]
+struct RequestBudget {
+    changes: usize,
+    records: usize,
+    bytes: usize,
+    operations: usize,
 }
 
 impl PendingRecord {
@@ -60,7 +81,11 @@ impl PendingRecord {
         let changes = am
             .get_changes(&have)
             .into_iter()
-            .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+            .map(|c| PendingChange {
+                hash: c.hash(),
+                bytes: c.raw_bytes().to_vec(),
+                operations: c.len(),
+            })
             .collect();
         Ok(PendingRecord {
             id,
@@ -176,9 +201,12 @@ impl SyncSession {
             page_limit: wire::DEFAULT_PAGE_CHANGES,
             batches: split(
                 outbox,
-                wire::MAX_PUSH_CHANGES,
-                wire::MAX_PUSH_RECORDS,
-                MAX_PUSH_BYTES,
+                RequestBudget {
+                    changes: wire::MAX_PUSH_CHANGES,
+                    records: wire::MAX_PUSH_RECORDS,
+                    bytes: MAX_PUSH_BYTES,
+                    operations: wire::MAX_PUSH_OPERATIONS,
+                },
             ),
             in_flight: Vec::new(),
             started: false,
@@ -548,24 +576,25 @@ impl SyncSession {
 /// Splits an outbox into requests of at most `max_changes` changes, `max_records` records and
 /// about `max_bytes` of change bytes. A record with more changes than fit is sent in parts,
 /// dependencies first; only its last part says what the server holds once accepted.
-fn split(
-    outbox: Vec<PendingRecord>,
-    max_changes: usize,
-    max_records: usize,
-    max_bytes: usize,
-) -> VecDeque<Vec<PushPart>> {
+/// The outbox as requests within `budget`, each record's changes in causal order (a record with
+/// more than one request takes goes in parts). A request always carries at least one change.
+fn split(outbox: Vec<PendingRecord>, budget: RequestBudget) -> VecDeque<Vec<PushPart>> {
     let mut batches: VecDeque<Vec<PushPart>> = VecDeque::new();
     let mut current: Vec<PushPart> = Vec::new();
-    let (mut changes, mut bytes) = (0usize, 0usize);
+    let (mut changes, mut bytes, mut operations) = (0usize, 0usize, 0usize);
     for record in outbox {
         let mut rest = record.changes.into_iter().peekable();
         if rest.peek().is_none() {
             continue;
         }
         while rest.peek().is_some() {
-            if current.len() >= max_records || changes >= max_changes || bytes >= max_bytes {
+            if current.len() >= budget.records
+                || changes >= budget.changes
+                || bytes >= budget.bytes
+                || operations >= budget.operations
+            {
                 batches.push_back(std::mem::take(&mut current));
-                (changes, bytes) = (0, 0);
+                (changes, bytes, operations) = (0, 0, 0);
             }
             let mut part = PushPart {
                 push: RecordPush {
@@ -576,16 +605,20 @@ fn split(
                 hashes: Vec::new(),
                 heads_when_complete: None,
             };
-            while let Some((_, b)) = rest.peek() {
-                let fits = changes < max_changes && (bytes + b.len() <= max_bytes || bytes == 0);
+            while let Some(c) = rest.peek() {
+                let empty = changes == 0;
+                let fits = changes < budget.changes
+                    && (bytes + c.bytes.len() <= budget.bytes || empty)
+                    && (operations + c.operations <= budget.operations || empty);
                 if !fits {
                     break;
                 }
-                let Some((hash, b)) = rest.next() else { break };
+                let Some(c) = rest.next() else { break };
                 changes += 1;
-                bytes += b.len();
-                part.hashes.push(hash);
-                part.push.changes.push(wire::Bytes(b));
+                bytes += c.bytes.len();
+                operations += c.operations;
+                part.hashes.push(c.hash);
+                part.push.changes.push(wire::Bytes(c.bytes));
             }
             if rest.peek().is_none() {
                 part.heads_when_complete = Some(record.heads.clone());
@@ -659,15 +692,28 @@ mod tests {
             kind: RecordKind::CrimeReport,
             heads: vec![ChangeHash([n; 32])],
             changes: (0..changes)
-                .map(|i| (ChangeHash([i as u8; 32]), vec![n; size]))
+                .map(|i| PendingChange {
+                    hash: ChangeHash([i as u8; 32]),
+                    bytes: vec![n; size],
+                    operations: size,
+                })
                 .collect(),
+        }
+    }
+
+    fn budget(changes: usize, records: usize, bytes: usize) -> RequestBudget {
+        RequestBudget {
+            changes,
+            records,
+            bytes,
+            operations: usize::MAX,
         }
     }
 
     #[test]
     fn an_outbox_over_the_limits_is_split_into_several_requests_keeping_causal_order() {
         let outbox = vec![pending(1, 3, 10), pending(2, 5, 10), pending(3, 1, 10)];
-        let batches = split(outbox, 4, 2, 1_000);
+        let batches = split(outbox, budget(4, 2, 1_000));
         let shape: Vec<Vec<(u8, usize, bool)>> = batches
             .iter()
             .map(|b| {
@@ -704,10 +750,21 @@ mod tests {
     fn a_request_carries_about_the_byte_budget_but_always_at_least_one_change() {
         let batches = split(
             vec![pending(1, 3, 600), pending(2, 1, 2_000)],
-            100,
-            100,
-            1_000,
+            budget(100, 100, 1_000),
         );
+        let sizes: Vec<usize> = batches
+            .iter()
+            .map(|b| b.iter().map(|p| p.push.changes.len()).sum())
+            .collect();
+        assert_eq!(sizes, vec![1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn a_request_carries_at_most_the_operation_budget_but_always_at_least_one_change() {
+        // Changes of 600 operations each (the helper gives a change as many as its bytes).
+        let mut limits = budget(100, 100, usize::MAX);
+        limits.operations = 1_000;
+        let batches = split(vec![pending(1, 3, 600), pending(2, 1, 2_000)], limits);
         let sizes: Vec<usize> = batches
             .iter()
             .map(|b| b.iter().map(|p| p.push.changes.len()).sum())
