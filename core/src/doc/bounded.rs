@@ -17,6 +17,10 @@
 //! never inflates a change. A document's deflated columns are inflated here only to count them;
 //! automerge inflates them again, to a size now known to be within bounds.
 //!
+//! Sync messages (the repair path) are read the same way ([`read_sync_message`]): their lists and
+//! Bloom filters are checked before automerge decodes them, and the chunks they carry are checked
+//! as a document.
+//!
 //! Pure: no I/O, no clock. Errors never quote the input.
 
 use automerge::Change;
@@ -207,6 +211,101 @@ pub fn check_document(bytes: &[u8], bounds: &Bounds) -> Result<(), BoundsError> 
                 return Err(BoundsError::Malformed("bundle chunks are not accepted"));
             }
         }
+    }
+    Ok(())
+}
+
+/// Reads an automerge sync message from untrusted bytes (the repair path). Before automerge
+/// decodes it, its lists are counted and its Bloom filters checked (a filter may claim billions of
+/// probes, which automerge would allocate when it next generates a message, or no bits, which it
+/// would divide by); after, the chunks it carries (changes, or a whole document in a V2 message)
+/// are checked as one document ([`check_document`]).
+pub fn read_sync_message(
+    bytes: &[u8],
+    bounds: &Bounds,
+) -> Result<automerge::sync::Message, BoundsError> {
+    bound_size(bytes.len(), bounds.max_document_bytes)?;
+    let mut r = Reader::new(bytes);
+    if !matches!(r.byte()?, SYNC_V1 | SYNC_V2) {
+        return Err(BoundsError::Malformed("not a sync message"));
+    }
+    skip_hashes(&mut r)?; // heads
+    skip_hashes(&mut r)?; // need
+    let haves = r.uleb()?;
+    if haves > MAX_HAVES {
+        return Err(BoundsError::Malformed(
+            "a sync message has too many bloom filters",
+        ));
+    }
+    for _ in 0..haves {
+        skip_hashes(&mut r)?;
+        let len = r.length()?;
+        check_bloom(r.take(len)?)?;
+    }
+    let chunks = r.uleb()?;
+    if chunks > bounds.max_document_changes {
+        return Err(BoundsError::TooManyChanges {
+            seen: chunks,
+            limit: bounds.max_document_changes,
+        });
+    }
+    for _ in 0..chunks {
+        let len = r.length()?;
+        r.take(len)?;
+    }
+    // The rest is the message's flags.
+    let message = guarded(|| automerge::sync::Message::decode(bytes))?
+        .map_err(|_| BoundsError::Malformed("automerge could not decode the sync message"))?;
+    let carried: Vec<u8> = message.changes.iter().flatten().copied().collect();
+    if !carried.is_empty() {
+        check_document(&carried, bounds)?;
+    }
+    Ok(message)
+}
+
+const SYNC_V1: u8 = 0x42;
+const SYNC_V2: u8 = 0x43;
+/// Bloom filters one sync message may carry (automerge sends one).
+const MAX_HAVES: u64 = 16;
+/// Probes one Bloom filter may ask for (automerge uses 7).
+const MAX_BLOOM_PROBES: u64 = 64;
+
+/// A length-prefixed list of 32-byte hashes.
+fn skip_hashes(r: &mut Reader<'_>) -> Result<(), BoundsError> {
+    let count = r.length()?;
+    r.take(
+        count
+            .checked_mul(32)
+            .ok_or(BoundsError::Malformed("truncated"))?,
+    )?;
+    Ok(())
+}
+
+/// A Bloom filter: nothing, or entries, bits per entry, probes (each a u32) and the bits.
+fn check_bloom(bytes: &[u8]) -> Result<(), BoundsError> {
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let mut r = Reader::new(bytes);
+    let mut field = || -> Result<u64, BoundsError> {
+        let value = r.uleb()?;
+        if value > u64::from(u32::MAX) {
+            return Err(BoundsError::Malformed("a bloom filter field is too large"));
+        }
+        Ok(value)
+    };
+    let entries = field()?;
+    let bits_per_entry = field()?;
+    let probes = field()?;
+    if probes > MAX_BLOOM_PROBES {
+        return Err(BoundsError::Malformed(
+            "a bloom filter asks for too many probes",
+        ));
+    }
+    if entries > 0 && bits_per_entry == 0 {
+        return Err(BoundsError::Malformed(
+            "a bloom filter has entries but no bits",
+        ));
     }
     Ok(())
 }
