@@ -233,6 +233,32 @@ fn seeds() -> Seeds {
         }
     }
 
+    // A message carrying a change, with a Bloom filter of what the sender holds; and a V2
+    // message carrying a whole document, as automerge sends to a peer with nothing.
+    let held: Vec<automerge::ChangeHash> = base.heads();
+    let have = automerge::sync::Have {
+        last_sync: Vec::new(),
+        bloom: automerge::sync::BloomFilter::from_hashes(held.iter()),
+    };
+    let with_change = automerge::sync::Message {
+        heads: second.heads(),
+        need: Vec::new(),
+        have: vec![have.clone()],
+        changes: vec![on_base.raw_bytes().to_vec()].into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    };
+    messages.push(("with-change.sync".into(), with_change.encode()));
+    let whole = automerge::sync::Message {
+        heads: second.heads(),
+        need: held.clone(),
+        have: vec![have],
+        changes: second.automerge().save().into(),
+        flags: None,
+        version: automerge::sync::MessageVersion::V2,
+    };
+    messages.push(("whole-document-v2.sync".into(), whole.encode()));
+
     // CBOR bodies with the bytes above inside them.
     let hash = Hash(on_base.hash().0.to_vec());
     let sync_request = SyncRequest {

@@ -707,3 +707,85 @@ proptest! {
         assert_document_passes(&doc.save());
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sync messages
+// ---------------------------------------------------------------------------------------------
+
+/// A V1 sync message with one Bloom filter of the given header, and `changes` as its chunks.
+fn sync_message(bloom: &[u8], changes: &[&[u8]]) -> Vec<u8> {
+    let mut out = vec![SYNC_V1];
+    write_uleb(&mut out, 0); // heads
+    write_uleb(&mut out, 0); // need
+    write_uleb(&mut out, 1); // one have
+    write_uleb(&mut out, 0); // its last sync
+    write_uleb(&mut out, bloom.len() as u64);
+    out.extend_from_slice(bloom);
+    write_uleb(&mut out, changes.len() as u64);
+    for change in changes {
+        write_uleb(&mut out, change.len() as u64);
+        out.extend_from_slice(change);
+    }
+    out
+}
+
+fn bloom(entries: u64, bits_per_entry: u64, probes: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    for value in [entries, bits_per_entry, probes] {
+        write_uleb(&mut out, value);
+    }
+    let bits = (entries * bits_per_entry).div_ceil(8);
+    out.extend(std::iter::repeat_n(0u8, bits as usize));
+    out
+}
+
+#[test]
+fn an_honest_sync_message_with_a_change_passes() {
+    let samples = honest_samples();
+    let message = sync_message(&bloom(2, 10, 7), &[&samples[0]]);
+    let read = read_sync_message(&message, &RECORD).expect("passes");
+    assert_eq!(read.changes.len(), 1);
+}
+
+#[test]
+fn a_bloom_filter_asking_for_billions_of_probes_or_no_bits_is_refused() {
+    for (filter, reason) in [
+        (
+            bloom(1, 10, u64::from(u32::MAX)),
+            "a bloom filter asks for too many probes",
+        ),
+        (bloom(5, 0, 7), "a bloom filter has entries but no bits"),
+    ] {
+        assert_eq!(
+            read_sync_message(&sync_message(&filter, &[]), &RECORD).unwrap_err(),
+            BoundsError::Malformed(reason)
+        );
+    }
+}
+
+#[test]
+fn a_sync_message_carrying_a_bomb_or_two_million_operations_is_refused() {
+    let bomb = compressed_bomb();
+    assert!(matches!(
+        read_sync_message(&sync_message(&[], &[&bomb]), &RECORD),
+        Err(BoundsError::TooLarge { .. })
+    ));
+    let (_, compressed, document) = two_million_ops();
+    for chunk in [compressed, document] {
+        assert!(matches!(
+            read_sync_message(&sync_message(&[], &[chunk]), &RECORD),
+            Err(BoundsError::TooManyOperations { .. })
+        ));
+    }
+}
+
+#[test]
+fn a_sync_message_claiming_millions_of_empty_chunks_is_refused_before_decoding() {
+    let mut message = vec![SYNC_V1, 0, 0, 0];
+    write_uleb(&mut message, 10_000_000);
+    message.extend(std::iter::repeat_n(0u8, 1000));
+    assert!(matches!(
+        read_sync_message(&message, &RECORD),
+        Err(BoundsError::TooManyChanges { .. })
+    ));
+}
