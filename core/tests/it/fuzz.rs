@@ -345,3 +345,147 @@ fn seeds() -> Seeds {
         ("sync_message", messages),
     ]
 }
+
+// ---------------------------------------------------------------------------------------------
+// Inputs that crashed or exhausted the server before `doc::bounded`, kept as findings
+// ---------------------------------------------------------------------------------------------
+
+/// Writes the inputs found by reading automerge and by the probe of issue 9 (each crashed, hung
+/// or exhausted memory before the bounds) into `core/tests/fixtures/fuzz/<target>/`.
+#[test]
+#[ignore = "writes the known crash inputs; run by hand"]
+fn write_known_crash_inputs() {
+    for (target, inputs) in known_crash_inputs() {
+        let dir = findings(target);
+        std::fs::create_dir_all(&dir).expect("creates");
+        for (name, bytes) in inputs {
+            std::fs::write(dir.join(name), bytes).expect("writes");
+        }
+    }
+}
+
+fn uleb(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Raw DEFLATE of `len` zero bytes.
+fn deflated_zeros(len: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let block = vec![0u8; 1 << 20];
+    for _ in 0..len / block.len() {
+        encoder.write_all(&block).expect("in memory");
+    }
+    encoder.finish().expect("in memory")
+}
+
+fn chunk(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, kind];
+    uleb(&mut out, body.len() as u64);
+    out.extend_from_slice(body);
+    out
+}
+
+/// A V1 sync message with one Bloom filter (entries, bits per entry, probes).
+fn sync_with_bloom(entries: u64, bits_per_entry: u64, probes: u64) -> Vec<u8> {
+    let mut bloom = Vec::new();
+    for value in [entries, bits_per_entry, probes] {
+        uleb(&mut bloom, value);
+    }
+    bloom.extend(std::iter::repeat_n(
+        0xffu8,
+        (entries * bits_per_entry).div_ceil(8) as usize,
+    ));
+    let mut out = vec![0x42, 0, 0, 1, 0];
+    uleb(&mut out, bloom.len() as u64);
+    out.extend(bloom);
+    out.push(0); // no changes
+    out
+}
+
+fn known_crash_inputs() -> Seeds {
+    use automerge::transaction::Transactable;
+    use automerge::{ObjType, ROOT};
+    let base = fuzzing::base_document();
+
+    // Two million characters in one transaction: 2 KB compressed, 10-33 s for a server to apply.
+    let mut am = base.automerge().fork().with_actor(actor(4));
+    let mut tx = am.transaction();
+    let text = tx
+        .put_object(ROOT, "sara_plan_ref", ObjType::Text)
+        .expect("text");
+    tx.splice_text(&text, 0, 0, &"a".repeat(2_000_000))
+        .expect("splices");
+    tx.commit();
+    let mut two_million = am.get_last_local_change().expect("a change");
+
+    // Maps nested 10,000 deep: the recursive reader overflowed the stack (an abort).
+    let mut am = base.automerge().fork().with_actor(actor(5));
+    let mut tx = am.transaction();
+    let mut obj = tx
+        .put_object(ROOT, "sara_plan_ref", ObjType::Map)
+        .expect("map");
+    for _ in 0..10_000 {
+        obj = tx.put_object(&obj, "x", ObjType::Map).expect("map");
+    }
+    tx.commit();
+    let mut deep = am.get_last_local_change().expect("a change");
+
+    // A deflated document column of 16 MiB of zeros.
+    let column = deflated_zeros(16 << 20);
+    let mut doc_body = vec![0, 0, 0, 1];
+    uleb(&mut doc_body, (5 << 4) | 7 | 8);
+    uleb(&mut doc_body, column.len() as u64);
+    doc_body.extend(column);
+
+    vec![
+        (
+            "change",
+            vec![
+                (
+                    "probe-two-million-ops.compressed".into(),
+                    two_million.bytes().into_owned(),
+                ),
+                (
+                    "reading-nested-10000-deep.compressed".into(),
+                    deep.bytes().into_owned(),
+                ),
+                (
+                    "probe-inflates-to-16-mib.compressed".into(),
+                    chunk(2, &deflated_zeros(16 << 20)),
+                ),
+            ],
+        ),
+        (
+            "document",
+            vec![
+                ("reading-nested-10000-deep.automerge".into(), am.save()),
+                (
+                    "reading-deflated-column-16-mib.automerge".into(),
+                    chunk(0, &doc_body),
+                ),
+            ],
+        ),
+        (
+            "sync_message",
+            vec![
+                (
+                    "reading-bloom-4-billion-probes.sync".into(),
+                    sync_with_bloom(1, 10, u64::from(u32::MAX)),
+                ),
+                (
+                    "reading-bloom-no-bits.sync".into(),
+                    sync_with_bloom(5, 0, 7),
+                ),
+            ],
+        ),
+    ]
+}
