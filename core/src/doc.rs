@@ -202,15 +202,22 @@ impl RecordDoc {
     }
 
     /// [`RecordDoc::load`] for bytes from elsewhere (a fed snapshot, an imported file): the bytes
-    /// are checked against `bounds` first ([`bounded::check_document`]), and a panic inside
-    /// automerge is an error ([`BoundsError::Panicked`]), not a crash.
+    /// are checked against `bounds` first ([`bounded::check_document`]), a panic inside
+    /// automerge is an error ([`BoundsError::Panicked`]), not a crash, and no object its history
+    /// ever made may nest deeper than [`crate::limits::MAX_NESTING_DEPTH`].
     pub fn load_untrusted(
         bytes: &[u8],
         actor: &ActorId,
         bounds: &Bounds,
     ) -> Result<RecordDoc, DocError> {
         bounded::check_document(bytes, bounds)?;
-        bounded::guarded(|| RecordDoc::load(bytes, actor))?
+        let doc = bounded::guarded(|| RecordDoc::load(bytes, actor))??;
+        // Every object its history ever made, deleted ones too, within the nesting bound.
+        let mut nesting = bounded::Nesting::default();
+        for change in doc.doc.get_changes(&[]) {
+            nesting.check(&change, |_| 0)?;
+        }
+        Ok(doc)
     }
 
     /// Applies one change from elsewhere (a pushed or fed change chunk, compressed or not), read
@@ -226,7 +233,14 @@ impl RecordDoc {
     ) -> Result<ChangeHash, DocError> {
         let change = bounded::read_change(bytes, bounds)?;
         let hash = change.hash();
+        // Objects made inside this document's objects nest from their depth here.
         let doc = &mut self.doc;
+        bounded::Nesting::default().check(&change, |id| {
+            doc.import(&format!("{}@{}", id.0, id.1))
+                .ok()
+                .and_then(|(obj, _)| doc.parents(&obj).ok())
+                .map_or(0, |parents| parents.count())
+        })?;
         bounded::guarded(|| doc.apply_changes(std::iter::once(change)))??;
         Ok(hash)
     }

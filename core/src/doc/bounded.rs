@@ -106,6 +106,14 @@ pub enum BoundsError {
         /// The bound.
         limit: u64,
     },
+    /// Objects nested deeper than any record nests.
+    #[error(
+        "the automerge bytes nest objects deeper than {limit}: no record nests that deep, send the record's own changes"
+    )]
+    TooDeep {
+        /// The bound ([`crate::limits::MAX_NESTING_DEPTH`]).
+        limit: usize,
+    },
     /// The bytes are an automerge chunk, but not one change.
     #[error("the bytes are not one automerge change: send each change as its own chunk")]
     NotAChange,
@@ -128,6 +136,7 @@ impl BoundsError {
             BoundsError::TooManyOperations { .. } => "too-many-operations",
             BoundsError::TooManyEntries { .. } => "too-many-entries",
             BoundsError::TooManyChanges { .. } => "too-many-changes",
+            BoundsError::TooDeep { .. } => "too-deep",
             BoundsError::NotAChange => "not-a-change",
             BoundsError::NotADocument => "not-a-document",
             BoundsError::Panicked => "automerge-panicked",
@@ -170,7 +179,52 @@ pub fn read_change(bytes: &[u8], bounds: &Bounds) -> Result<Change, BoundsError>
             limit: bounds.max_change_ops,
         });
     }
+    // Objects this change makes inside objects made elsewhere count from there: the document's
+    // own depth is added by `RecordDoc::apply_untrusted_change`.
+    Nesting::default().check(&change, |_| 0)?;
     Ok(change)
+}
+
+/// How deep the objects a history makes are nested, by the id of the operation that made each.
+///
+/// A change nesting maps thousands deep is a few KB, and reading it costs time and memory in the
+/// square of its depth (automerge's diff gives every patch its whole path: 10,000 levels took a
+/// history read past 2 GB), so objects deeper than [`crate::limits::MAX_NESTING_DEPTH`] are
+/// refused when they arrive.
+#[derive(Debug, Default)]
+pub(crate) struct Nesting {
+    made: std::collections::HashMap<automerge::legacy::OpId, usize>,
+}
+
+impl Nesting {
+    /// Checks the objects `change` makes; `outside` gives the depth of an object this history
+    /// has not seen made (0 for the root's children's parent, the root).
+    pub(crate) fn check(
+        &mut self,
+        change: &Change,
+        outside: impl Fn(&automerge::legacy::OpId) -> usize,
+    ) -> Result<(), BoundsError> {
+        use automerge::legacy::{ObjectId, OpId, OpType};
+        let limit = crate::limits::MAX_NESTING_DEPTH;
+        let expanded = guarded(|| change.decode())?;
+        let start = expanded.start_op.get();
+        for (i, op) in expanded.operations.iter().enumerate() {
+            if !matches!(op.action, OpType::Make(_)) {
+                continue;
+            }
+            let parent = match &op.obj {
+                ObjectId::Root => 0,
+                ObjectId::Id(id) => self.made.get(id).copied().unwrap_or_else(|| outside(id)),
+            };
+            let depth = parent.saturating_add(1);
+            if depth > limit {
+                return Err(BoundsError::TooDeep { limit });
+            }
+            let id = OpId(start.saturating_add(i as u64), expanded.actor_id.clone());
+            self.made.insert(id, depth);
+        }
+        Ok(())
+    }
 }
 
 /// Checks untrusted document bytes before automerge loads them: a sequence of chunks (document

@@ -789,3 +789,60 @@ fn a_sync_message_claiming_millions_of_empty_chunks_is_refused_before_decoding()
         Err(BoundsError::TooManyChanges { .. })
     ));
 }
+
+/// A change nesting `levels` maps under `under` (the root when `None`) of `doc`.
+fn nesting_change(
+    doc: &RecordDoc,
+    under: Option<&automerge::ObjId>,
+    levels: usize,
+) -> (Vec<u8>, automerge::ObjId) {
+    let mut plain = doc
+        .automerge()
+        .fork()
+        .with_actor(ActorId::from([9u8; 16].as_slice()));
+    let mut tx = plain.transaction();
+    let mut obj = match under {
+        Some(obj) => obj.clone(),
+        None => tx
+            .put_object(ROOT, "sara_plan_ref", ObjType::Map)
+            .expect("a map"),
+    };
+    for _ in 1..levels {
+        obj = tx.put_object(&obj, "x", ObjType::Map).expect("a map");
+    }
+    tx.commit();
+    let change = plain.get_last_local_change().expect("a change");
+    (change.raw_bytes().to_vec(), obj)
+}
+
+#[test]
+fn a_change_nesting_objects_deeper_than_any_record_is_refused_alone_and_on_top_of_a_document() {
+    let limit = crate::limits::MAX_NESTING_DEPTH;
+    let doc = edited(RecordKind::NeighbourhoodIssue, 1);
+    let (too_deep, _) = nesting_change(&doc, None, limit + 1);
+    assert_eq!(
+        read_change(&too_deep, &RECORD).unwrap_err(),
+        BoundsError::TooDeep { limit }
+    );
+    // Two changes each within the bound, the second inside the first: refused when applied.
+    let (first, deepest) = nesting_change(&doc, None, limit - 2);
+    let mut target = doc.fork_as(&new_actor());
+    target
+        .apply_untrusted_change(&first, &RECORD)
+        .expect("within the bound");
+    let (second, _) = nesting_change(&target, Some(&deepest), 4);
+    read_change(&second, &RECORD).expect("alone, within the bound");
+    assert!(matches!(
+        target.apply_untrusted_change(&second, &RECORD),
+        Err(DocError::Bounds(BoundsError::TooDeep { .. }))
+    ));
+    // And a document holding such a history is refused whole.
+    let mut plain = target.automerge().fork();
+    plain
+        .apply_changes([automerge::Change::from_bytes(second).expect("a change")])
+        .expect("applies");
+    assert!(matches!(
+        RecordDoc::load_untrusted(&plain.save(), &new_actor(), &RECORD),
+        Err(DocError::Bounds(BoundsError::TooDeep { .. })) | Err(DocError::NotARecord(_))
+    ));
+}
