@@ -50,9 +50,9 @@ pub const MAX_SAVES_PER_STEP: usize = 128;
 pub const MAX_DOCUMENT_CHANGES: usize = MAX_LIST_ITEMS * MAX_SAVES_PER_STEP;
 /// Most entries any one automerge column may claim: one per operation of a whole document.
 pub const MAX_COLUMN_ENTRIES: usize = MAX_DOCUMENT_OPS;
-/// Deepest nesting of maps and lists read from a document: a record nests five deep
-/// (`meta.workflow[i].heads[j]`); anything deeper is not a record, and reading stops there so a
-/// hostile document cannot exhaust the stack.
+/// Deepest nesting of objects (maps, lists, text): a record nests five deep
+/// (`meta.workflow[i].heads[j]`); deeper objects are refused when they arrive (`doc::bounded`),
+/// and reading stops there, so a hostile document cannot exhaust the stack or the memory.
 pub const MAX_NESTING_DEPTH: usize = 32;
 
 /// The first few characters of user input, for error messages (never the whole thing).
