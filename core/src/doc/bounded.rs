@@ -17,6 +17,10 @@
 //! never inflates a change. A document's deflated columns are inflated here only to count them;
 //! automerge inflates them again, to a size now known to be within bounds.
 //!
+//! Objects may not nest deeper than [`crate::limits::MAX_NESTING_DEPTH`] ([`Nesting`]): a few KB
+//! can nest maps thousands deep, which costs automerge's diff time and memory in the square of
+//! the depth.
+//!
 //! Sync messages (the repair path) are read the same way ([`read_sync_message`]): their lists and
 //! Bloom filters are checked before automerge decodes them, and the chunks they carry are checked
 //! as a document.
