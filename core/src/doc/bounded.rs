@@ -17,7 +17,7 @@
 //! never inflates a change. A document's deflated columns are inflated here only to count them;
 //! automerge inflates them again, to a size now known to be within bounds.
 //!
-//! Objects may not nest deeper than [`crate::limits::MAX_NESTING_DEPTH`] ([`Nesting`]): a few KB
+//! Objects may not nest deeper than [`crate::limits::MAX_NESTING_DEPTH`] (`Nesting`): a few KB
 //! can nest maps thousands deep, which costs automerge's diff time and memory in the square of
 //! the depth.
 //!
