@@ -19,11 +19,19 @@
 //!
 //! One save is one automerge change, committed with a message naming the officer, their role and
 //! the action, and the device time in milliseconds. This module does no I/O.
+//!
+//! Bytes from elsewhere (a pushed change, a fed snapshot, an imported document) are read through
+//! [`bounded`] first: [`RecordDoc::load_untrusted`] and [`RecordDoc::apply_untrusted_change`]
+//! bound what automerge may inflate and count before it sees them, and turn an automerge panic
+//! into an error. Reading a document never walks deeper than
+//! [`crate::limits::MAX_NESTING_DEPTH`], so no document can exhaust the stack.
 
+pub mod bounded;
 mod history;
 pub mod lineage;
 mod mapping;
 
+pub use bounded::{Bounds, BoundsError};
 pub use history::FieldChange;
 
 use crate::domain::{OfficerId, Record, RecordKind, Role, Timestamp};
@@ -51,6 +59,9 @@ pub enum DocError {
     /// A conflict resolution named a field that has no conflict.
     #[error("{0} holds no conflict to resolve")]
     NoConflict(String),
+    /// Bytes from elsewhere were refused before (or while) automerge read them.
+    #[error(transparent)]
+    Bounds(#[from] BoundsError),
 }
 
 /// Who makes a change, written into every change's message.
@@ -189,6 +200,50 @@ impl RecordDoc {
         // Hydrating now refuses a document that is not a valid record, and remembers it.
         this.hydrate_cached()?;
         Ok(this)
+    }
+
+    /// [`RecordDoc::load`] for bytes from elsewhere (a fed snapshot, an imported file): the bytes
+    /// are checked against `bounds` first ([`bounded::check_document`]), a panic inside
+    /// automerge is an error ([`BoundsError::Panicked`]), not a crash, and no object its history
+    /// ever made may nest deeper than [`crate::limits::MAX_NESTING_DEPTH`].
+    pub fn load_untrusted(
+        bytes: &[u8],
+        actor: &ActorId,
+        bounds: &Bounds,
+    ) -> Result<RecordDoc, DocError> {
+        bounded::check_document(bytes, bounds)?;
+        let doc = bounded::guarded(|| RecordDoc::load(bytes, actor))??;
+        // Every object its history ever made, deleted ones too, within the nesting bound.
+        let mut nesting = bounded::Nesting::default();
+        for change in doc.doc.get_changes(&[]) {
+            nesting.check(&change, |_| 0)?;
+        }
+        Ok(doc)
+    }
+
+    /// Applies one change from elsewhere (a pushed or fed change chunk, compressed or not), read
+    /// within `bounds` ([`bounded::read_change`]). Returns its hash. A change whose dependencies
+    /// are missing waits in automerge's queue, as with [`RecordDoc::apply_changes`].
+    ///
+    /// If automerge panics while applying ([`BoundsError::Panicked`]), this document's state is
+    /// unknown: drop it and load the record again (the stored version stays the truth).
+    pub fn apply_untrusted_change(
+        &mut self,
+        bytes: &[u8],
+        bounds: &Bounds,
+    ) -> Result<ChangeHash, DocError> {
+        let change = bounded::read_change(bytes, bounds)?;
+        let hash = change.hash();
+        // Objects made inside this document's objects nest from their depth here.
+        let doc = &mut self.doc;
+        bounded::Nesting::default().check(&change, |id| {
+            doc.import(&format!("{}@{}", id.0, id.1))
+                .ok()
+                .and_then(|(obj, _)| doc.parents(&obj).ok())
+                .map_or(0, |parents| parents.count())
+        })?;
+        bounded::guarded(|| doc.apply_changes(std::iter::once(change)))??;
+        Ok(hash)
     }
 
     /// The kind of record this document holds.

@@ -7,6 +7,8 @@ pub mod doc;
 pub mod domain;
 pub mod edit;
 mod error;
+#[cfg(feature = "testing")]
+pub mod fuzzing;
 pub mod limits;
 pub mod projection;
 pub mod refdata;

@@ -11,17 +11,49 @@ pub const MAX_GROUNDS_BYTES: usize = 4 * 1024;
 pub const MAX_FIELD_BYTES: usize = 2 * 1024;
 /// Most items in any list (victims, property, workflow events...).
 pub const MAX_LIST_ITEMS: usize = 500;
-/// Largest automerge document accepted by `import-doc`, in bytes.
+/// Largest automerge document accepted by `import-doc`, in bytes; also the largest any record
+/// document from elsewhere may inflate to (`doc::bounded`).
 pub const MAX_DOCUMENT_BYTES: usize = 8 * 1024 * 1024;
 
 /// Fields holding long free text.
 pub const NARRATIVE_FIELDS: [&str; 3] = ["narrative", "notes", "actions_taken"];
 
-/// Most automerge operations one change may hold. The largest honest save replaces every
-/// free-text field at its limit (a deletion and an insertion per character: two operations per
-/// byte at most) and writes every other field; anything beyond is not a save a device makes,
-/// and run-length encoding would let a few kilobytes claim millions.
-pub const MAX_OPS_PER_CHANGE: usize = 2 * NARRATIVE_FIELDS.len() * MAX_NARRATIVE_BYTES + 64 * 1024;
+// Bounds on automerge bytes from elsewhere (`doc::bounded`), derived from the limits above: what
+// an honest device can make, so only a hostile one is ever refused.
+
+/// Most lists one record holds outside list items: a crime report's eight (attending officers,
+/// victims, suspects, witnesses, property, attachments, assessment exemptions, workflow).
+pub const MAX_RECORD_LISTS: usize = 8;
+/// Most operations one list item takes to write: a map and its fields, and the items of a list
+/// inside it (a workflow event is the largest: seven, plus the heads it pins).
+pub const MAX_ITEM_OPS: usize = 16;
+/// Most operations a record's other fields take to write: every scalar and nested map outside
+/// lists and narratives (a stop-search, the widest kind, has about sixty).
+pub const MAX_RECORD_SCALAR_OPS: usize = 128;
+/// Most operations one change may hold: an honest device's largest change replaces every
+/// free-text field at its limit (one operation per character deleted and one per character
+/// inserted) and every list at its limit, item for item, and rewrites every other field.
+pub const MAX_CHANGE_OPS: usize = 2
+    * (NARRATIVE_FIELDS.len() * MAX_NARRATIVE_BYTES
+        + MAX_RECORD_LISTS * MAX_LIST_ITEMS * MAX_ITEM_OPS
+        + MAX_RECORD_SCALAR_OPS);
+/// Largest change, in bytes once inflated: no change may be larger than a whole document.
+pub const MAX_CHANGE_BYTES: usize = MAX_DOCUMENT_BYTES;
+/// Most whole rewrites at [`MAX_CHANGE_OPS`] one record's history may hold.
+pub const MAX_RECORD_REWRITES: usize = 3;
+/// Most operations a whole record document may hold.
+pub const MAX_DOCUMENT_OPS: usize = MAX_RECORD_REWRITES * MAX_CHANGE_OPS;
+/// Most saves between two workflow steps, on average over a record's life.
+pub const MAX_SAVES_PER_STEP: usize = 128;
+/// Most changes a whole record document may hold: a record takes at most [`MAX_LIST_ITEMS`]
+/// workflow steps, each after at most [`MAX_SAVES_PER_STEP`] saves.
+pub const MAX_DOCUMENT_CHANGES: usize = MAX_LIST_ITEMS * MAX_SAVES_PER_STEP;
+/// Most entries any one automerge column may claim: one per operation of a whole document.
+pub const MAX_COLUMN_ENTRIES: usize = MAX_DOCUMENT_OPS;
+/// Deepest nesting of objects (maps, lists, text): a record nests five deep
+/// (`meta.workflow[i].heads[j]`); deeper objects are refused when they arrive (`doc::bounded`),
+/// and reading stops there, so a hostile document cannot exhaust the stack or the memory.
+pub const MAX_NESTING_DEPTH: usize = 32;
 
 /// The first few characters of user input, for error messages (never the whole thing).
 pub fn preview(s: &str) -> String {

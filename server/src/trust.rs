@@ -131,13 +131,13 @@ fn read_change(bytes: &[u8]) -> Result<Change, (&'static str, String)> {
                 .to_owned(),
         )
     })?;
-    if change.len() > limits::MAX_OPS_PER_CHANGE {
+    if change.len() > limits::MAX_CHANGE_OPS {
         return Err((
             "too-many-operations",
             format!(
                 "a change holds {} operations; one save makes at most {}",
                 change.len(),
-                limits::MAX_OPS_PER_CHANGE
+                limits::MAX_CHANGE_OPS
             ),
         ));
     }

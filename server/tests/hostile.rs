@@ -271,7 +271,7 @@ async fn a_change_with_more_operations_than_a_save_makes_or_an_over_long_narrati
         Some(doc.automerge()),
         &pc1.actor,
         "narrative",
-        fieldbook_core::limits::MAX_OPS_PER_CHANGE + 1,
+        fieldbook_core::limits::MAX_CHANGE_OPS + 1,
         &message,
     );
     assert!(bomb.raw_bytes().len() < 4 * 1024 * 1024);

@@ -86,7 +86,7 @@ fn attack() -> impl Strategy<Value = Attack> {
         1 => Just(Edit::Author),
         1 => prop_oneof![
             Just(1_000usize),
-            Just(fieldbook_core::limits::MAX_OPS_PER_CHANGE + 1)
+            Just(fieldbook_core::limits::MAX_CHANGE_OPS + 1)
         ]
         .prop_map(Edit::Operations),
     ];

@@ -48,6 +48,11 @@ pub(super) fn field_changes(doc: &Automerge) -> Vec<FieldChange> {
         let message = ChangeMessage::parse(change.message());
         let mut fields = BTreeSet::new();
         for patch in doc.diff(&before, &after) {
+            // No record nests this deep; a document that does would cost time in the square of
+            // its depth here (each patch's path, then every path against every other).
+            if patch.path.len() > crate::limits::MAX_NESTING_DEPTH {
+                continue;
+            }
             let mut path = String::new();
             let mut in_list = false;
             for (_, prop) in &patch.path {

@@ -2,6 +2,7 @@
 
 use super::{Conflict, ConflictValue, DocError, is_text_field};
 use crate::domain::OfficerId;
+use crate::limits::MAX_NESTING_DEPTH;
 use automerge::{
     ActorId, ChangeHash, ObjId, ObjType, Prop, ReadDoc, ScalarValue, Value as AmValue,
     transaction::Transactable,
@@ -66,7 +67,7 @@ pub(super) fn reconcile_map<T: Transactable + ReadDoc>(
             {
                 let changed = match before {
                     Some(b) => b != value,
-                    None => read_object(&*tx, &id, ObjType::Map, None) != *value,
+                    None => read_object(&*tx, &id, ObjType::Map, None, 0) != *value,
                 };
                 if changed {
                     put_value(tx, obj, key, value, key)?;
@@ -154,7 +155,7 @@ fn reconcile_list<T: Transactable + ReadDoc>(
     for i in 0..len {
         match tx.get(list, i)? {
             Some((v, id)) => {
-                old_values.push(read_value(&*tx, v, &id, None));
+                old_values.push(read_value(&*tx, v, &id, None, 0));
                 old_ids.push(Some(id));
             }
             None => {
@@ -311,9 +312,11 @@ fn scalar_to_json(s: &ScalarValue) -> Value {
     }
 }
 
-/// The whole document as JSON, at `heads` or now.
+/// The whole document as JSON, at `heads` or now. Objects nested deeper than
+/// [`MAX_NESTING_DEPTH`] read as null: no record nests that deep, so such a document never
+/// hydrates, and reading it cannot exhaust the stack.
 pub(super) fn read_doc<D: ReadDoc>(doc: &D, heads: Option<&[ChangeHash]>) -> Value {
-    read_object(doc, &automerge::ROOT, ObjType::Map, heads)
+    read_object(doc, &automerge::ROOT, ObjType::Map, heads, 0)
 }
 
 /// The value at a path of map keys, at `heads` or now.
@@ -331,7 +334,7 @@ pub(super) fn read_path<D: ReadDoc>(
         }
     }
     let (value, id) = get(doc, &obj, Prop::Map((*last).to_owned()), heads)?;
-    Some(read_value(doc, value, &id, heads))
+    Some(read_value(doc, value, &id, heads, path.len()))
 }
 
 /// The map and key a dotted field path names (map keys only).
@@ -361,15 +364,17 @@ fn get<D: ReadDoc>(
     got.ok().flatten().map(|(v, id)| (v.into_owned(), id))
 }
 
+/// A value `depth` objects below where reading started (the root, or an object read whole).
 fn read_value<D: ReadDoc>(
     doc: &D,
     value: AmValue<'_>,
     id: &ObjId,
     heads: Option<&[ChangeHash]>,
+    depth: usize,
 ) -> Value {
     match value {
         AmValue::Scalar(s) => scalar_to_json(&s),
-        AmValue::Object(t) => read_object(doc, id, t, heads),
+        AmValue::Object(t) => read_object(doc, id, t, heads, depth),
     }
 }
 
@@ -378,7 +383,11 @@ fn read_object<D: ReadDoc>(
     obj: &ObjId,
     kind: ObjType,
     heads: Option<&[ChangeHash]>,
+    depth: usize,
 ) -> Value {
+    if depth > MAX_NESTING_DEPTH {
+        return Value::Null;
+    }
     match kind {
         ObjType::Map | ObjType::Table => {
             let keys: Vec<String> = match heads {
@@ -388,7 +397,7 @@ fn read_object<D: ReadDoc>(
             let mut map = Map::new();
             for key in keys {
                 if let Some((v, id)) = get(doc, obj, Prop::Map(key.clone()), heads) {
-                    map.insert(key, read_value(doc, v, &id, heads));
+                    map.insert(key, read_value(doc, v, &id, heads, depth + 1));
                 }
             }
             Value::Object(map)
@@ -400,7 +409,7 @@ fn read_object<D: ReadDoc>(
             };
             let items = (0..len)
                 .filter_map(|i| get(doc, obj, Prop::Seq(i), heads))
-                .map(|(v, id)| read_value(doc, v, &id, heads))
+                .map(|(v, id)| read_value(doc, v, &id, heads, depth + 1))
                 .collect();
             Value::Array(items)
         }
@@ -422,27 +431,35 @@ pub(super) fn conflicts<D: ReadDoc>(
     authors: &mut dyn FnMut(&ActorId) -> Option<OfficerId>,
 ) -> Vec<Conflict> {
     let mut found = Vec::new();
-    walk_conflicts(
-        doc,
-        &automerge::ROOT,
-        ObjType::Map,
-        "",
-        legal,
-        authors,
-        &mut found,
-    );
+    let root = Walked {
+        obj: automerge::ROOT,
+        kind: ObjType::Map,
+        depth: 0,
+    };
+    walk_conflicts(doc, &root, "", legal, authors, &mut found);
     found
+}
+
+/// An object met on a walk, `depth` objects below the root.
+struct Walked {
+    obj: ObjId,
+    kind: ObjType,
+    depth: usize,
 }
 
 fn walk_conflicts<D: ReadDoc>(
     doc: &D,
-    obj: &ObjId,
-    kind: ObjType,
+    at: &Walked,
     path: &str,
     legal: &[&str],
     authors: &mut dyn FnMut(&ActorId) -> Option<OfficerId>,
     found: &mut Vec<Conflict>,
 ) {
+    let Walked { obj, kind, depth } = at;
+    let (kind, depth) = (*kind, *depth);
+    if depth > MAX_NESTING_DEPTH {
+        return;
+    }
     // Only legal fields (and the maps leading to them) are walked: a save's cost stays
     // independent of how much else the record holds.
     let props: Vec<(Prop, String)> = match kind {
@@ -465,7 +482,7 @@ fn walk_conflicts<D: ReadDoc>(
             let values: Vec<ConflictValue> = all
                 .iter()
                 .map(|(v, id)| ConflictValue {
-                    value: read_value(doc, v.clone(), id, None),
+                    value: read_value(doc, v.clone(), id, None, depth + 1),
                     by: op_actor(id).and_then(|a| authors(&a)),
                 })
                 .collect();
@@ -475,7 +492,7 @@ fn walk_conflicts<D: ReadDoc>(
             distinct.dedup();
             if distinct.len() > 1 {
                 let current = get(doc, obj, prop.clone(), None)
-                    .map(|(v, id)| read_value(doc, v, &id, None))
+                    .map(|(v, id)| read_value(doc, v, &id, None, depth + 1))
                     .unwrap_or(Value::Null);
                 found.push(Conflict {
                     field: field.clone(),
@@ -485,7 +502,12 @@ fn walk_conflicts<D: ReadDoc>(
             }
         }
         if let Some((AmValue::Object(child_kind), id)) = get(doc, obj, prop, None) {
-            walk_conflicts(doc, &id, child_kind, &field, legal, authors, found);
+            let child = Walked {
+                obj: id,
+                kind: child_kind,
+                depth: depth + 1,
+            };
+            walk_conflicts(doc, &child, &field, legal, authors, found);
         }
     }
 }

@@ -1,9 +1,12 @@
 //! The core's integration tests, one binary: the `Device` façade on real encrypted SQLite files
 //! (`device`), supervision and the review queue (`review`), the device side of sync driven by
-//! hand-built responses and an in-test server (`sync`), and the quarantine after a refusal
-//! (`quarantine`).
+//! hand-built responses and an in-test server (`sync`), the quarantine after a refusal
+//! (`quarantine`), the bounds on untrusted automerge bytes against the fullest honest records
+//! (`bounds`), and every input the fuzz targets found or keep as their corpus (`fuzz`).
 
+mod bounds;
 mod device;
+mod fuzz;
 mod quarantine;
 mod review;
 mod sync;
