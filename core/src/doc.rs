@@ -435,9 +435,11 @@ impl RecordDoc {
         Ok(())
     }
 
-    /// Applies changes already decoded (and checked: see [`lineage`]) to this document.
+    /// Applies changes read with [`bounded::read_change`] (and checked: see [`lineage`]) to this
+    /// document, within the nesting bound ([`bounded::apply_changes`]). After an error the
+    /// document's state is unknown: drop it.
     pub fn apply(&mut self, changes: Vec<automerge::Change>) -> Result<(), DocError> {
-        self.doc.apply_changes(changes)?;
+        bounded::apply_changes(&mut self.doc, changes)?;
         Ok(())
     }
 

@@ -29,6 +29,7 @@ use automerge::sync::SyncDoc;
 use automerge::{ActorId, Automerge, ChangeHash};
 use axum::http::StatusCode;
 use fieldbook_core::doc::RecordDoc;
+use fieldbook_core::doc::bounded;
 use fieldbook_core::domain::{RecordId, RecordKind};
 use fieldbook_core::projection;
 use fieldbook_core::sync::wire::{
@@ -945,9 +946,8 @@ impl SyncService {
         if request.protocol != wire::PROTOCOL_VERSION {
             return Err(protocol_error(request.protocol));
         }
-        let mut message = automerge::sync::Message::decode(&request.message.0).map_err(|_| {
-            ApiError::malformed("the repair message is not an automerge sync message")
-        })?;
+        let mut message = bounded::read_sync_message(&request.message.0, &bounded::Bounds::RECORD)
+            .map_err(|e| ApiError::malformed(format!("the repair message is refused: {e}")))?;
         // The message's changes are checked as a push, bounded, never applied by automerge's
         // sync protocol directly.
         let items: Vec<&[u8]> = message.changes.iter().collect();

@@ -30,6 +30,7 @@
 use crate::documents::CachedDoc;
 use crate::store::Officer;
 use automerge::{ActorId, Automerge, Change, ChangeHash};
+use fieldbook_core::doc::bounded::{self, Bounds, BoundsError};
 use fieldbook_core::doc::lineage::{Admission, Lineage};
 use fieldbook_core::doc::{ChangeMessage, RecordDoc, record_at};
 use fieldbook_core::domain::{Record, RecordKind, Role, WorkflowAction};
@@ -122,26 +123,20 @@ pub(crate) fn check_push(
     }
 }
 
-/// Reads one pushed change, bounded: the refusal's rule and message when it may not be read.
+/// Reads one pushed change, bounded ([`bounded::read_change`]): the refusal's rule and message
+/// when it may not be read. Bytes that are not a whole change are `malformed-change` (the device
+/// may push them again whole); a change beyond a bound is refused under the bound's own code.
 fn read_change(bytes: &[u8]) -> Result<Change, (&'static str, String)> {
-    let change = Change::from_bytes(bytes.to_vec()).map_err(|_| {
-        (
-            "malformed-change",
-            "a change is not a whole automerge change: push it again from the device's document"
-                .to_owned(),
-        )
-    })?;
-    if change.len() > limits::MAX_CHANGE_OPS {
-        return Err((
-            "too-many-operations",
-            format!(
-                "a change holds {} operations; one save makes at most {}",
-                change.len(),
-                limits::MAX_CHANGE_OPS
-            ),
-        ));
-    }
-    Ok(change)
+    bounded::read_change(bytes, &Bounds::RECORD).map_err(|e| {
+        let rule = match &e {
+            BoundsError::Malformed(_)
+            | BoundsError::NotAChange
+            | BoundsError::NotADocument
+            | BoundsError::Panicked => "malformed-change",
+            other => other.code(),
+        };
+        (rule, e.to_string())
+    })
 }
 
 fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> Checked {
@@ -250,7 +245,7 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
         }
         None => {
             let mut plain = Automerge::new();
-            if plain.apply_changes(changes.clone()).is_err() {
+            if bounded::apply_changes(&mut plain, changes.clone()).is_err() {
                 return refused(
                     "malformed-change",
                     "the changes could not be applied: push them again from the device's document",

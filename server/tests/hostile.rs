@@ -276,10 +276,24 @@ async fn a_change_with_more_operations_than_a_save_makes_or_an_over_long_narrati
     );
     assert!(bomb.raw_bytes().len() < 4 * 1024 * 1024);
     let before = f.dump();
+    let compressed = RecordPush {
+        changes: vec![Bytes(hostile::compressed(&bomb))],
+        ..push_changes(&doc, &[])
+    };
     let response = f
-        .sync(&pc1, u64::MAX, 10, vec![push_changes(&doc, &[bomb])])
+        .sync(
+            &pc1,
+            u64::MAX,
+            10,
+            vec![push_changes(&doc, &[bomb]), compressed],
+        )
         .await;
     assert_eq!(rejected_rule(&response, 0), "too-many-operations");
+    assert_eq!(
+        rejected_rule(&response, 1),
+        "too-many-operations",
+        "compressed too"
+    );
     assert_eq!(f.dump(), before);
 
     // Within the operation limit but over the narrative's 64 KB: refused as the device would.

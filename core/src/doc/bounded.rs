@@ -231,6 +231,31 @@ impl Nesting {
     }
 }
 
+/// Applies `changes` (each read with [`read_change`]) to `doc`, refusing any that would nest an
+/// object deeper than [`crate::limits::MAX_NESTING_DEPTH`] counting from where it lands in `doc`
+/// or in an earlier change of the batch. A panic inside automerge is [`BoundsError::Panicked`]:
+/// `doc` is then in an unknown state and must be dropped.
+pub fn apply_changes(
+    doc: &mut automerge::Automerge,
+    changes: Vec<Change>,
+) -> Result<(), BoundsError> {
+    let mut nesting = Nesting::default();
+    for change in &changes {
+        nesting.check(change, |id| {
+            doc.import(&format!("{}@{}", id.0, id.1))
+                .ok()
+                .and_then(|(obj, _)| automerge::ReadDoc::parents(doc, &obj).ok())
+                .map_or(0, |parents| parents.count())
+        })?;
+    }
+    match guarded(|| doc.apply_changes(changes))? {
+        Ok(()) => Ok(()),
+        Err(_) => Err(BoundsError::Malformed(
+            "automerge could not apply the changes",
+        )),
+    }
+}
+
 /// Checks untrusted document bytes before automerge loads them: a sequence of chunks (document
 /// chunks as `Automerge::save` makes them, change chunks as `save_after` makes them, compressed
 /// change chunks), every one of them, and the whole, within `bounds`. Bundles are refused.
