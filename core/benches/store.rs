@@ -465,6 +465,7 @@ fn generated_record(
         expected_heads: None,
         heads: document.heads_bytes(),
         projection: projection::derive(&stored, created + 8 * HOUR_MS, 0),
+        attention: None,
     }
 }
 

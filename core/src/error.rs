@@ -135,6 +135,7 @@ impl Error {
                 DocError::Automerge(_) => "document",
                 DocError::NoConflict(_) => "no-conflict",
                 DocError::UnknownVersion => "unknown-version",
+                DocError::Inconsistent(_) => "document-inconsistent",
             },
             Error::Offline { .. } => "offline",
             Error::ServerFailed { .. } => "server-failed",

@@ -14,6 +14,8 @@ pub mod review;
 pub mod rules;
 pub mod storage;
 pub mod sync;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod workflow;
 
 pub use device::{Device, Version};

@@ -8,7 +8,7 @@
 //! Durability: WAL with `synchronous=FULL`; a save returns only after its transaction committed.
 //! A wrong key or a corrupt file is a typed error and the file is left exactly as it was.
 //!
-//! Schema (version 4; full text with comments in `core/sql/schema.sql`):
+//! Schema (version 5; full text with comments in `core/sql/schema.sql`):
 //!
 //! - `meta(key, value)`: small settings of this device (enrolled officer, sync cursor).
 //! - `records`: one row per record, `WITHOUT ROWID` on its text id: the projection columns
@@ -36,10 +36,13 @@
 //!   refused document, the server's reason and the refused field values (JSON). No foreign key
 //!   to `records` (a record the server never held is removed and lives only here); ids are
 //!   `AUTOINCREMENT`, never reused, so a dismissed item's id never names another.
+//! - v5, held back: `held_back(id, record_id, kind, entry, reason, at)`, feed entries the device
+//!   could not apply (bad bytes from the server, or changes that do not fit together), kept as
+//!   received (the entry's CBOR) with a reason code; index on `record_id`. No foreign key.
 //!
 //! A sync response is written by [`Store::apply_sync`] in one transaction: documents,
 //! projections, receipts, server heads, attention marks, quarantined states, records removed
-//! into the quarantine, evictions and the cursor together.
+//! into the quarantine, held-back entries, evictions and the cursor together.
 //!
 //! Migrations follow mozilla/application-services: one `ConnectionInitializer` (in `schema`), the
 //! version in `PRAGMA user_version`, every upgrade in one `IMMEDIATE` transaction, a store newer
@@ -184,6 +187,9 @@ pub struct DocumentSave {
     pub heads: Vec<u8>,
     /// The projection derived from the document after this save.
     pub projection: Projection,
+    /// A "needs attention" mark to set with this save (a compaction that could not be done);
+    /// `None` leaves the record's mark as it is.
+    pub attention: Option<Attention>,
 }
 
 /// A refusal by the server the officer must see: the record "needs attention".
@@ -275,9 +281,33 @@ pub struct QuarantineRow {
     pub entry: NewQuarantine,
 }
 
+/// A feed entry the device could not apply, to keep aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHeldBack {
+    /// The record the entry is for.
+    pub record: RecordId,
+    /// Its kind, as the entry says.
+    pub kind: RecordKind,
+    /// The entry as received (`wire::encode` of the feed entry).
+    pub entry: Vec<u8>,
+    /// Why it was not applied: a stable code (`sync::held_back::HoldReason`).
+    pub reason: String,
+    /// When it was kept, ms (device clock).
+    pub at: i64,
+}
+
+/// A held-back entry as stored, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBackRow {
+    /// Its id (never reused).
+    pub id: u64,
+    /// What was kept (`entry` left empty).
+    pub entry: NewHeldBack,
+}
+
 /// Everything one sync response changes in the store, written in one transaction by
 /// [`Store::apply_sync`], in this order: saves, removals, quarantine, server heads, attention,
-/// receipts, evictions, settings.
+/// receipts, held-back entries, evictions, settings.
 #[derive(Debug, Clone, Default)]
 pub struct SyncWrite {
     /// Documents changed by the response, with their refreshed projections.
@@ -294,6 +324,8 @@ pub struct SyncWrite {
     pub attention: Vec<(RecordId, Option<Attention>)>,
     /// Server receipt times; a change already receipted keeps its first time.
     pub receipts: Vec<ChangeReceipt>,
+    /// Feed entries kept aside, not applied.
+    pub held_back: Vec<NewHeldBack>,
     /// Records to delete if (and only if) they hold nothing unsynced.
     pub evictions: Vec<RecordId>,
     /// Settings to set (the cursor, the last sync time).
@@ -585,6 +617,21 @@ impl Store {
         queries::dismiss_quarantined(&self.conn, id).map_err(classify)
     }
 
+    /// Every held-back feed entry, oldest first, without its bytes.
+    pub fn held_back(&self) -> Result<Vec<HeldBackRow>, StoreError> {
+        self.read(queries::held_back)
+    }
+
+    /// How many feed entries are held back.
+    pub fn count_held_back(&self) -> Result<u64, StoreError> {
+        queries::count_held_back(&self.conn).map_err(classify)
+    }
+
+    /// The records with held-back feed entries, in id order.
+    pub fn held_back_records(&self) -> Result<Vec<RecordId>, StoreError> {
+        queries::held_back_records(&self.conn).map_err(classify)
+    }
+
     /// Server receipt times of a record's changes, oldest first.
     pub fn receipts(&self, id: RecordId) -> Result<Vec<ChangeReceipt>, StoreError> {
         queries::receipts(&self.conn, id).map_err(classify)
@@ -628,6 +675,9 @@ fn apply_sync_in(conn: &Connection, w: &SyncWrite) -> rusqlite::Result<SyncAppli
     }
     for r in &w.receipts {
         queries::record_receipt(conn, r)?;
+    }
+    for h in &w.held_back {
+        queries::hold_back(conn, h)?;
     }
     let mut applied = SyncApplied::default();
     for id in &w.evictions {
