@@ -233,8 +233,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Unsynced records, last sync, cursor, records needing attention and quarantined refusals
-    /// (no network).
+    /// Unsynced records, last sync, cursor, records needing attention, quarantined refusals and
+    /// feed entries held back (no network).
     Status {
         /// Print JSON.
         #[arg(long)]
@@ -281,6 +281,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
+    quiet_guarded_panics();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -292,6 +293,19 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Automerge panics on a document whose changes do not fit together; the core catches that and
+/// returns an error saying so, which is what the user sees. Any other panic is reported as usual.
+fn quiet_guarded_panics() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if fieldbook_core::doc::in_guarded_call() {
+            tracing::debug!(%info, "automerge panicked on an inconsistent document");
+        } else {
+            report(info);
+        }
+    }));
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
@@ -462,7 +476,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             bar.finish();
             output::print_sync_report(&report?, json);
         }
-        Command::Status { json } => output::print_sync_status(&device.sync_status()?, json),
+        Command::Status { json } => {
+            output::print_sync_status(&device.sync_status()?, &device.held_back()?, json);
+        }
         Command::Quarantine { action, json } => match action {
             None => output::print_quarantine(&device.quarantine()?, json),
             Some(QuarantineAction::Show { qid, json }) => {

@@ -72,10 +72,25 @@ pub enum DocError {
 /// becomes [`DocError::Inconsistent`] naming `what` was being done. The document `f` touched
 /// must then be dropped (automerge may have been stopped half-way through changing it).
 pub(crate) fn guarded<T>(what: &'static str, f: impl FnOnce() -> T) -> Result<T, DocError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| {
+    GUARDED.with(|depth| depth.set(depth.get() + 1));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.with(|depth| depth.set(depth.get().saturating_sub(1)));
+    result.map_err(|_| {
         tracing::warn!(what, "automerge panicked on an inconsistent document");
         DocError::Inconsistent(what)
     })
+}
+
+thread_local! {
+    /// How many [`guarded`] calls the current thread is inside.
+    static GUARDED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether the current thread is inside a guarded automerge call, whose panic becomes
+/// [`DocError::Inconsistent`]. A program's panic hook can use it to keep such a panic out of
+/// its output (the error says what happened) while still reporting every other panic.
+pub fn in_guarded_call() -> bool {
+    GUARDED.with(|depth| depth.get() > 0)
 }
 
 /// Who makes a change, written into every change's message.
