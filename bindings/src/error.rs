@@ -157,9 +157,10 @@ impl From<CoreError> for FieldbookError {
                 detail: message,
             },
             CoreError::Store(_) => FieldbookError::Storage { code, detail },
-            CoreError::WrongKind { .. } | CoreError::Doc(_) | CoreError::Protocol(_) => {
-                FieldbookError::Other { code, detail }
-            }
+            CoreError::WrongKind { .. }
+            | CoreError::Doc(_)
+            | CoreError::Protocol(_)
+            | CoreError::RedirectRefused { .. } => FieldbookError::Other { code, detail },
         }
     }
 }
@@ -252,6 +253,12 @@ mod tests {
                 "wrong-kind",
             ),
             (CoreError::Protocol("x".into()), "protocol"),
+            (
+                CoreError::RedirectRefused {
+                    to: "https://elsewhere.example".into(),
+                },
+                "redirect-refused",
+            ),
         ];
         for (core, code) in cases {
             let ffi = FieldbookError::from(core);

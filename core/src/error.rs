@@ -105,6 +105,15 @@ pub enum Error {
     /// The server's answer is not one this build understands.
     #[error("the server's answer could not be understood ({0}): update the app or report it")]
     Protocol(String),
+    /// The server redirected a request to another origin (another host or port, or from https
+    /// to http); it was not followed and nothing was sent there.
+    #[error(
+        "the server redirected the request to {to}, which is not the server this device is set up for; nothing was sent there: check the server address with your IT team"
+    )]
+    RedirectRefused {
+        /// The origin redirected to (no personal data: scheme, host and port).
+        to: String,
+    },
 }
 
 impl Error {
@@ -145,6 +154,7 @@ impl Error {
             Error::NotEnrolled => "not-enrolled",
             Error::ServerRefused { .. } => "server-refused",
             Error::Protocol(_) => "protocol",
+            Error::RedirectRefused { .. } => "redirect-refused",
         }
     }
 
