@@ -51,6 +51,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Open a store whose write-ahead log (its -wal file) was lost after a session that did not
+    /// close cleanly, as its file holds it: the saves that were only in the log are gone. Only
+    /// when the -wal file cannot be put back.
+    AcceptLostSaves,
     /// Create a new store for one enrolled user.
     Init {
         /// Collar or warrant number.
@@ -321,6 +325,13 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     })?;
     let key = read_key(cli.key_file.as_deref())?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if let Command::AcceptLostSaves = cli.command {
+        Device::accept_lost_saves(&store, &key)?;
+        outln!(
+            "the store opens again as its file holds it; saves that were only in the lost -wal file are not in it"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Command::Init { officer, role } = &cli.command {
         let role: Role = role.parse()?;
         let device = Device::init(&store, &key, OfficerId::new(officer.as_str())?, role, clock)?;
@@ -335,7 +346,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     let mut device = Device::open(&store, &key, clock)?;
     let id = |s: &str| s.parse::<RecordId>();
     match cli.command {
-        Command::Init { .. } | Command::Demo => unreachable!("handled above"),
+        Command::Init { .. } | Command::Demo | Command::AcceptLostSaves => {
+            unreachable!("handled above")
+        }
         Command::New { kind, json } => {
             let kind: RecordKind = kind.parse()?;
             let fields = json.map(|f| read_json(&f)).transpose()?;

@@ -483,7 +483,8 @@ fn a_record_whose_document_makes_automerge_panic_fails_its_commands_with_exit_2_
     ] {
         let run = device.bad(&args);
         assert!(
-            run.stderr.contains("error: the record's document is inconsistent"),
+            run.stderr
+                .contains("error: the record's document is inconsistent"),
             "{args:?}\n{}",
             run.transcript()
         );
@@ -653,6 +654,53 @@ fn a_missing_store_says_to_run_init_and_is_not_created() {
         run.transcript()
     );
     assert!(!device.store().exists());
+}
+
+#[test]
+fn an_empty_store_file_is_refused_by_every_command_and_stays_empty() {
+    let device = Device::uninitialised(1);
+    std::fs::write(device.store(), b"").expect("an empty file");
+    for args in [vec!["list"], vec!["status"]] {
+        let run = device.bad(&args);
+        assert!(
+            run.stderr.contains("the store file is empty (0 bytes)"),
+            "{}",
+            run.transcript()
+        );
+    }
+    assert_eq!(std::fs::metadata(device.store()).expect("file").len(), 0);
+    assert_eq!(dir_listing(device.dir()), ["device.fbk"]);
+}
+
+#[test]
+fn a_store_whose_wal_was_lost_after_a_crash_is_refused_until_the_officer_accepts_the_loss() {
+    let device = Device::init("PC1234", "officer");
+    let kept = device.create("crime");
+    // A save that is only in the -wal file, then a crash: copies taken while a handle is open.
+    let open = fieldbook_core::storage::Store::open(device.store(), &store_key(1), false)
+        .expect("a second handle");
+    let lost = device.create("crime");
+    let store_file = std::fs::read(device.store()).expect("store file");
+    drop(open);
+    std::fs::write(device.store(), &store_file).expect("the crashed store file");
+    let wal = device.dir().join("device.fbk-wal");
+    let _ = std::fs::remove_file(&wal);
+
+    let run = device.bad(&["list"]);
+    assert!(
+        run.stderr.contains("write-ahead log") && run.stderr.contains("accept-lost-saves"),
+        "{}",
+        run.transcript()
+    );
+    assert_eq!(
+        std::fs::read(device.store()).expect("store file"),
+        store_file,
+        "refused untouched"
+    );
+    device.ok(&["accept-lost-saves"]);
+    let listed = device.listed_ids(&[]);
+    assert!(listed.contains(&kept), "{listed:?}");
+    assert!(!listed.contains(&lost), "{listed:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -285,6 +285,13 @@ impl Device {
         ))
     }
 
+    /// Lets a store refused with [`StoreError::WalMissing`] open again as its file holds it,
+    /// without the saves that were only in its lost `-wal` file: for when that file cannot be
+    /// put back ([`Store::accept_lost_wal`]). Loads nothing.
+    pub fn accept_lost_saves(path: &Path, key: &DatabaseKey) -> Result<(), Error> {
+        Ok(Store::accept_lost_wal(path, key)?)
+    }
+
     fn assemble(store: Store, user: User, actor: ActorId, clock: Arc<dyn Clock>) -> Device {
         Device {
             store,

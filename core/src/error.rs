@@ -134,6 +134,8 @@ impl Error {
                 StoreError::Corrupt { .. } => "store-corrupt",
                 StoreError::TooNew { .. } => "store-too-new",
                 StoreError::Missing => "store-missing",
+                StoreError::Empty => "store-empty",
+                StoreError::WalMissing => "store-wal-missing",
                 StoreError::BadKey(_) => "bad-key",
                 StoreError::Stale => "stale-record",
                 StoreError::Sqlite(_) => "storage",

@@ -105,7 +105,7 @@ pub(super) fn user_version(conn: &Connection) -> Result<u32, StoreError> {
     })
 }
 
-fn check_not_too_new<I: ConnectionInitializer>(found: u32) -> Result<(), StoreError> {
+pub(super) fn check_not_too_new<I: ConnectionInitializer>(found: u32) -> Result<(), StoreError> {
     if found > I::END_VERSION {
         Err(StoreError::TooNew {
             found,

@@ -2,7 +2,7 @@
 
 use super::*;
 use schema::ConnectionInitializer;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
 const DAY_MS: i64 = 86_400_000;
@@ -1416,4 +1416,163 @@ fn held_back_entries_are_kept_in_the_order_they_came_with_the_rest_of_the_sync_w
     assert_eq!(store.count_held_back().unwrap(), 2);
     assert_eq!(store.held_back_records().unwrap(), vec![rid(1), rid(2)]);
     assert_eq!(store.meta("sync.cursor").unwrap().as_deref(), Some("9"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// An empty file, a lost write-ahead log
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn an_empty_file_is_refused_without_create_and_stays_empty() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("fieldbook.db");
+    std::fs::write(&path, b"").unwrap();
+
+    for _ in 0..2 {
+        let err = Store::open(&path, &key(), false).unwrap_err();
+        assert!(matches!(err, StoreError::Empty), "{err:?}");
+    }
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("fieldbook.db")]);
+}
+
+/// A copy of the store at `path` as a crash would leave it while `store` is open: the store
+/// file and, unless `with_wal` is false, its write-ahead log.
+fn crashed_copy(path: &Path, with_wal: bool) -> (TempDir, PathBuf) {
+    let dir = TempDir::new().unwrap();
+    let copy = dir.path().join("crashed.db");
+    std::fs::copy(path, &copy).unwrap();
+    if with_wal {
+        std::fs::copy(wal_path(path), wal_path(&copy)).unwrap();
+    }
+    (dir, copy)
+}
+
+#[test]
+fn a_store_whose_wal_is_gone_after_an_unclean_close_is_refused_untouched_until_the_wal_is_back() {
+    let (_dir, path, mut store) = new_store();
+    store
+        .save(&full_save(
+            projection(rid(1), RecordKind::CrimeReport),
+            b"one",
+        ))
+        .unwrap();
+    drop(store);
+    let mut store = Store::open(&path, &key(), false).unwrap();
+    store
+        .save(&full_save(
+            projection(rid(2), RecordKind::CrimeReport),
+            b"two",
+        ))
+        .unwrap();
+    // A crash now: the second save is acknowledged and only in the -wal file.
+    let (_crash_dir, crashed) = crashed_copy(&path, true);
+    drop(store);
+    let wal = std::fs::read(wal_path(&crashed)).unwrap();
+    std::fs::remove_file(wal_path(&crashed)).unwrap();
+    let before = std::fs::read(&crashed).unwrap();
+
+    for _ in 0..2 {
+        let err = Store::open(&crashed, &key(), false).unwrap_err();
+        assert!(matches!(err, StoreError::WalMissing), "{err:?}");
+        assert!(err.to_string().contains("put the -wal file back"), "{err}");
+        assert_unchanged(&crashed, &before);
+    }
+
+    std::fs::write(wal_path(&crashed), &wal).unwrap();
+    let store = Store::open(&crashed, &key(), false).unwrap();
+    assert_eq!(store.load(rid(2)).unwrap().unwrap().bytes, b"two");
+    assert_eq!(store.count().unwrap(), 2);
+}
+
+#[test]
+fn a_cleanly_closed_store_opens_without_its_wal_and_a_crashed_one_with_it() {
+    let (_dir, path, mut store) = new_store();
+    store
+        .save(&full_save(
+            projection(rid(1), RecordKind::CrimeReport),
+            b"one",
+        ))
+        .unwrap();
+    let (_crash_dir, crashed) = crashed_copy(&path, true);
+    drop(store);
+    assert!(!wal_path(&path).exists(), "a clean close folds the log in");
+    assert_eq!(
+        Store::open(&path, &key(), false).unwrap().count().unwrap(),
+        1
+    );
+    // After a crash with the log intact, SQLite recovers it; the next clean close ends it.
+    let store = Store::open(&crashed, &key(), false).unwrap();
+    assert_eq!(store.load(rid(1)).unwrap().unwrap().bytes, b"one");
+    drop(store);
+    std::fs::remove_file(wal_path(&crashed)).ok();
+    assert_eq!(
+        Store::open(&crashed, &key(), false)
+            .unwrap()
+            .count()
+            .unwrap(),
+        1
+    );
+}
+
+#[test]
+fn with_two_handles_open_only_the_last_to_close_ends_the_session() {
+    let (_dir, path, mut writer) = new_store();
+    let reader = Store::open(&path, &key(), false).unwrap();
+    writer
+        .save(&full_save(
+            projection(rid(1), RecordKind::CrimeReport),
+            b"one",
+        ))
+        .unwrap();
+    drop(writer);
+    // The reader is still open: a crash now, and a lost log, must still be known.
+    let (_crash_dir, crashed) = crashed_copy(&path, false);
+    let err = Store::open(&crashed, &key(), false).unwrap_err();
+    assert!(matches!(err, StoreError::WalMissing), "{err:?}");
+    assert_eq!(reader.count().unwrap(), 1);
+    drop(reader);
+    assert!(
+        !wal_path(&path).exists(),
+        "the last handle folded the log in"
+    );
+    assert_eq!(
+        Store::open(&path, &key(), false).unwrap().count().unwrap(),
+        1
+    );
+}
+
+#[test]
+fn accepting_a_lost_wal_opens_the_store_as_its_file_holds_it() {
+    let (_dir, path, mut store) = new_store();
+    store
+        .save(&full_save(
+            projection(rid(1), RecordKind::CrimeReport),
+            b"one",
+        ))
+        .unwrap();
+    drop(store);
+    let mut store = Store::open(&path, &key(), false).unwrap();
+    store
+        .save(&full_save(
+            projection(rid(2), RecordKind::CrimeReport),
+            b"two",
+        ))
+        .unwrap();
+    let (_crash_dir, crashed) = crashed_copy(&path, false);
+    drop(store);
+
+    let err = Store::accept_lost_wal(&crashed, &DatabaseKey::Raw([8u8; 32])).unwrap_err();
+    assert!(matches!(err, StoreError::KeyRejected), "{err:?}");
+    Store::accept_lost_wal(&crashed, &key()).unwrap();
+    let store = Store::open(&crashed, &key(), false).unwrap();
+    assert_eq!(store.load(rid(1)).unwrap().unwrap().bytes, b"one");
+    assert!(
+        store.load(rid(2)).unwrap().is_none(),
+        "it was only in the lost log"
+    );
 }
