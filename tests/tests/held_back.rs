@@ -20,14 +20,10 @@ fn poison_first_changes_entry(body: Vec<u8>) -> Vec<u8> {
     let Ok(mut response) = wire::decode::<SyncResponse>(&body) else {
         return body;
     };
-    let first = response
-        .page
-        .entries
-        .iter_mut()
-        .find_map(|e| match e {
-            FeedEntry::Changes { changes, .. } => changes.last_mut(),
-            _ => None,
-        });
+    let first = response.page.entries.iter_mut().find_map(|e| match e {
+        FeedEntry::Changes { changes, .. } => changes.last_mut(),
+        _ => None,
+    });
     if let Some(change) = first {
         let honest = automerge::Change::from_bytes(change.bytes.0.clone()).expect("a change");
         change.bytes = wire::Bytes(fieldbook_core::testing::far_ahead(&honest));
@@ -46,8 +42,12 @@ fn set(member: &mut Member, id: RecordId, text: &str) {
 async fn a_poisoned_feed_entry_is_held_back_and_the_device_keeps_syncing_everything_else() {
     let mut fleet = Fleet::start().await;
     let proxy = FaultProxy::start(fleet.addr()).await.expect("proxy starts");
-    let mut phone = fleet.enrol_at(&fleet.url(), "PC1", Role::Officer, None).await;
-    let mut tablet = fleet.enrol_at(&proxy.url(), "PC1", Role::Officer, None).await;
+    let mut phone = fleet
+        .enrol_at(&fleet.url(), "PC1", Role::Officer, None)
+        .await;
+    let mut tablet = fleet
+        .enrol_at(&proxy.url(), "PC1", Role::Officer, None)
+        .await;
 
     let ids: Vec<RecordId> = (0..2)
         .map(|_| {
@@ -97,7 +97,11 @@ async fn a_poisoned_feed_entry_is_held_back_and_the_device_keeps_syncing_everyth
     phone.device.sync(&NoProgress).await.expect("phone syncs");
     for _ in 0..2 {
         let report = tablet.device.sync(&NoProgress).await.expect("tablet syncs");
-        assert_eq!((report.repairs, report.repairs_failed), (0, 0), "{report:?}");
+        assert_eq!(
+            (report.repairs, report.repairs_failed),
+            (0, 0),
+            "{report:?}"
+        );
     }
     assert_eq!(tablet.device.get(ids[0]).expect("record"), before);
     assert_eq!(

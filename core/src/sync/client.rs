@@ -5,7 +5,8 @@
 //! It owns no connection and no store: the [`crate::Device`] hands it the outbox and the loaded
 //! documents a response touches, commits what it returns, and does the network calls. So every
 //! rule here (what to push, what an outcome means, when a record may be evicted, when repair is
-//! needed) is tested with hand-built responses and no network.
+//! needed, when a feed entry is held back instead of applied: [`super::held_back`]) is tested
+//! with hand-built responses and no network.
 //!
 //! Must not: read the clock (the caller passes `now`), touch SQLite, or drop a record that holds
 //! changes the server has not acknowledged, except into the quarantine, in the same write, when
