@@ -358,7 +358,6 @@ fn apply_page(
 /// Times a page of 500 single-change entries (500 records held) and a page of 500 changes of
 /// one record, as a sync pull applies them.
 fn feed_apply_report() {
-    use automerge::ReadDoc;
     let dir = tempfile::TempDir::new().expect("temp dir");
     let mut author = device_at(dir.path(), "author.db");
     let mut receiver = device_at(dir.path(), "receiver.db");

@@ -329,7 +329,7 @@ impl Device {
                 Err(e) => return Err(e),
             }
         }
-        let result = run.finish()?;
+        let result = run.try_finish()?;
         let now = self.now();
         // What the repair brought, checked as a feed entry is; held back if it does not apply.
         let changes: Vec<ReceivedChange> = result

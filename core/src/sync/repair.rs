@@ -97,8 +97,21 @@ impl RepairRun {
         self.rounds
     }
 
-    /// Ends the run: what it learned.
-    pub fn finish(self) -> Result<RepairResult, Error> {
+    /// Ends the run: what it learned. May panic on a document whose changes do not fit
+    /// together: see [`RepairRun::try_finish`].
+    pub fn finish(self) -> RepairResult {
+        let new_changes = self
+            .doc
+            .get_changes(&self.start_heads)
+            .into_iter()
+            .map(|c: Change| c.raw_bytes().to_vec())
+            .collect();
+        self.result(new_changes)
+    }
+
+    /// [`RepairRun::finish`], with automerge's panic on an inconsistent document as an error
+    /// (what the device uses).
+    pub fn try_finish(self) -> Result<RepairResult, Error> {
         let (doc, start) = (&self.doc, &self.start_heads);
         let new_changes = crate::doc::guarded("listing what a repair brought", || {
             doc.get_changes(start)
@@ -106,11 +119,15 @@ impl RepairRun {
                 .map(|c: Change| c.raw_bytes().to_vec())
                 .collect()
         })?;
+        Ok(self.result(new_changes))
+    }
+
+    fn result(self, new_changes: Vec<Vec<u8>>) -> RepairResult {
         // The server heads are worth recording only when the device now holds all of them.
         let server_heads = self
             .server_heads
             .filter(|hs| hs.iter().all(|h| self.doc.get_change_by_hash(h).is_some()));
-        Ok(RepairResult {
+        RepairResult {
             record: self.record,
             rounds: self.rounds,
             complete: self.rounds < MAX_ROUNDS,
@@ -118,7 +135,7 @@ impl RepairRun {
             document: self.doc,
             server_heads,
             rejected: self.rejected,
-        })
+        }
     }
 }
 
@@ -183,7 +200,7 @@ mod tests {
             let response = server_round(&mut server, &request);
             run.receive(response).unwrap();
         }
-        let result = run.finish().unwrap();
+        let result = run.try_finish().unwrap();
         assert!(result.complete, "took {} rounds", result.rounds);
         assert_eq!(result.document.get_heads(), server.get_heads());
         assert_eq!(result.new_changes.len(), 1, "the server-only change");
@@ -200,7 +217,7 @@ mod tests {
             let response = server_round(&mut server, &request);
             run.receive(response).unwrap();
         }
-        let result = run.finish().unwrap();
+        let result = run.finish();
         assert_eq!(result.new_changes.len(), 2);
         assert_eq!(result.document.get_heads(), server.get_heads());
     }
