@@ -149,6 +149,14 @@ impl From<CoreError> for FieldbookError {
                     detail: "there is no Fieldbook store on this phone yet: set it up first".into(),
                 }
             }
+            CoreError::Store(StoreError::Empty) => FieldbookError::Storage {
+                code,
+                detail: "the Fieldbook store on this phone is an empty file; nothing was changed: restore the phone's backup, or set Fieldbook up again".into(),
+            },
+            CoreError::Store(StoreError::WalMissing) => FieldbookError::Storage {
+                code,
+                detail: "part of the Fieldbook store on this phone (its -wal file) is missing after the app was stopped; nothing was changed: restore the phone's backup, or ask your IT team".into(),
+            },
             // "Read it again": the version an editor held is gone (e.g. rebuilt after a refusal).
             CoreError::Store(StoreError::Stale)
             | CoreError::Doc(fieldbook_core::doc::DocError::UnknownVersion) => FieldbookError::Stale,
@@ -157,9 +165,10 @@ impl From<CoreError> for FieldbookError {
                 detail: message,
             },
             CoreError::Store(_) => FieldbookError::Storage { code, detail },
-            CoreError::WrongKind { .. } | CoreError::Doc(_) | CoreError::Protocol(_) => {
-                FieldbookError::Other { code, detail }
-            }
+            CoreError::WrongKind { .. }
+            | CoreError::Doc(_)
+            | CoreError::Protocol(_)
+            | CoreError::RedirectRefused { .. } => FieldbookError::Other { code, detail },
         }
     }
 }
@@ -214,6 +223,11 @@ mod tests {
             (CoreError::NotFound(id), "unknown-record"),
             (CoreError::Store(StoreError::Stale), "stale-record"),
             (CoreError::Store(StoreError::KeyRejected), "key-rejected"),
+            (CoreError::Store(StoreError::Empty), "store-empty"),
+            (
+                CoreError::Store(StoreError::WalMissing),
+                "store-wal-missing",
+            ),
             (
                 CoreError::Offline {
                     detail: "timeout".into(),
@@ -252,6 +266,12 @@ mod tests {
                 "wrong-kind",
             ),
             (CoreError::Protocol("x".into()), "protocol"),
+            (
+                CoreError::RedirectRefused {
+                    to: "https://elsewhere.example".into(),
+                },
+                "redirect-refused",
+            ),
         ];
         for (core, code) in cases {
             let ffi = FieldbookError::from(core);

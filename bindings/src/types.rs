@@ -422,6 +422,9 @@ pub struct SyncReport {
     pub rejected: Vec<Rejection>,
     /// Refused states moved to the quarantine by this sync.
     pub quarantined: u64,
+    /// Updates from the server this sync could not apply and kept aside (the records stay as
+    /// they were; everything else synced).
+    pub held_back: u64,
     /// Changes applied from the feed.
     pub pulled_changes: u64,
     /// Records received whole.
@@ -452,6 +455,7 @@ impl From<fieldbook_core::sync::SyncReport> for SyncReport {
                 })
                 .collect(),
             quarantined: r.quarantined,
+            held_back: r.held_back,
             pulled_changes: r.pulled_changes,
             pulled_snapshots: r.pulled_snapshots,
             evicted: r.evicted,
@@ -536,6 +540,9 @@ pub struct SyncStatus {
     pub attention: Vec<AttentionItem>,
     /// Refused states waiting in the quarantine for the officer.
     pub quarantined: u64,
+    /// Updates from the server kept aside because they could not be applied: tell the officer
+    /// to report the records to their IT team.
+    pub held_back: u64,
 }
 
 impl From<fieldbook_core::sync::SyncStatus> for SyncStatus {
@@ -559,6 +566,7 @@ impl From<fieldbook_core::sync::SyncStatus> for SyncStatus {
                 })
                 .collect(),
             quarantined: s.quarantined,
+            held_back: s.held_back,
         }
     }
 }

@@ -51,6 +51,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Open a store whose write-ahead log (its -wal file) was lost after a session that did not
+    /// close cleanly, as its file holds it: the saves that were only in the log are gone. Only
+    /// when the -wal file cannot be put back.
+    AcceptLostSaves,
     /// Create a new store for one enrolled user.
     Init {
         /// Collar or warrant number.
@@ -233,8 +237,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Unsynced records, last sync, cursor, records needing attention and quarantined refusals
-    /// (no network).
+    /// Unsynced records, last sync, cursor, records needing attention, quarantined refusals and
+    /// feed entries held back (no network).
     Status {
         /// Print JSON.
         #[arg(long)]
@@ -281,6 +285,7 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
+    quiet_guarded_panics();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -292,6 +297,19 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// Automerge panics on a document whose changes do not fit together; the core catches that and
+/// returns an error saying so, which is what the user sees. Any other panic is reported as usual.
+fn quiet_guarded_panics() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if fieldbook_core::doc::in_guarded_call() {
+            tracing::debug!(%info, "automerge panicked on an inconsistent document");
+        } else {
+            report(info);
+        }
+    }));
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
@@ -307,6 +325,13 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     })?;
     let key = read_key(cli.key_file.as_deref())?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    if let Command::AcceptLostSaves = cli.command {
+        Device::accept_lost_saves(&store, &key)?;
+        outln!(
+            "the store opens again as its file holds it; saves that were only in the lost -wal file are not in it"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Command::Init { officer, role } = &cli.command {
         let role: Role = role.parse()?;
         let device = Device::init(&store, &key, OfficerId::new(officer.as_str())?, role, clock)?;
@@ -321,7 +346,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     let mut device = Device::open(&store, &key, clock)?;
     let id = |s: &str| s.parse::<RecordId>();
     match cli.command {
-        Command::Init { .. } | Command::Demo => unreachable!("handled above"),
+        Command::Init { .. } | Command::Demo | Command::AcceptLostSaves => {
+            unreachable!("handled above")
+        }
         Command::New { kind, json } => {
             let kind: RecordKind = kind.parse()?;
             let fields = json.map(|f| read_json(&f)).transpose()?;
@@ -462,7 +489,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             bar.finish();
             output::print_sync_report(&report?, json);
         }
-        Command::Status { json } => output::print_sync_status(&device.sync_status()?, json),
+        Command::Status { json } => {
+            output::print_sync_status(&device.sync_status()?, &device.held_back()?, json);
+        }
         Command::Quarantine { action, json } => match action {
             None => output::print_quarantine(&device.quarantine()?, json),
             Some(QuarantineAction::Show { qid, json }) => {

@@ -7,6 +7,7 @@ use fieldbook_core::doc::Conflict;
 use fieldbook_core::domain::{Record, Timestamp};
 use fieldbook_core::rules::{Finding, Severity};
 use fieldbook_core::storage::Projection;
+use fieldbook_core::sync::held_back::{HeldBackItem, HoldReason};
 use serde_json::Value;
 
 /// Writes to stdout; a reader that has gone away (a closed pipe) ends the program quietly.
@@ -258,6 +259,7 @@ pub fn print_sync_report(r: &fieldbook_core::sync::SyncReport, json: bool) {
             "repairs": r.repairs,
             "repairs_failed": r.repairs_failed,
             "quarantined": r.quarantined,
+            "held_back": r.held_back,
             "cursor": r.cursor,
             "duration_ms": r.duration.as_millis(),
         }));
@@ -294,10 +296,20 @@ pub fn print_sync_report(r: &fieldbook_core::sync::SyncReport, json: bool) {
             r.quarantined
         );
     }
+    if r.held_back > 0 {
+        outln!(
+            "  {} update(s) from the server could not be applied and are held back; those records stay as they were, the rest synced: fieldbook status",
+            r.held_back
+        );
+    }
 }
 
-/// Where the device stands with the server.
-pub fn print_sync_status(s: &fieldbook_core::sync::SyncStatus, json: bool) {
+/// Where the device stands with the server, with the feed entries held back.
+pub fn print_sync_status(
+    s: &fieldbook_core::sync::SyncStatus,
+    held_back: &[HeldBackItem],
+    json: bool,
+) {
     if json {
         print_json(&serde_json::json!({
             "server": s.server,
@@ -315,6 +327,7 @@ pub fn print_sync_status(s: &fieldbook_core::sync::SyncStatus, json: bool) {
                 "field": a.field,
             })).collect::<Vec<_>>(),
             "quarantined": s.quarantined,
+            "held_back": held_back,
         }));
         return;
     }
@@ -353,6 +366,24 @@ pub fn print_sync_status(s: &fieldbook_core::sync::SyncStatus, json: bool) {
     outln!("quarantined:     {}", s.quarantined);
     if s.quarantined > 0 {
         outln!("  the server refused them; read them with `fieldbook quarantine`");
+    }
+    outln!("held back:       {}", s.held_back);
+    for h in held_back {
+        let why = HoldReason::from_code(&h.reason)
+            .map(HoldReason::explanation)
+            .unwrap_or("not applied");
+        outln!(
+            "  {} {:<12} {} {why} [{}]",
+            h.record,
+            h.kind.as_str(),
+            h.when.to_rfc3339(),
+            h.reason
+        );
+    }
+    if s.held_back > 0 {
+        outln!(
+            "  the server sent updates this device cannot apply; those records stay as they were and everything else syncs: report the record ids to your IT team"
+        );
     }
 }
 

@@ -421,6 +421,178 @@ fn import_doc_refuses_files_that_are_not_record_documents() {
     }
 }
 
+/// The key a test device's store is encrypted under (its `FIELDBOOK_KEY` as bytes).
+fn store_key(seed: u8) -> fieldbook_core::storage::DatabaseKey {
+    fieldbook_core::storage::DatabaseKey::Raw([seed; 32])
+}
+
+/// A change by the record's own actor re-encoded as a hostile device would (no dependencies, a
+/// far-ahead start operation): automerge panics on a document holding it.
+fn hostile_change(document: &[u8]) -> Vec<u8> {
+    let doc = automerge::Automerge::load(document).expect("a document");
+    let last = doc.get_changes(&[]).pop().expect("a change");
+    fieldbook_core::testing::far_ahead(&last)
+}
+
+#[test]
+fn a_record_whose_document_makes_automerge_panic_fails_its_commands_with_exit_2_and_others_still_show()
+ {
+    let device = Device::init("PC1234", "officer");
+    let poisoned = device.create("crime");
+    device.set(&poisoned, &["narrative=Stored by an older build."]);
+    let other = device.create("crime");
+    device.set(&other, &["narrative=Unaffected."]);
+    let export = device.export(&poisoned, "poisoned.automerge");
+    let bytes = std::fs::read(&export).expect("export written");
+    let change = hostile_change(&bytes);
+
+    // import-doc of a document holding the change: refused, nothing changes.
+    let mut poisoned_file = bytes.clone();
+    poisoned_file.extend_from_slice(&change);
+    let file = device.write_file("hostile.automerge", &poisoned_file);
+    let run = device.bad(&["import-doc", &file]);
+    assert!(run.stderr.contains("inconsistent"), "{}", run.transcript());
+
+    // The same change among the record's stored chunks, as a build that did not check them
+    // would have stored it from the feed.
+    {
+        use fieldbook_core::storage::{DocumentSave, Store};
+        let id: fieldbook_core::domain::RecordId = poisoned.parse().expect("id");
+        let mut store = Store::open(device.store(), &store_key(1), false).expect("opens");
+        let projection = store.projection(id).expect("reads").expect("here");
+        let heads = store.sync_heads(id).expect("reads").expect("here").heads;
+        let hash = automerge::Change::from_bytes(change.clone())
+            .expect("a change")
+            .hash();
+        store
+            .save(&DocumentSave {
+                id,
+                bytes: change,
+                replace: false,
+                expected_heads: Some(heads),
+                heads: hash.0.to_vec(),
+                projection,
+                attention: None,
+            })
+            .expect("appends");
+    }
+    for args in [
+        vec!["show", poisoned.as_str()],
+        vec!["history", poisoned.as_str()],
+        vec!["set", poisoned.as_str(), "narrative=More."],
+    ] {
+        let run = device.bad(&args);
+        assert!(
+            run.stderr
+                .contains("error: the record's document is inconsistent"),
+            "{args:?}\n{}",
+            run.transcript()
+        );
+        assert!(!run.stderr.contains("panicked"), "{}", run.transcript());
+    }
+    assert_eq!(
+        device.show_json(&other)["narrative"],
+        json!("Unaffected."),
+        "every other record still shows"
+    );
+    assert_eq!(device.listed_ids(&[]).len(), 2, "and both are listed");
+}
+
+/// Answers each connection on 127.0.0.1 with the next fixed (status, CBOR body), then stops.
+fn fixed_server(runtime: &tokio::runtime::Runtime, answers: Vec<(u16, Vec<u8>)>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    runtime.spawn(async move {
+        for (status, body) in answers {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut seen = Vec::new();
+            let mut chunk = [0u8; 8192];
+            loop {
+                let Ok(n) = socket.read(&mut chunk).await else {
+                    return;
+                };
+                seen.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&seen).to_lowercase();
+                let done = text.find("\r\n\r\n").is_some_and(|end| {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    seen.len() >= end + 4 + length
+                });
+                if n == 0 || done {
+                    break;
+                }
+            }
+            let head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.write_all(&body).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_feed_entry_that_does_not_apply_is_held_back_and_sync_and_status_say_so() {
+    use fieldbook_core::sync::wire;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let broken: fieldbook_core::domain::RecordId = fieldbook_core::domain::RecordId::generate();
+    let enrolled = wire::encode(&wire::EnrolResponse {
+        device_id: "dev-1".into(),
+        token: "token".into(),
+        officer: fieldbook_core::domain::OfficerId::new("PC1234").expect("id"),
+        role: fieldbook_core::domain::Role::Officer,
+        team: None,
+    });
+    let page = wire::encode(&wire::SyncResponse {
+        results: Vec::new(),
+        page: wire::FeedPage {
+            entries: vec![wire::FeedEntry::Snapshot {
+                record: broken,
+                kind: fieldbook_core::domain::RecordKind::CrimeReport,
+                document: wire::Bytes(b"not a document".to_vec()),
+                heads: Vec::new(),
+                receipts: Vec::new(),
+            }],
+            cursor: 12,
+            more: false,
+        },
+    });
+    let server = fixed_server(&runtime, vec![(200, enrolled), (200, page)]);
+    let device = Device::init("PC1234", "officer");
+    device.ok(&["enrol", "--server", &server, "--code", "CODE"]);
+
+    let synced = device.ok(&["sync"]);
+    assert!(
+        synced.contains("1 update(s) from the server could not be applied and are held back"),
+        "{synced}"
+    );
+    let status = device.ok(&["status"]);
+    assert!(status.contains("held back:       1"), "{status}");
+    assert!(
+        status.contains(&broken.to_string()) && status.contains("[not-a-document]"),
+        "{status}"
+    );
+    let json = parse_json(&device.ok(&["status", "--json"]));
+    assert_eq!(json["cursor"], json!(12), "the page's cursor applied");
+    assert_eq!(json["held_back"][0]["record"], json!(broken.to_string()));
+    assert_eq!(json["held_back"][0]["reason"], json!("not-a-document"));
+}
+
 #[test]
 fn an_unknown_role_at_init_creates_no_store() {
     let device = Device::uninitialised(1);
@@ -482,6 +654,53 @@ fn a_missing_store_says_to_run_init_and_is_not_created() {
         run.transcript()
     );
     assert!(!device.store().exists());
+}
+
+#[test]
+fn an_empty_store_file_is_refused_by_every_command_and_stays_empty() {
+    let device = Device::uninitialised(1);
+    std::fs::write(device.store(), b"").expect("an empty file");
+    for args in [vec!["list"], vec!["status"]] {
+        let run = device.bad(&args);
+        assert!(
+            run.stderr.contains("the store file is empty (0 bytes)"),
+            "{}",
+            run.transcript()
+        );
+    }
+    assert_eq!(std::fs::metadata(device.store()).expect("file").len(), 0);
+    assert_eq!(dir_listing(device.dir()), ["device.fbk"]);
+}
+
+#[test]
+fn a_store_whose_wal_was_lost_after_a_crash_is_refused_until_the_officer_accepts_the_loss() {
+    let device = Device::init("PC1234", "officer");
+    let kept = device.create("crime");
+    // A save that is only in the -wal file, then a crash: copies taken while a handle is open.
+    let open = fieldbook_core::storage::Store::open(device.store(), &store_key(1), false)
+        .expect("a second handle");
+    let lost = device.create("crime");
+    let store_file = std::fs::read(device.store()).expect("store file");
+    drop(open);
+    std::fs::write(device.store(), &store_file).expect("the crashed store file");
+    let wal = device.dir().join("device.fbk-wal");
+    let _ = std::fs::remove_file(&wal);
+
+    let run = device.bad(&["list"]);
+    assert!(
+        run.stderr.contains("write-ahead log") && run.stderr.contains("accept-lost-saves"),
+        "{}",
+        run.transcript()
+    );
+    assert_eq!(
+        std::fs::read(device.store()).expect("store file"),
+        store_file,
+        "refused untouched"
+    );
+    device.ok(&["accept-lost-saves"]);
+    let listed = device.listed_ids(&[]);
+    assert!(listed.contains(&kept), "{listed:?}");
+    assert!(!listed.contains(&lost), "{listed:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,9 @@
 //!   the store's pragmas (raw key, WAL, `synchronous=FULL`). Before criterion runs, the same two
 //!   loops are timed call by call (1,000 each) and p50/p99/max are printed, since criterion
 //!   reports means.
+//! - `feed_apply` (printed, not a criterion group): applying one feed page of 500 changes with
+//!   `Device::apply_sync_response`, every entry checked as `sync::held_back` checks it, in one
+//!   transaction: 500 records with one change each, and one record with 500 changes.
 //! - `store_100k/{open,my_drafts,overdue_decisions}` on a store of 100,000 records, built once
 //!   through the core's own document and projection code and cached under the target directory
 //!   (`tmp/fieldbook-store-100k/`; delete it to rebuild). Peak memory of a process that opens it
@@ -283,6 +286,147 @@ impl std::fmt::Display for Summary {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Applying the feed
+// ---------------------------------------------------------------------------------------------
+
+/// Changes in one benchmark feed page (the protocol's default page).
+const FEED_PAGE_CHANGES: usize = 500;
+
+fn device_at(dir: &Path, name: &str) -> Device {
+    Device::init(
+        &dir.join(name),
+        &key(),
+        OfficerId::new("PC1").expect("collar"),
+        Role::Officer,
+        clock(),
+    )
+    .expect("init")
+}
+
+/// The changes `from` made to `id` after `since`, as a feed entry.
+fn feed_entry(
+    from: &mut Device,
+    id: RecordId,
+    since: &[automerge::ChangeHash],
+) -> fieldbook_core::sync::wire::FeedEntry {
+    use fieldbook_core::sync::wire::{Bytes, FeedEntry, Hash, ReceivedChange};
+    let doc =
+        automerge::Automerge::load(&from.export_document(id).expect("export")).expect("loads");
+    FeedEntry::Changes {
+        record: id,
+        kind: RecordKind::CrimeReport,
+        changes: doc
+            .get_changes(since)
+            .iter()
+            .map(|c| ReceivedChange {
+                bytes: Bytes(c.raw_bytes().to_vec()),
+                received_at: NOW_MS,
+            })
+            .collect(),
+        heads: doc.get_heads().into_iter().map(Hash::from).collect(),
+    }
+}
+
+/// Applies one page of `entries` to `device`; returns the time taken.
+fn apply_page(
+    device: &mut Device,
+    entries: Vec<fieldbook_core::sync::wire::FeedEntry>,
+) -> Duration {
+    use fieldbook_core::sync::wire::{FeedPage, SyncResponse};
+    let mut session = device.begin_sync().expect("session");
+    session.next_request().expect("a pull");
+    let response = SyncResponse {
+        results: Vec::new(),
+        page: FeedPage {
+            entries,
+            cursor: 1,
+            more: false,
+        },
+    };
+    let started = Instant::now();
+    let tally = device
+        .apply_sync_response(&mut session, response)
+        .expect("applies");
+    let took = started.elapsed();
+    assert_eq!(
+        (tally.changes as usize, tally.held_back),
+        (FEED_PAGE_CHANGES, 0)
+    );
+    took
+}
+
+/// Times a page of 500 single-change entries (500 records held) and a page of 500 changes of
+/// one record, as a sync pull applies them.
+fn feed_apply_report() {
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let mut author = device_at(dir.path(), "author.db");
+    let mut receiver = device_at(dir.path(), "receiver.db");
+    let ids: Vec<RecordId> = (0..FEED_PAGE_CHANGES)
+        .map(|_| full_crime_report(&mut author))
+        .collect();
+    for id in &ids {
+        receiver
+            .import_document(&author.export_document(*id).expect("export"))
+            .expect("import");
+    }
+    let heads = |d: &mut Device, id: RecordId| {
+        automerge::Automerge::load(&d.export_document(id).expect("export"))
+            .expect("loads")
+            .get_heads()
+    };
+    let before: Vec<_> = ids.iter().map(|id| heads(&mut author, *id)).collect();
+    for (n, id) in ids.iter().enumerate() {
+        author
+            .set_fields(*id, &[format!("narrative+= Further detail {n}.")])
+            .expect("edit");
+    }
+    let entries = ids
+        .iter()
+        .zip(&before)
+        .map(|(id, since)| feed_entry(&mut author, *id, since))
+        .collect();
+    // What touching 500 records costs before anything is applied: loading each document (the
+    // cache holds 64), on a freshly opened device.
+    drop(receiver);
+    let receiver_path = dir.path().join("receiver.db");
+    let mut loader = Device::open(&receiver_path, &key(), clock()).expect("open");
+    let started = Instant::now();
+    for id in &ids {
+        loader.get(*id).expect("loads");
+    }
+    let loading = started.elapsed();
+    drop(loader);
+    let mut receiver = Device::open(&receiver_path, &key(), clock()).expect("open");
+    let many = apply_page(&mut receiver, entries);
+
+    let one = ids[0];
+    let since = heads(&mut author, one);
+    for n in 0..FEED_PAGE_CHANGES {
+        author
+            .set_fields(one, &[format!("narrative+= More {n}.")])
+            .expect("edit");
+    }
+    let entry = feed_entry(&mut author, one, &since);
+    let deep = apply_page(&mut receiver, vec![entry]);
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / FEED_PAGE_CHANGES as f64;
+    println!("applying one feed page of {FEED_PAGE_CHANGES} changes, checked entry by entry:");
+    println!(
+        "  {FEED_PAGE_CHANGES} records, one change each: {:.1} ms ({:.0} us a change)",
+        many.as_secs_f64() * 1e3,
+        per(many)
+    );
+    println!(
+        "    of which loading the {FEED_PAGE_CHANGES} stored documents alone: {:.1} ms",
+        loading.as_secs_f64() * 1e3
+    );
+    println!(
+        "  one record, {FEED_PAGE_CHANGES} changes:     {:.1} ms ({:.0} us a change)",
+        deep.as_secs_f64() * 1e3,
+        per(deep)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // 100,000 records
 // ---------------------------------------------------------------------------------------------
 
@@ -465,6 +609,7 @@ fn generated_record(
         expected_heads: None,
         heads: document.heads_bytes(),
         projection: projection::derive(&stored, created + 8 * HOUR_MS, 0),
+        attention: None,
     }
 }
 
@@ -510,6 +655,9 @@ fn main() {
     let filter = args.iter().find(|a| !a.starts_with('-'));
     if benching && filter.is_none_or(|f| "durable_save/latency".contains(f.as_str())) {
         save_latency_report();
+    }
+    if benching && filter.is_none_or(|f| "feed_apply".contains(f.as_str())) {
+        feed_apply_report();
     }
     durable();
     // Building the large store takes most of a minute: skip it when the filter excludes it.

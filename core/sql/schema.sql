@@ -1,6 +1,6 @@
--- Fieldbook device store, schema version 4: what a new store is created with.
+-- Fieldbook device store, schema version 5: what a new store is created with.
 --
--- Keep this file and the upgrades (`upgrade_v1_to_v2.sql` ... `upgrade_v3_to_v4.sql`) in step: a
+-- Keep this file and the upgrades (`upgrade_v1_to_v2.sql` ... `upgrade_v4_to_v5.sql`) in step: a
 -- store created here and a store upgraded from any `tests/create_vN_db.sql` must end with the
 -- same schema (tests check it).
 -- Columns added by an upgrade are last in their table here, because `ALTER TABLE ADD COLUMN`
@@ -120,3 +120,18 @@ CREATE TABLE quarantine (
 );
 
 CREATE INDEX quarantine_by_record ON quarantine (record_id);
+
+-- v5: feed entries the device could not apply, kept aside as received: changes that do not
+-- decode or apply, a snapshot that does not load, a result that is not a record of its kind or
+-- breaks the size limits. The page's other entries were applied as usual and the record kept as
+-- it was stored. No foreign key: the record may not be on this device.
+CREATE TABLE held_back (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,          -- never reused
+    record_id TEXT NOT NULL,                              -- the record, hyphenated UUID
+    kind      TEXT NOT NULL,                              -- RecordKind::as_str, as the entry says
+    entry     BLOB NOT NULL,                              -- the feed entry as received (CBOR)
+    reason    TEXT NOT NULL,                              -- why, a stable code (sync::held_back)
+    at        INTEGER NOT NULL                            -- ms, device clock, when kept
+);
+
+CREATE INDEX held_back_by_record ON held_back (record_id);

@@ -12,7 +12,8 @@ use crate::edit::{self, Assignment};
 use crate::refdata::{self, ReferenceData};
 use crate::rules::{self, Finding, RuleContext};
 use crate::storage::{
-    AccessLogEntry, DatabaseKey, DocumentSave, Projection, RecordQuery, Store, StoreError,
+    AccessLogEntry, Attention, DatabaseKey, DocumentSave, Projection, RecordQuery, Store,
+    StoreError,
 };
 use crate::workflow::{self, User};
 use crate::{Error, limits, projection};
@@ -32,8 +33,12 @@ pub use quarantine::QuarantineItem;
 
 /// Loaded documents kept in memory (about 30 KB each).
 const CACHE_DOCUMENTS: usize = 64;
-/// Chunks a document may be stored as before it is compacted into one.
+/// Chunks a document may be stored as before it is compacted into one. A compaction that fails
+/// its check is tried again this many chunks later.
 const COMPACT_AFTER_CHUNKS: u32 = 32;
+
+/// The attention rule of a record whose document could not be compacted.
+pub const COMPACTION_FAILED: &str = "compaction-failed";
 
 /// Fields a user never sets directly.
 const MANAGED_FIELDS: [(&str, &str); 3] = [
@@ -62,6 +67,12 @@ pub(crate) struct Loaded {
 /// when it is new or due for compaction) with the projection derived from the hydrated document.
 /// `None` when nothing changed. Counts the chunk as written: on a failed write the caller drops
 /// the document, so the stored version stays the truth.
+///
+/// A compaction replaces every stored chunk, so its bytes are loaded back first
+/// ([`RecordDoc::save_compacted`]): a document holding changes that do not fit together (sent by
+/// a hostile device) can load from its chunks and yet compact into bytes that do not. Then the
+/// chunks are kept, the new one is appended, the record is marked as needing attention
+/// ([`COMPACTION_FAILED`]) and compaction is tried again [`COMPACT_AFTER_CHUNKS`] chunks later.
 pub(crate) fn document_save(
     id: RecordId,
     loaded: &mut Loaded,
@@ -70,11 +81,22 @@ pub(crate) fn document_save(
 ) -> Result<Option<DocumentSave>, Error> {
     // What the store held when this document was read (none for a record never stored).
     let expected_heads = (loaded.chunks > 0).then(|| loaded.doc.saved_heads_bytes());
-    let replace = loaded.chunks == 0 || loaded.chunks >= COMPACT_AFTER_CHUNKS;
-    let bytes = if replace {
-        Some(loaded.doc.save())
+    let compacting =
+        loaded.chunks >= COMPACT_AFTER_CHUNKS && loaded.chunks.is_multiple_of(COMPACT_AFTER_CHUNKS);
+    let mut attention = None;
+    let (bytes, replace) = if loaded.chunks == 0 {
+        (Some(loaded.doc.try_save()?), true)
+    } else if compacting {
+        match loaded.doc.save_compacted() {
+            Ok(bytes) => (Some(bytes), true),
+            Err(e) => {
+                tracing::warn!(record = %id, error = %e, "the document does not compact; its chunks are kept");
+                attention = Some(compaction_failed());
+                (loaded.doc.try_save_incremental()?, false)
+            }
+        }
     } else {
-        loaded.doc.save_incremental()
+        (loaded.doc.try_save_incremental()?, false)
     };
     let Some(bytes) = bytes else {
         return Ok(None);
@@ -84,7 +106,7 @@ pub(crate) fn document_save(
         Some(r) => r,
         None => loaded.doc.hydrate_cached()?,
     };
-    let conflicts = u32::try_from(loaded.doc.conflict_count()).unwrap_or(u32::MAX);
+    let conflicts = u32::try_from(loaded.doc.try_conflict_count()?).unwrap_or(u32::MAX);
     loaded.chunks = if replace { 1 } else { loaded.chunks + 1 };
     Ok(Some(DocumentSave {
         id,
@@ -93,7 +115,17 @@ pub(crate) fn document_save(
         expected_heads,
         heads: loaded.doc.heads_bytes(),
         projection: projection::derive(&record, now.millis(), conflicts),
+        attention,
     }))
+}
+
+/// The mark of a record whose document could not be compacted.
+fn compaction_failed() -> Attention {
+    Attention {
+        rule: COMPACTION_FAILED.to_owned(),
+        message: "this record's document holds changes that do not fit together, so it cannot be compacted: it is kept as stored and still syncs; report the record id to your IT team".to_owned(),
+        field: None,
+    }
 }
 
 /// A whole-document save of `loaded` replacing what the store holds, allowed only if the store
@@ -105,9 +137,9 @@ pub(crate) fn document_replace(
     expected: Vec<u8>,
     now: Timestamp,
 ) -> Result<DocumentSave, Error> {
-    let bytes = loaded.doc.save();
+    let bytes = loaded.doc.save_compacted()?;
     let record = loaded.doc.hydrate_cached()?;
-    let conflicts = u32::try_from(loaded.doc.conflict_count()).unwrap_or(u32::MAX);
+    let conflicts = u32::try_from(loaded.doc.try_conflict_count()?).unwrap_or(u32::MAX);
     loaded.chunks = 1;
     Ok(DocumentSave {
         id,
@@ -116,6 +148,7 @@ pub(crate) fn document_replace(
         expected_heads: Some(expected),
         heads: loaded.doc.heads_bytes(),
         projection: projection::derive(&record, now.millis(), conflicts),
+        attention: None,
     })
 }
 
@@ -250,6 +283,13 @@ impl Device {
             ActorId::from(actor_bytes),
             clock,
         ))
+    }
+
+    /// Lets a store refused with [`StoreError::WalMissing`] open again as its file holds it,
+    /// without the saves that were only in its lost `-wal` file: for when that file cannot be
+    /// put back ([`Store::accept_lost_wal`]). Loads nothing.
+    pub fn accept_lost_saves(path: &Path, key: &DatabaseKey) -> Result<(), Error> {
+        Ok(Store::accept_lost_wal(path, key)?)
     }
 
     fn assemble(store: Store, user: User, actor: ActorId, clock: Arc<dyn Clock>) -> Device {
@@ -406,8 +446,7 @@ impl Device {
         let mut loaded = self.take(id)?;
         let version = Version(loaded.doc.heads());
         let record = loaded.doc.hydrate_cached();
-        self.cache.put(id, loaded);
-        Ok((record?, version))
+        Ok((self.put_back(id, loaded, record)?, version))
     }
 
     /// Fails with `Stale` when the record moved on from `version` (another handle on this store
@@ -459,8 +498,7 @@ impl Device {
     fn record_at(&mut self, id: RecordId, version: &Version) -> Result<Record, Error> {
         let loaded = self.take(id)?;
         let record = loaded.doc.hydrate_at(&version.0);
-        self.cache.put(id, loaded);
-        Ok(record?)
+        self.put_back(id, loaded, record)
     }
 
     fn write_at(
@@ -480,9 +518,8 @@ impl Device {
             Some(v) => loaded.doc.update_at(&record, &v.0, &author, action, now),
             None => loaded.doc.update(&record, &author, action, now),
         };
-        if let Err(e) = written {
-            self.cache.put(id, loaded);
-            return Err(e.into());
+        if written.is_err() {
+            return self.put_back(id, loaded, written.map(drop));
         }
         let is_person = record.kind() == RecordKind::Person;
         // Written on the current heads, the document now holds exactly `record`: no need to
@@ -575,13 +612,13 @@ impl Device {
         let now = self.now();
         let author = self.author();
         let mut loaded = self.take(id)?;
-        if let Err(e) = loaded.doc.resolve(field, &value, &author, now) {
-            self.cache.put(id, loaded);
-            return Err(e.into());
+        let resolved = loaded.doc.resolve(field, &value, &author, now);
+        if resolved.is_err() {
+            return self.put_back(id, loaded, resolved.map(drop));
         }
         // The chosen value must fit the record; if not, the in-memory change is dropped (the
         // document is not put back in the cache) and the stored version stays.
-        Record::from_json(kind, loaded.doc.to_json())?;
+        Record::from_json(kind, loaded.doc.try_to_json()?)?;
         self.persist(id, loaded, now)
     }
 
@@ -647,8 +684,21 @@ impl Device {
     fn record(&mut self, id: RecordId) -> Result<Record, Error> {
         let mut loaded = self.take(id)?;
         let record = loaded.doc.hydrate_cached();
-        self.cache.put(id, loaded);
-        Ok(record?)
+        self.put_back(id, loaded, record)
+    }
+
+    /// Puts a document back in the cache after reading it, unless automerge failed on it: an
+    /// inconsistent document is never kept in memory (the next read loads the stored one).
+    fn put_back<T>(
+        &mut self,
+        id: RecordId,
+        loaded: Loaded,
+        read: Result<T, crate::doc::DocError>,
+    ) -> Result<T, Error> {
+        if !matches!(read, Err(crate::doc::DocError::Inconsistent(_))) {
+            self.cache.put(id, loaded);
+        }
+        Ok(read?)
     }
 
     /// Removes the loaded document from the cache (loading it if needed); callers put it back.
@@ -680,18 +730,19 @@ impl Device {
     /// Legal fields with concurrent values awaiting a person's choice.
     pub fn conflicts(&mut self, id: RecordId) -> Result<Vec<Conflict>, Error> {
         let loaded = self.take(id)?;
-        let conflicts = loaded.doc.conflicts();
-        self.cache.put(id, loaded);
-        Ok(conflicts)
+        let conflicts = loaded.doc.try_conflicts();
+        self.put_back(id, loaded, conflicts)
     }
 
     /// Field-level history: who, when, old → new.
     pub fn history(&mut self, id: RecordId) -> Result<Vec<FieldChange>, Error> {
         let loaded = self.take(id)?;
-        let history = loaded.doc.history();
-        let kind = loaded.doc.kind();
-        self.cache.put(id, loaded);
-        if kind? == RecordKind::Person {
+        let read = loaded
+            .doc
+            .try_history()
+            .and_then(|history| Ok((history, loaded.doc.kind()?)));
+        let (history, kind) = self.put_back(id, loaded, read)?;
+        if kind == RecordKind::Person {
             self.log_access(id, "view", "history")?;
         }
         Ok(history)
@@ -700,10 +751,11 @@ impl Device {
     /// The whole document as raw automerge bytes.
     pub fn export_document(&mut self, id: RecordId) -> Result<Vec<u8>, Error> {
         let loaded = self.take(id)?;
-        let bytes = loaded.doc.automerge().save();
-        let kind = loaded.doc.kind();
-        self.cache.put(id, loaded);
-        if kind? == RecordKind::Person {
+        let am = loaded.doc.automerge();
+        let read = crate::doc::guarded("exporting it", || am.save())
+            .and_then(|bytes| Ok((bytes, loaded.doc.kind()?)));
+        let (bytes, kind) = self.put_back(id, loaded, read)?;
+        if kind == RecordKind::Person {
             self.log_access(id, "export", "document export")?;
         }
         Ok(bytes)

@@ -25,6 +25,16 @@
 //! bound what automerge may inflate and count before it sees them, and turn an automerge panic
 //! into an error. Reading a document never walks deeper than
 //! [`crate::limits::MAX_NESTING_DEPTH`], so no document can exhaust the stack.
+//!
+//! **No panic leaves this boundary.** A document can load and still be inconsistent (changes
+//! crafted so that they do not fit together: an actor's sequence with a gap in its ancestry, an
+//! operation counter far ahead of its history), and automerge then panics deep inside a read, a
+//! merge or an apply. Every call into automerge that can meet such a document runs under
+//! [`guarded`], so the panic becomes [`DocError::Inconsistent`] and the caller drops the
+//! document (the stored version stays the truth). The unguarded [`RecordDoc::history`],
+//! [`RecordDoc::conflicts`], [`RecordDoc::conflict_count`], [`RecordDoc::to_json`] and
+//! [`RecordDoc::save`] remain for documents known to be consistent (fixtures, a server that
+//! round-trips what it accepts); the device reads through their `try_` twins.
 
 pub mod bounded;
 mod history;
@@ -62,6 +72,37 @@ pub enum DocError {
     /// Bytes from elsewhere were refused before (or while) automerge read them.
     #[error(transparent)]
     Bounds(#[from] BoundsError),
+    /// Automerge failed (panicked) on this document: it loaded, but its changes do not fit
+    /// together. Nothing was changed; the document must be dropped, never kept in memory.
+    #[error(
+        "the record's document is inconsistent: automerge failed while {0}; nothing was changed and other records are not affected: report the record id to your IT team"
+    )]
+    Inconsistent(&'static str),
+}
+
+/// Runs `f`, an automerge call on a document that may be inconsistent: a panic inside it
+/// becomes [`DocError::Inconsistent`] naming `what` was being done. The document `f` touched
+/// must then be dropped (automerge may have been stopped half-way through changing it).
+pub(crate) fn guarded<T>(what: &'static str, f: impl FnOnce() -> T) -> Result<T, DocError> {
+    GUARDED.with(|depth| depth.set(depth.get() + 1));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.with(|depth| depth.set(depth.get().saturating_sub(1)));
+    result.map_err(|_| {
+        tracing::warn!(what, "automerge panicked on an inconsistent document");
+        DocError::Inconsistent(what)
+    })
+}
+
+thread_local! {
+    /// How many [`guarded`] calls the current thread is inside.
+    static GUARDED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether the current thread is inside a guarded automerge call, whose panic becomes
+/// [`DocError::Inconsistent`]. A program's panic hook can use it to keep such a panic out of
+/// its output (the error says what happened) while still reporting every other panic.
+pub fn in_guarded_call() -> bool {
+    GUARDED.with(|depth| depth.get() > 0)
 }
 
 /// Who makes a change, written into every change's message.
@@ -182,11 +223,10 @@ impl RecordDoc {
     /// Loads a document from saved bytes (whole or concatenated incremental chunks), writing as
     /// `actor` from now on. Refuses anything that is not a whole, valid automerge document.
     pub fn load(bytes: &[u8], actor: &ActorId) -> Result<RecordDoc, DocError> {
-        let options = LoadOptions::new()
-            .on_partial_load(automerge::OnPartialLoad::Error)
-            .text_encoding(TextEncoding::UnicodeCodePoint);
-        let mut doc = Automerge::load_with_options(bytes, options)
-            .map_err(|e| DocError::NotADocument(e.to_string()))?;
+        let mut doc = guarded("loading it", || {
+            Automerge::load_with_options(bytes, load_options())
+        })?
+        .map_err(|e| DocError::NotADocument(e.to_string()))?;
         if doc.get_heads().is_empty() {
             return Err(DocError::NotADocument("the document has no changes".into()));
         }
@@ -248,7 +288,9 @@ impl RecordDoc {
 
     /// The kind of record this document holds.
     pub fn kind(&self) -> Result<RecordKind, DocError> {
-        let json = mapping::read_path(&self.doc, &["meta", "kind"], None);
+        let json = guarded("reading its kind", || {
+            mapping::read_path(&self.doc, &["meta", "kind"], None)
+        })?;
         let kind = json
             .as_ref()
             .and_then(Value::as_str)
@@ -258,9 +300,15 @@ impl RecordDoc {
         })
     }
 
-    /// The document as a JSON tree (winning values of any conflicts).
+    /// The document as a JSON tree (winning values of any conflicts). May panic on an
+    /// inconsistent document: see [`RecordDoc::try_to_json`].
     pub fn to_json(&self) -> Value {
         mapping::read_doc(&self.doc, None)
+    }
+
+    /// [`RecordDoc::to_json`], with automerge's panic on an inconsistent document as an error.
+    pub fn try_to_json(&self) -> Result<Value, DocError> {
+        guarded("reading it", || self.to_json())
     }
 
     /// The document as a typed record.
@@ -269,7 +317,7 @@ impl RecordDoc {
             return Ok(state.record.clone());
         }
         let kind = self.kind()?;
-        Record::from_json(kind, self.to_json())
+        Record::from_json(kind, self.try_to_json()?)
             .map_err(|e| DocError::NotARecord(crate::limits::redact_quoted(&e.to_string())))
     }
 
@@ -296,7 +344,9 @@ impl RecordDoc {
     /// The record as it was at `heads`.
     pub fn hydrate_at(&self, heads: &[ChangeHash]) -> Result<Record, DocError> {
         let kind = self.kind()?;
-        let json = mapping::read_doc(&self.doc, Some(heads));
+        let json = guarded("reading an earlier version", || {
+            mapping::read_doc(&self.doc, Some(heads))
+        })?;
         Record::from_json(kind, json)
             .map_err(|e| DocError::NotARecord(crate::limits::redact_quoted(&e.to_string())))
     }
@@ -321,10 +371,13 @@ impl RecordDoc {
         let old = self
             .current_state()
             .and_then(|s| s.json.as_object().cloned());
-        let mut tx = self.doc.transaction();
-        mapping::reconcile_map(&mut tx, &automerge::ROOT, old.as_ref(), map, "", whole)?;
         let options = commit_options(author, action, at);
-        let hash = tx.commit_with(options).0;
+        let doc = &mut self.doc;
+        let hash = guarded("writing a change", || {
+            let mut tx = doc.transaction();
+            mapping::reconcile_map(&mut tx, &automerge::ROOT, old.as_ref(), map, "", whole)?;
+            Ok::<_, DocError>(tx.commit_with(options).0)
+        })??;
         // The document now shows exactly `record`.
         self.state = Some(State {
             heads: self.doc.get_heads(),
@@ -361,13 +414,15 @@ impl RecordDoc {
             ));
         };
         let whole = legal_fields(record.kind());
-        let mut tx = self
-            .doc
-            .transaction_at(automerge::PatchLog::inactive(), base)
-            .map_err(|_| DocError::UnknownVersion)?;
-        mapping::reconcile_map(&mut tx, &automerge::ROOT, None, map, "", whole)?;
         let options = commit_options(author, action, at);
-        Ok(tx.commit_with(options).0)
+        let doc = &mut self.doc;
+        guarded("writing a change on an earlier version", || {
+            let mut tx = doc
+                .transaction_at(automerge::PatchLog::inactive(), base)
+                .map_err(|_| DocError::UnknownVersion)?;
+            mapping::reconcile_map(&mut tx, &automerge::ROOT, None, map, "", whole)?;
+            Ok(tx.commit_with(options).0)
+        })?
     }
 
     /// Chooses `value` for a conflicted field, as one change. Only fields with concurrent values
@@ -379,21 +434,31 @@ impl RecordDoc {
         author: &ChangeAuthor,
         at: Timestamp,
     ) -> Result<ChangeHash, DocError> {
-        let (obj, key) = mapping::locate(&self.doc, field)
-            .ok_or_else(|| DocError::NoConflict(field.to_owned()))?;
-        if self.doc.get_all(&obj, key.as_str())?.len() < 2 {
-            return Err(DocError::NoConflict(field.to_owned()));
-        }
-        let mut tx = self.doc.transaction();
-        mapping::put_value(&mut tx, &obj, &key, value, key.as_str())?;
         let options = commit_options(author, "resolve-conflict", at);
-        tx.commit_with(options)
-            .0
-            .ok_or_else(|| DocError::NoConflict(field.to_owned()))
+        let doc = &mut self.doc;
+        guarded("resolving a conflict", || {
+            let (obj, key) = mapping::locate(doc, field)
+                .ok_or_else(|| DocError::NoConflict(field.to_owned()))?;
+            if doc.get_all(&obj, key.as_str())?.len() < 2 {
+                return Err(DocError::NoConflict(field.to_owned()));
+            }
+            let mut tx = doc.transaction();
+            mapping::put_value(&mut tx, &obj, &key, value, key.as_str())?;
+            tx.commit_with(options)
+                .0
+                .ok_or_else(|| DocError::NoConflict(field.to_owned()))
+        })?
+    }
+
+    /// [`RecordDoc::conflicts`], with automerge's panic on an inconsistent document as an
+    /// error.
+    pub fn try_conflicts(&self) -> Result<Vec<Conflict>, DocError> {
+        guarded("reading its conflicts", || self.conflicts())
     }
 
     /// Legal fields holding concurrent different values, each value with the officer who wrote
     /// it. Walks the current state only; the change history is read only if a conflict exists.
+    /// May panic on an inconsistent document: see [`RecordDoc::try_conflicts`].
     pub fn conflicts(&self) -> Vec<Conflict> {
         let Ok(kind) = self.kind() else {
             return Vec::new();
@@ -408,7 +473,14 @@ impl RecordDoc {
         mapping::conflicts(&self.doc, legal_fields(kind), &mut authors)
     }
 
-    /// How many legal conflicts await resolution (cheap: no history is read).
+    /// [`RecordDoc::conflict_count`], with automerge's panic on an inconsistent document as an
+    /// error.
+    pub fn try_conflict_count(&self) -> Result<usize, DocError> {
+        guarded("counting its conflicts", || self.conflict_count())
+    }
+
+    /// How many legal conflicts await resolution (cheap: no history is read). May panic on an
+    /// inconsistent document: see [`RecordDoc::try_conflict_count`].
     pub fn conflict_count(&self) -> usize {
         let Ok(kind) = self.kind() else {
             return 0;
@@ -416,21 +488,30 @@ impl RecordDoc {
         mapping::conflicts(&self.doc, legal_fields(kind), &mut |_| None).len()
     }
 
-    /// Field-level history: who changed what, when, from what to what.
+    /// Field-level history: who changed what, when, from what to what. May panic on an
+    /// inconsistent document: see [`RecordDoc::try_history`].
     pub fn history(&self) -> Vec<FieldChange> {
         history::field_changes(&self.doc)
     }
 
-    /// Merges another replica of the same record into this one.
+    /// [`RecordDoc::history`], with automerge's panic on an inconsistent document as an error.
+    pub fn try_history(&self) -> Result<Vec<FieldChange>, DocError> {
+        guarded("reading its history", || self.history())
+    }
+
+    /// Merges another replica of the same record into this one. On an error this document must
+    /// be dropped: it may hold part of the other.
     pub fn merge(&mut self, other: &mut RecordDoc) -> Result<(), DocError> {
-        self.doc.merge(&mut other.doc)?;
+        let (doc, theirs) = (&mut self.doc, &mut other.doc);
+        guarded("merging another copy into it", || doc.merge(theirs))??;
         Ok(())
     }
 
-    /// Applies changes received from elsewhere (raw change bytes, e.g. from sync).
+    /// Applies changes received from elsewhere (raw change bytes, e.g. from sync). On an error
+    /// this document must be dropped: it may hold some of the changes.
     pub fn apply_changes(&mut self, bytes: &[u8]) -> Result<(), DocError> {
-        self.doc
-            .load_incremental(bytes)
+        let doc = &mut self.doc;
+        guarded("applying received changes", || doc.load_incremental(bytes))?
             .map_err(|e| DocError::NotADocument(e.to_string()))?;
         Ok(())
     }
@@ -454,10 +535,58 @@ impl RecordDoc {
         Some(bytes)
     }
 
-    /// The whole document, compacted.
+    /// [`RecordDoc::save_incremental`], with automerge's panic on an inconsistent document as
+    /// an error (nothing is then marked saved).
+    pub fn try_save_incremental(&mut self) -> Result<Option<Vec<u8>>, DocError> {
+        let heads = self.doc.get_heads();
+        if heads == self.saved_heads {
+            return Ok(None);
+        }
+        let (doc, saved) = (&self.doc, &self.saved_heads);
+        let bytes = guarded("saving its latest changes", || doc.save_after(saved))?;
+        self.saved_heads = heads;
+        Ok(Some(bytes))
+    }
+
+    /// The whole document, compacted. May panic on an inconsistent document, and its bytes may
+    /// then not load: see [`RecordDoc::try_save`] and [`RecordDoc::save_compacted`].
     pub fn save(&mut self) -> Vec<u8> {
         self.saved_heads = self.doc.get_heads();
         self.doc.save()
+    }
+
+    /// [`RecordDoc::save`], with automerge's panic on an inconsistent document as an error
+    /// (nothing is then marked saved). The bytes are not loaded back: a document that was just
+    /// loaded whole, or created here, saves to bytes that load.
+    pub fn try_save(&mut self) -> Result<Vec<u8>, DocError> {
+        let heads = self.doc.get_heads();
+        let doc = &self.doc;
+        let bytes = guarded("saving it whole", || doc.save())?;
+        self.saved_heads = heads;
+        Ok(bytes)
+    }
+
+    /// The whole document compacted into one chunk, checked: the bytes are loaded back, as the
+    /// next load from the store would load them, and must give the same heads. A document whose
+    /// changes do not fit together can be stored as incremental chunks that load, yet compact
+    /// into bytes that do not (automerge's "missing ops"); then this is an error, nothing is
+    /// marked saved, and [`RecordDoc::try_save_incremental`] still gives the chunk to append.
+    /// Costs a whole load: for compaction, not for every save.
+    pub fn save_compacted(&mut self) -> Result<Vec<u8>, DocError> {
+        let heads = self.doc.get_heads();
+        let doc = &self.doc;
+        let bytes = guarded("compacting it", || doc.save())?;
+        let reloaded = guarded("loading it back after compacting it", || {
+            Automerge::load_with_options(&bytes, load_options())
+        })?
+        .map_err(|e| DocError::NotADocument(e.to_string()))?;
+        if reloaded.get_heads() != heads {
+            return Err(DocError::NotADocument(
+                "the compacted document loads with other heads".into(),
+            ));
+        }
+        self.saved_heads = heads;
+        Ok(bytes)
     }
 
     /// Heads at the last save to storage (or load), concatenated: what the store holds.
@@ -499,7 +628,8 @@ impl RecordDoc {
     /// A replica of this document as it was at `heads` (which it must hold), writing as `actor`:
     /// the changes after those heads are not in it. Nothing of it is saved yet.
     pub fn fork_at(&self, heads: &[ChangeHash], actor: &ActorId) -> Result<RecordDoc, DocError> {
-        let doc = self.doc.fork_at(heads)?.with_actor(actor.clone());
+        let doc = guarded("copying an earlier version", || self.doc.fork_at(heads))??
+            .with_actor(actor.clone());
         let mut this = RecordDoc {
             doc,
             saved_heads: Vec::new(),
@@ -513,6 +643,13 @@ impl RecordDoc {
     pub fn change_count(&self) -> usize {
         self.doc.get_changes(&[]).len()
     }
+}
+
+/// How every stored or received document is loaded: whole or not at all, text as code points.
+fn load_options() -> LoadOptions<'static> {
+    LoadOptions::new()
+        .on_partial_load(automerge::OnPartialLoad::Error)
+        .text_encoding(TextEncoding::UnicodeCodePoint)
 }
 
 fn commit_options(author: &ChangeAuthor, action: &str, at: Timestamp) -> CommitOptions {
@@ -529,12 +666,17 @@ fn commit_options(author: &ChangeAuthor, action: &str, at: Timestamp) -> CommitO
 /// The record a plain automerge document holds at `heads` (the server checks each pushed
 /// change against the record as of the change's dependencies).
 pub fn record_at(doc: &Automerge, heads: &[ChangeHash]) -> Result<Record, DocError> {
-    let kind = mapping::read_path(doc, &["meta", "kind"], Some(heads))
+    let (kind, json) = guarded("reading an earlier version", || {
+        (
+            mapping::read_path(doc, &["meta", "kind"], Some(heads)),
+            mapping::read_doc(doc, Some(heads)),
+        )
+    })?;
+    let kind = kind
         .as_ref()
         .and_then(Value::as_str)
         .and_then(|k| k.parse::<RecordKind>().ok())
         .ok_or_else(|| DocError::NotARecord("it has no known meta.kind at that version".into()))?;
-    let json = mapping::read_doc(doc, Some(heads));
     Record::from_json(kind, json)
         .map_err(|e| DocError::NotARecord(crate::limits::redact_quoted(&e.to_string())))
 }

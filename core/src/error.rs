@@ -105,6 +105,15 @@ pub enum Error {
     /// The server's answer is not one this build understands.
     #[error("the server's answer could not be understood ({0}): update the app or report it")]
     Protocol(String),
+    /// The server redirected a request to another origin (another host or port, or from https
+    /// to http); it was not followed and nothing was sent there.
+    #[error(
+        "the server redirected the request to {to}, which is not the server this device is set up for; nothing was sent there: check the server address with your IT team"
+    )]
+    RedirectRefused {
+        /// The origin redirected to (no personal data: scheme, host and port).
+        to: String,
+    },
 }
 
 impl Error {
@@ -125,6 +134,8 @@ impl Error {
                 StoreError::Corrupt { .. } => "store-corrupt",
                 StoreError::TooNew { .. } => "store-too-new",
                 StoreError::Missing => "store-missing",
+                StoreError::Empty => "store-empty",
+                StoreError::WalMissing => "store-wal-missing",
                 StoreError::BadKey(_) => "bad-key",
                 StoreError::Stale => "stale-record",
                 StoreError::Sqlite(_) => "storage",
@@ -136,6 +147,7 @@ impl Error {
                 DocError::NoConflict(_) => "no-conflict",
                 DocError::UnknownVersion => "unknown-version",
                 DocError::Bounds(e) => e.code(),
+                DocError::Inconsistent(_) => "document-inconsistent",
             },
             Error::Offline { .. } => "offline",
             Error::ServerFailed { .. } => "server-failed",
@@ -145,6 +157,7 @@ impl Error {
             Error::NotEnrolled => "not-enrolled",
             Error::ServerRefused { .. } => "server-refused",
             Error::Protocol(_) => "protocol",
+            Error::RedirectRefused { .. } => "redirect-refused",
         }
     }
 

@@ -8,7 +8,20 @@
 //! Durability: WAL with `synchronous=FULL`; a save returns only after its transaction committed.
 //! A wrong key or a corrupt file is a typed error and the file is left exactly as it was.
 //!
-//! Schema (version 4; full text with comments in `core/sql/schema.sql`):
+//! **A lost write-ahead log is known, not silent.** Acknowledged saves live in the `-wal` file
+//! beside the store until a checkpoint copies them into the store file; if that file is deleted
+//! after a session that did not close cleanly (a crash, a killed app, a copy of the store file
+//! alone), SQLite would open the older store file as if nothing were missing. So before a
+//! handle's first write the store sets a session mark in `meta` (`store.session`) and
+//! checkpoints it into the store file; the last handle to close (the one that can lock the file
+//! exclusively: the bindings and the CLI may hold two handles at once) clears it and checkpoints
+//! again. A store opened with the mark set and no `-wal` holding frames is refused with
+//! [`StoreError::WalMissing`] and left as it is; [`Store::accept_lost_wal`] is the officer's
+//! deliberate way past it when the log is gone for good. An existing file of 0 bytes is refused
+//! with [`StoreError::Empty`] unless `create` is set (a read-only command never initialises it).
+//! The policy is written beside ADR 0003 (`docs/adr/0003-storage-corruption-and-keys.md`).
+//!
+//! Schema (version 5; full text with comments in `core/sql/schema.sql`):
 //!
 //! - `meta(key, value)`: small settings of this device (enrolled officer, sync cursor).
 //! - `records`: one row per record, `WITHOUT ROWID` on its text id: the projection columns
@@ -36,10 +49,13 @@
 //!   refused document, the server's reason and the refused field values (JSON). No foreign key
 //!   to `records` (a record the server never held is removed and lives only here); ids are
 //!   `AUTOINCREMENT`, never reused, so a dismissed item's id never names another.
+//! - v5, held back: `held_back(id, record_id, kind, entry, reason, at)`, feed entries the device
+//!   could not apply (bad bytes from the server, or changes that do not fit together), kept as
+//!   received (the entry's CBOR) with a reason code; index on `record_id`. No foreign key.
 //!
 //! A sync response is written by [`Store::apply_sync`] in one transaction: documents,
 //! projections, receipts, server heads, attention marks, quarantined states, records removed
-//! into the quarantine, evictions and the cursor together.
+//! into the quarantine, held-back entries, evictions and the cursor together.
 //!
 //! Migrations follow mozilla/application-services: one `ConnectionInitializer` (in `schema`), the
 //! version in `PRAGMA user_version`, every upgrade in one `IMMEDIATE` transaction, a store newer
@@ -91,6 +107,17 @@ pub enum StoreError {
     /// No store at this path.
     #[error("no store at this path: run `fieldbook init` first")]
     Missing,
+    /// The store file exists but is empty (0 bytes). The file is untouched.
+    #[error(
+        "the store file is empty (0 bytes): it was never set up, or it was cut short; it was left untouched: restore it from a backup, or remove it and run `fieldbook init`"
+    )]
+    Empty,
+    /// The store was not closed cleanly and its write-ahead log (the `-wal` file beside it) is
+    /// gone: the saves made since its last checkpoint were in that file. The store is untouched.
+    #[error(
+        "the store's write-ahead log (the -wal file beside it) is missing after a session that did not close cleanly: the saves made since its last checkpoint were in that file and are not in the store; nothing was changed: put the -wal file back beside the store and open it again (if it is gone for good, `fieldbook accept-lost-saves` opens the store without them)"
+    )]
+    WalMissing,
     /// A key that is not usable (e.g. wrong length).
     #[error("bad database key: {0}")]
     BadKey(String),
@@ -184,6 +211,9 @@ pub struct DocumentSave {
     pub heads: Vec<u8>,
     /// The projection derived from the document after this save.
     pub projection: Projection,
+    /// A "needs attention" mark to set with this save (a compaction that could not be done);
+    /// `None` leaves the record's mark as it is.
+    pub attention: Option<Attention>,
 }
 
 /// A refusal by the server the officer must see: the record "needs attention".
@@ -275,9 +305,33 @@ pub struct QuarantineRow {
     pub entry: NewQuarantine,
 }
 
+/// A feed entry the device could not apply, to keep aside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHeldBack {
+    /// The record the entry is for.
+    pub record: RecordId,
+    /// Its kind, as the entry says.
+    pub kind: RecordKind,
+    /// The entry as received (`wire::encode` of the feed entry).
+    pub entry: Vec<u8>,
+    /// Why it was not applied: a stable code (`sync::held_back::HoldReason`).
+    pub reason: String,
+    /// When it was kept, ms (device clock).
+    pub at: i64,
+}
+
+/// A held-back entry as stored, without its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBackRow {
+    /// Its id (never reused).
+    pub id: u64,
+    /// What was kept (`entry` left empty).
+    pub entry: NewHeldBack,
+}
+
 /// Everything one sync response changes in the store, written in one transaction by
 /// [`Store::apply_sync`], in this order: saves, removals, quarantine, server heads, attention,
-/// receipts, evictions, settings.
+/// receipts, held-back entries, evictions, settings.
 #[derive(Debug, Clone, Default)]
 pub struct SyncWrite {
     /// Documents changed by the response, with their refreshed projections.
@@ -294,6 +348,8 @@ pub struct SyncWrite {
     pub attention: Vec<(RecordId, Option<Attention>)>,
     /// Server receipt times; a change already receipted keeps its first time.
     pub receipts: Vec<ChangeReceipt>,
+    /// Feed entries kept aside, not applied.
+    pub held_back: Vec<NewHeldBack>,
     /// Records to delete if (and only if) they hold nothing unsynced.
     pub evictions: Vec<RecordId>,
     /// Settings to set (the cursor, the last sync time).
@@ -342,10 +398,26 @@ pub struct AccessLogEntry {
     pub purpose: String,
 }
 
-/// An open store.
+/// An open store. Dropping it ends its session (see the module documentation).
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
+    /// This handle has set the session mark and checkpointed it into the store file.
+    session_marked: bool,
+}
+
+/// The `meta` key of the session mark: set while a session that wrote may have saves only in
+/// the `-wal` file.
+const SESSION_KEY: &str = "store.session";
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Err(e) = self.end_session() {
+            // Another handle is open (it ends the session), or the close failed: the mark stays,
+            // which is safe while the -wal file is there.
+            tracing::debug!(error = %e, "the store's session mark stays");
+        }
+    }
 }
 
 impl Store {
@@ -366,6 +438,13 @@ impl Store {
         if !exists && !create {
             return Err(StoreError::Missing);
         }
+        // Before SQLite opens anything: whether a -wal file holds frames for it to recover.
+        let wal_holds_frames = std::fs::metadata(wal_path(path)).is_ok_and(|m| m.len() > 0);
+        let empty = exists && std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
+        if empty && !create && !wal_holds_frames {
+            // SQLite would take an empty file for a new database and initialise it.
+            return Err(StoreError::Empty);
+        }
         let mut conn = open_keyed(path, key, create).map_err(|e| match e.sqlite_error_code() {
             // The file went away between the check and the open.
             Some(ErrorCode::CannotOpen) if !create && !path.exists() => StoreError::Missing,
@@ -377,12 +456,88 @@ impl Store {
             row.get::<_, i64>(0)
         })
         .map_err(classify)?;
+        let version = schema::user_version(&conn)?;
+        schema::check_not_too_new::<schema::FieldbookSchema>(version)?;
+        if version > 0 && !wal_holds_frames && session_mark(&conn).map_err(classify)? {
+            return Err(StoreError::WalMissing);
+        }
         configure(&conn).map_err(classify)?;
         schema::initialize(&mut conn, &schema::FieldbookSchema)?;
         // Proved readable and current: closing may now fold the WAL back into the file.
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)
             .map_err(classify)?;
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            session_marked: false,
+        })
+    }
+
+    /// Opens a store refused with [`StoreError::WalMissing`] as its file holds it, without the
+    /// saves that were only in the lost `-wal` file: the officer's (or IT's) deliberate choice
+    /// once the log cannot be put back. Clears the session mark, so later opens succeed; changes
+    /// nothing else. Any other refusal (wrong key, damage, a store that is not missing its log)
+    /// is returned as [`Store::open`] returns it.
+    pub fn accept_lost_wal(path: &Path, key: &DatabaseKey) -> Result<(), StoreError> {
+        match Store::open(path, key, false) {
+            Err(StoreError::WalMissing) => {}
+            Ok(_) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+        let conn = open_keyed(path, key, false).map_err(classify)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(classify)?;
+        conn.execute("DELETE FROM meta WHERE key = ?1", [SESSION_KEY])
+            .map_err(classify)?;
+        tracing::warn!("the store was opened without its lost write-ahead log, as asked");
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Before this handle's first write: sets the session mark and checkpoints it into the store
+    /// file, so a `-wal` file deleted from now on is known to have held this session's saves.
+    fn begin_writes(&mut self) -> Result<(), StoreError> {
+        if self.session_marked {
+            return Ok(());
+        }
+        if !session_mark(&self.conn).map_err(classify)? {
+            queries::set_meta(&self.conn, SESSION_KEY, "open").map_err(classify)?;
+        }
+        let (busy, log, done): (i64, i64, i64) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(FULL)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(classify)?;
+        if busy == 0 && done >= log {
+            self.session_marked = true;
+        } else {
+            // Readers held the checkpoint back; the next write tries again.
+            tracing::debug!(
+                busy,
+                log,
+                done,
+                "the session mark is not in the store file yet"
+            );
+        }
+        Ok(())
+    }
+
+    /// Clears the session mark when this is the last handle on the store: the one that can take
+    /// the file's exclusive lock at once (never waiting, so two handles closing together cannot
+    /// hold each other up). Everything is checkpointed into the store file first.
+    fn end_session(&mut self) -> rusqlite::Result<()> {
+        if !session_mark(&self.conn)? {
+            return Ok(());
+        }
+        self.conn.busy_timeout(std::time::Duration::ZERO)?;
+        self.conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        tx.execute("DELETE FROM meta WHERE key = ?1", [SESSION_KEY])?;
+        tx.commit()?;
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
     }
 
     /// Writes one save in one transaction: the chunk (appended, or replacing every chunk when
@@ -395,6 +550,7 @@ impl Store {
     /// Writes every save in one transaction: all of them are stored, or none (as a sync page is
     /// applied). Returns after the commit.
     pub fn save_many(&mut self, saves: &[DocumentSave]) -> Result<(), StoreError> {
+        self.begin_writes()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -463,11 +619,13 @@ impl Store {
 
     /// Sets a device setting (durable on return).
     pub fn set_meta(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.begin_writes()?;
         queries::set_meta(&self.conn, key, value).map_err(classify)
     }
 
     /// Appends to the access log (durable on return).
     pub fn log_access(&mut self, entry: &AccessLogEntry) -> Result<(), StoreError> {
+        self.begin_writes()?;
         queries::log_access(&self.conn, entry).map_err(classify)
     }
 
@@ -499,6 +657,7 @@ impl Store {
     /// Writes everything one sync response changes in one transaction: all of it, or (on any
     /// failure) none of it. An eviction deletes only a record whose heads the server holds.
     pub fn apply_sync(&mut self, w: &SyncWrite) -> Result<SyncApplied, StoreError> {
+        self.begin_writes()?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -539,11 +698,13 @@ impl Store {
         id: RecordId,
         attention: &Attention,
     ) -> Result<(), StoreError> {
+        self.begin_writes()?;
         queries::set_attention(&self.conn, id, Some(attention)).map_err(classify)
     }
 
     /// Clears a record's "needs attention" mark.
     pub fn clear_attention(&mut self, id: RecordId) -> Result<(), StoreError> {
+        self.begin_writes()?;
         queries::set_attention(&self.conn, id, None).map_err(classify)
     }
 
@@ -582,7 +743,23 @@ impl Store {
 
     /// Deletes a quarantined state (the officer has read or copied it). True if it was here.
     pub fn dismiss_quarantined(&mut self, id: u64) -> Result<bool, StoreError> {
+        self.begin_writes()?;
         queries::dismiss_quarantined(&self.conn, id).map_err(classify)
+    }
+
+    /// Every held-back feed entry, oldest first, without its bytes.
+    pub fn held_back(&self) -> Result<Vec<HeldBackRow>, StoreError> {
+        self.read(queries::held_back)
+    }
+
+    /// How many feed entries are held back.
+    pub fn count_held_back(&self) -> Result<u64, StoreError> {
+        queries::count_held_back(&self.conn).map_err(classify)
+    }
+
+    /// The records with held-back feed entries, in id order.
+    pub fn held_back_records(&self) -> Result<Vec<RecordId>, StoreError> {
+        queries::held_back_records(&self.conn).map_err(classify)
     }
 
     /// Server receipt times of a record's changes, oldest first.
@@ -593,6 +770,7 @@ impl Store {
     /// Deletes a record with its chunks, links and receipts (the access log stays). True if it
     /// was here. Sync evicts through [`Store::apply_sync`], which keeps unsynced records.
     pub fn delete(&mut self, id: RecordId) -> Result<bool, StoreError> {
+        self.begin_writes()?;
         queries::delete(&self.conn, id, false).map_err(classify)
     }
 
@@ -629,6 +807,9 @@ fn apply_sync_in(conn: &Connection, w: &SyncWrite) -> rusqlite::Result<SyncAppli
     for r in &w.receipts {
         queries::record_receipt(conn, r)?;
     }
+    for h in &w.held_back {
+        queries::hold_back(conn, h)?;
+    }
     let mut applied = SyncApplied::default();
     for id in &w.evictions {
         if queries::delete(conn, *id, true)? {
@@ -641,6 +822,18 @@ fn apply_sync_in(conn: &Connection, w: &SyncWrite) -> rusqlite::Result<SyncAppli
         queries::set_meta(conn, key, value)?;
     }
     Ok(applied)
+}
+
+/// The write-ahead log SQLite keeps beside the store at `path`.
+fn wal_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-wal");
+    std::path::PathBuf::from(name)
+}
+
+/// Whether the session mark is set (read before migrations: `meta` is in every schema).
+fn session_mark(conn: &Connection) -> rusqlite::Result<bool> {
+    Ok(queries::meta(conn, SESSION_KEY)?.is_some())
 }
 
 /// Opens the file and gives SQLCipher the key: the one place Fieldbook opens a database.

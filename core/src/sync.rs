@@ -16,12 +16,15 @@
 //!
 //! - [`quarantine`]: what a refusal does to a record: its refused state is kept, the record is
 //!   rebuilt from the server's version with the allowed edits re-applied.
+//! - [`held_back`]: what a feed entry that cannot be applied does: it is kept aside, its record
+//!   left as stored, and the rest of the page applies.
 //!
 //! [`crate::Device::sync`] ties them together. **Invariant:** nothing here deletes a record
 //! holding changes the server has not acknowledged, except a record the server refused for good,
 //! which moves whole into the quarantine in the same transaction.
 
 pub mod client;
+pub mod held_back;
 pub mod http;
 pub mod quarantine;
 pub mod repair;
@@ -79,6 +82,9 @@ pub struct SyncReport {
     /// Refused records whose refused state went to the quarantine: rebuilt from the server's
     /// version with the allowed edits re-applied, or removed if the server never held them.
     pub quarantined: u64,
+    /// Feed entries (and repairs) held back because they could not be applied
+    /// ([`held_back`]); the rest of the sync went on.
+    pub held_back: u64,
     /// Changes applied from the feed.
     pub pulled_changes: u64,
     /// Records received whole.
@@ -127,6 +133,8 @@ pub struct SyncStatus {
     /// Refused states kept in the quarantine, waiting for the officer
     /// ([`crate::Device::quarantine`]).
     pub quarantined: u64,
+    /// Feed entries held back because they could not be applied ([`crate::Device::held_back`]).
+    pub held_back: u64,
 }
 
 /// A record needing attention.

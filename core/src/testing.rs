@@ -3,6 +3,8 @@
 //! [`hostile`] makes the automerge changes a hostile enrolled device could push: an honest
 //! change re-encoded with rewritten claims (dependencies, sequence number, operation counter),
 //! compressed chunks that inflate far beyond their size, and changes with very many operations.
+//! The free functions give a few of them as bytes, as the device's tests feed them. Never used by
+//! the library itself.
 
 /// Hand-made automerge changes that break the claims automerge takes on trust.
 pub mod hostile {
@@ -109,4 +111,30 @@ pub mod hostile {
             out.push(byte | 0x80);
         }
     }
+}
+
+/// `change` re-encoded with `deps` as its dependencies, as bytes. Given the dependencies of its
+/// own predecessor (so that it no longer depends on the actor's previous change) it makes a
+/// document that applies, reads and saves incrementally, but whose compacted bytes do not load
+/// (automerge's "missing ops").
+pub fn with_deps(change: &automerge::Change, deps: Vec<automerge::ChangeHash>) -> Vec<u8> {
+    hostile::with_deps(change, &deps).raw_bytes().to_vec()
+}
+
+/// `change` re-encoded with no dependencies, a far-ahead start operation and sequence number, as
+/// bytes: automerge panics when it applies it (or loads a document holding it).
+pub fn far_ahead(change: &automerge::Change) -> Vec<u8> {
+    hostile::rewrite(change, |c| {
+        c.deps = Vec::new();
+        c.seq = 99;
+        c.start_op = std::num::NonZeroU64::new(1_000_000).unwrap_or(std::num::NonZeroU64::MIN);
+    })
+    .raw_bytes()
+    .to_vec()
+}
+
+/// `change` re-encoded with its sequence number one further on (a gap in the actor's sequence),
+/// as bytes: automerge panics when it applies it.
+pub fn seq_skipped(change: &automerge::Change) -> Vec<u8> {
+    hostile::with_seq(change, change.seq() + 1).raw_bytes().to_vec()
 }

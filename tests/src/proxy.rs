@@ -1,7 +1,8 @@
 //! A fault-injecting HTTP/1.1 proxy for sync tests: it sits between a client and a server on
-//! 127.0.0.1 and, on request, loses, repeats, cuts short, delays or refuses one exchange, so a test
-//! can show what the protocol promises ("a retried push, a duplicated request, a response lost
-//! after the server committed: all harmless") against the real server.
+//! 127.0.0.1 and, on request, loses, repeats, cuts short, delays, refuses or rewrites one
+//! exchange, so a test can show what the protocol promises ("a retried push, a duplicated
+//! request, a response lost after the server committed: all harmless") against the real server,
+//! and what a device does with bytes a broken or compromised server sends.
 //!
 //! It is deliberately small: one request per client connection, one upstream connection per
 //! forwarded request, `Connection: close` on both sides. Request bodies must carry
@@ -46,7 +47,7 @@ const REWRITTEN_HEADERS: [&str; 8] = [
 ];
 
 /// What the proxy does to one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub enum Fault {
     /// Forward the request and return the response unchanged.
     None,
@@ -69,6 +70,9 @@ pub enum Fault {
     Delay(Duration),
     /// Answer `503 Service Unavailable` without forwarding.
     ServiceUnavailable,
+    /// Forward the request, then send the client the server's response with its body passed
+    /// through this function (what a broken or compromised server would send).
+    RewriteResponseBody(fn(Vec<u8>) -> Vec<u8>),
 }
 
 /// A fault-injecting HTTP/1.1 proxy on `127.0.0.1:0`. Faults are queued and each applies to the
@@ -98,7 +102,7 @@ impl Shared {
     fn next_fault(&self) -> Fault {
         self.requests_seen.fetch_add(1, Ordering::SeqCst);
         let fault = lock(&self.faults).pop_front().unwrap_or(Fault::None);
-        if fault != Fault::None {
+        if !matches!(fault, Fault::None) {
             self.faults_applied.fetch_add(1, Ordering::SeqCst);
         }
         fault
@@ -560,9 +564,10 @@ async fn serve_one(mut client: TcpStream, shared: &Shared) -> io::Result<()> {
             Ok(_) => forward(shared, &request).await,
             Err(e) => Err(e),
         },
-        Fault::None | Fault::DropResponse | Fault::TruncateResponseBody => {
-            forward(shared, &request).await
-        }
+        Fault::None
+        | Fault::DropResponse
+        | Fault::TruncateResponseBody
+        | Fault::RewriteResponseBody(_) => forward(shared, &request).await,
     };
     let response = match response {
         Ok(response) => response,
@@ -574,6 +579,11 @@ async fn serve_one(mut client: TcpStream, shared: &Shared) -> io::Result<()> {
     match fault {
         Fault::DropResponse => Ok(()),
         Fault::TruncateResponseBody => send_response(&mut client, &response, true).await,
+        Fault::RewriteResponseBody(rewrite) => {
+            let mut response = response;
+            response.body = rewrite(std::mem::take(&mut response.body));
+            send_response(&mut client, &response, false).await
+        }
         _ => send_response(&mut client, &response, false).await,
     }
 }

@@ -121,7 +121,7 @@ async fn converges_through(fault: Fault) {
 
     // Retried within one sync: a push, then a pull. A duplicated request succeeds at once, so
     // it gets one fault per sync.
-    let in_a_row = if fault == Fault::DuplicateRequest {
+    let in_a_row = if matches!(fault, Fault::DuplicateRequest) {
         1
     } else {
         FAULTS_RETRIED

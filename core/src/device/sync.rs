@@ -5,15 +5,16 @@
 
 use super::{Device, Loaded, document_save};
 use crate::Error;
-use crate::domain::{RecordId, RecordKind};
-use crate::storage::SyncWrite;
+use crate::domain::{RecordId, RecordKind, Timestamp};
+use crate::storage::{NewHeldBack, StoreError, SyncWrite};
 use crate::sync::client::{
     LocalRecord, PendingRecord, ResponseTally, SyncSession, heads_bytes, heads_from_bytes,
 };
+use crate::sync::held_back::{self, HeldBackItem, HoldReason};
 use crate::sync::http::{HttpTransport, RetryPolicy};
 use crate::sync::quarantine::{self, Disposition, Refusal};
 use crate::sync::repair::RepairRun;
-use crate::sync::wire::{self, SyncResponse};
+use crate::sync::wire::{self, FeedEntry, ReceivedChange, SyncResponse};
 use crate::sync::{
     AttentionItem, Enrolment, Receipt, SyncPhase, SyncProgress, SyncReport, SyncStatus, keys,
 };
@@ -201,18 +202,30 @@ impl Device {
             .unwrap_or(0);
         let mut outbox = Vec::new();
         for unsynced in self.store.unsynced(OUTBOX_RECORDS)? {
-            let loaded = self.take(unsynced.id)?;
+            let loaded = match self.take(unsynced.id) {
+                Ok(loaded) => loaded,
+                Err(e @ Error::Doc(_)) => {
+                    // What cannot be read cannot be pushed; the rest of the outbox can.
+                    tracing::warn!(record = %unsynced.id, error = %e, "a stored record cannot be read; not pushed");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let server = unsynced.server_heads.as_deref().map(heads_from_bytes);
-            let pending = PendingRecord::of(unsynced.id, &loaded.doc, server.as_deref());
-            self.cache.put(unsynced.id, loaded);
-            outbox.push(pending?);
+            match PendingRecord::of(unsynced.id, &loaded.doc, server.as_deref()) {
+                Ok(pending) => {
+                    self.cache.put(unsynced.id, loaded);
+                    outbox.push(pending);
+                }
+                Err(e) => {
+                    tracing::warn!(record = %unsynced.id, error = %e, "a record's changes cannot be listed; not pushed");
+                }
+            }
         }
-        Ok(SyncSession::new(
-            self.writer()?,
-            self.actor.clone(),
-            cursor,
-            outbox,
-        ))
+        Ok(
+            SyncSession::new(self.writer()?, self.actor.clone(), cursor, outbox)
+                .with_held_back(self.store.held_back_records()?),
+        )
     }
 
     /// This device's user as the write policy sees them (with the team learned at enrolment).
@@ -245,6 +258,12 @@ impl Device {
                     local.insert(id, LocalRecord::new(loaded, server));
                 }
                 Err(Error::NotFound(_)) => {}
+                Err(e @ Error::Doc(_)) => {
+                    // Stored, but its document does not load: nothing may be applied over it
+                    // (that would replace what it holds); the rest of the page goes on.
+                    tracing::warn!(record = %id, error = %e, "a stored record cannot be read");
+                    session.mark_unreadable(id);
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -297,23 +316,58 @@ impl Device {
             report.round_trips += 1;
             report.pushed_bytes += received.sent_bytes as u64;
             report.pulled_bytes += received.received_bytes as u64;
-            run.receive(received.value)?;
-        }
-        let result = run.finish();
-        let now = self.now();
-        let mut loaded = match self.take(id) {
-            Ok(mut loaded) => {
-                for change in &result.new_changes {
-                    loaded.doc.apply_changes(change)?;
+            let answer = wire::encode(&received.value);
+            match run.receive(received.value) {
+                Ok(()) => {}
+                Err(Error::Doc(e)) => {
+                    // The server's answer does not apply: keep it aside, so this record is not
+                    // repaired again at every sync, and tell the officer.
+                    tracing::warn!(record = %id, error = %e, "a repair answer is held back");
+                    self.hold_back(id, kind, answer, HoldReason::ChangeNotApplied, report)?;
+                    return Ok(false);
                 }
-                loaded
+                Err(e) => return Err(e),
             }
-            Err(Error::NotFound(_)) if !result.new_changes.is_empty() => Loaded {
-                doc: crate::doc::RecordDoc::load(&result.document.save(), &self.actor)?,
-                chunks: 0,
-            },
+        }
+        let result = run.try_finish()?;
+        let now = self.now();
+        // What the repair brought, checked as a feed entry is; held back if it does not apply.
+        let changes: Vec<ReceivedChange> = result
+            .new_changes
+            .iter()
+            .map(|bytes| ReceivedChange {
+                bytes: wire::Bytes(bytes.clone()),
+                received_at: 0,
+            })
+            .collect();
+        let applied = match self.take(id) {
+            Ok(mut loaded) => {
+                held_back::apply_changes(id, kind, &mut loaded.doc, &changes).map(|_| loaded)
+            }
+            Err(Error::NotFound(_)) if !result.new_changes.is_empty() => {
+                self.repaired_whole(id, kind, &result.document)
+            }
             Err(Error::NotFound(_)) => return Ok(false),
             Err(e) => return Err(e),
+        };
+        let mut loaded = match applied {
+            Ok(loaded) => loaded,
+            Err(reason) => {
+                let entry = FeedEntry::Changes {
+                    record: id,
+                    kind,
+                    changes,
+                    heads: result
+                        .server_heads
+                        .iter()
+                        .flatten()
+                        .copied()
+                        .map(wire::Hash::from)
+                        .collect(),
+                };
+                self.hold_back(id, kind, wire::encode(&entry), reason, report)?;
+                return Ok(false);
+            }
         };
         let mut write = SyncWrite::default();
         let refusal = result.rejected.as_ref().and_then(Refusal::of);
@@ -365,6 +419,45 @@ impl Device {
         Ok(result.complete)
     }
 
+    /// A record new to the device, received whole by repair: loaded and checked as a snapshot.
+    fn repaired_whole(
+        &self,
+        id: RecordId,
+        kind: RecordKind,
+        document: &Automerge,
+    ) -> Result<Loaded, HoldReason> {
+        let bytes = crate::doc::guarded("saving what a repair brought", || document.save())
+            .map_err(|_| HoldReason::NotADocument)?;
+        let mut doc = crate::doc::RecordDoc::load(&bytes, &self.actor)
+            .map_err(|_| HoldReason::NotADocument)?;
+        held_back::check_record(id, kind, &mut doc)?;
+        Ok(Loaded { doc, chunks: 0 })
+    }
+
+    /// Keeps what a repair received aside (`entry`: a feed entry, or the repair answer, as CBOR)
+    /// and counts it in the report. The record is then held: not repaired again by itself.
+    fn hold_back(
+        &mut self,
+        id: RecordId,
+        kind: RecordKind,
+        entry: Vec<u8>,
+        reason: HoldReason,
+        report: &mut SyncReport,
+    ) -> Result<(), Error> {
+        self.store.apply_sync(&SyncWrite {
+            held_back: vec![NewHeldBack {
+                record: id,
+                kind,
+                entry,
+                reason: reason.code().to_owned(),
+                at: self.now().millis(),
+            }],
+            ..SyncWrite::default()
+        })?;
+        report.held_back += 1;
+        Ok(())
+    }
+
     /// Where this device stands with the server; no network.
     pub fn sync_status(&self) -> Result<SyncStatus, Error> {
         let meta = |key: &str| -> Result<Option<String>, Error> {
@@ -381,6 +474,7 @@ impl Device {
                 .unwrap_or(0),
             last_error: meta(keys::LAST_ERROR)?,
             quarantined: self.store.count_quarantined()?,
+            held_back: self.store.count_held_back()?,
             attention: self
                 .store
                 .attention()?
@@ -394,6 +488,28 @@ impl Device {
                 })
                 .collect(),
         })
+    }
+
+    /// The feed entries held back because they could not be applied, oldest first
+    /// ([`crate::sync::held_back`]).
+    pub fn held_back(&self) -> Result<Vec<HeldBackItem>, Error> {
+        self.store
+            .held_back()?
+            .into_iter()
+            .map(|row| {
+                let e = row.entry;
+                let when = Timestamp::from_millis(e.at).ok_or_else(|| StoreError::Corrupt {
+                    detail: "a held-back entry's time is out of range".into(),
+                })?;
+                Ok(HeldBackItem {
+                    id: row.id,
+                    record: e.record,
+                    kind: e.kind,
+                    reason: e.reason,
+                    when,
+                })
+            })
+            .collect()
     }
 
     /// The server's receipt times of a record's changes, oldest first.
@@ -432,6 +548,7 @@ impl Device {
 fn add_tally(report: &mut SyncReport, tally: &ResponseTally) {
     report.accepted += u64::from(tally.accepted);
     report.quarantined += u64::from(tally.quarantined);
+    report.held_back += u64::from(tally.held_back);
     report.rejected.extend(tally.rejected.iter().cloned());
     report.pulled_changes += u64::from(tally.changes);
     report.pulled_snapshots += u64::from(tally.snapshots);

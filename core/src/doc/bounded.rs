@@ -29,7 +29,6 @@
 
 use automerge::Change;
 use std::io::Read;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 /// Limits on what untrusted automerge bytes may hold, for one use.
 ///
@@ -395,7 +394,8 @@ fn check_bloom(bytes: &[u8]) -> Result<(), BoundsError> {
 
 /// Runs automerge on untrusted input: a panic becomes [`BoundsError::Panicked`].
 pub(crate) fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, BoundsError> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|_| BoundsError::Panicked)
+    // The same guard as the document's reads (a program's panic hook knows the panic is caught).
+    super::guarded("reading automerge bytes from elsewhere", f).map_err(|_| BoundsError::Panicked)
 }
 
 // ---------------------------------------------------------------------------------------------

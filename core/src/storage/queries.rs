@@ -5,8 +5,9 @@
 //! milliseconds since the epoch, booleans as 0/1. Every statement goes through `prepare_cached`.
 
 use super::{
-    AccessLogEntry, Attention, AttentionRecord, ChangeReceipt, DocumentSave, NewQuarantine,
-    Projection, QuarantineRow, RecordQuery, StoredDocument, SyncHeads, UnsyncedRecord,
+    AccessLogEntry, Attention, AttentionRecord, ChangeReceipt, DocumentSave, HeldBackRow,
+    NewHeldBack, NewQuarantine, Projection, QuarantineRow, RecordQuery, StoredDocument, SyncHeads,
+    UnsyncedRecord,
 };
 use crate::domain::{OfficerId, RecordId, RecordKind, Status};
 use rusqlite::types::{Type, Value};
@@ -128,6 +129,10 @@ pub(super) fn save(conn: &Connection, s: &DocumentSave) -> rusqlite::Result<()> 
              WHERE id = ?1",
         )?
         .execute(params![id, len])?;
+    }
+
+    if let Some(attention) = &s.attention {
+        set_attention(conn, s.id, Some(attention))?;
     }
 
     conn.prepare_cached("DELETE FROM links WHERE from_id = ?1")?
@@ -255,6 +260,21 @@ pub(super) fn quarantine(conn: &Connection, q: &NewQuarantine) -> rusqlite::Resu
     Ok(())
 }
 
+/// Keeps a feed entry aside.
+pub(super) fn hold_back(conn: &Connection, h: &NewHeldBack) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO held_back (record_id, kind, entry, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        h.record.to_string(),
+        h.kind.as_str(),
+        h.entry,
+        h.reason,
+        h.at
+    ])?;
+    Ok(())
+}
+
 pub(super) fn dismiss_quarantined(conn: &Connection, id: u64) -> rusqlite::Result<bool> {
     let id = i64::try_from(id).unwrap_or(i64::MAX);
     Ok(conn
@@ -315,6 +335,37 @@ fn quarantine_from_row(row: &Row<'_>) -> rusqlite::Result<QuarantineRow> {
             refused: row.get(9)?,
         },
     })
+}
+
+pub(super) fn held_back(conn: &Connection) -> rusqlite::Result<Vec<HeldBackRow>> {
+    conn.prepare_cached("SELECT id, record_id, kind, reason, at FROM held_back ORDER BY id")?
+        .query_map([], |row| {
+            let id: i64 = row.get(0)?;
+            Ok(HeldBackRow {
+                id: u64::try_from(id).unwrap_or(0),
+                entry: NewHeldBack {
+                    record: record_id(row, 1)?,
+                    kind: parsed(row, 2, |s| RecordKind::from_str(s).ok())?,
+                    entry: Vec::new(),
+                    reason: row.get(3)?,
+                    at: row.get(4)?,
+                },
+            })
+        })?
+        .collect()
+}
+
+pub(super) fn count_held_back(conn: &Connection) -> rusqlite::Result<u64> {
+    let n: i64 = conn
+        .prepare_cached("SELECT count(*) FROM held_back")?
+        .query_row([], |row| row.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+pub(super) fn held_back_records(conn: &Connection) -> rusqlite::Result<Vec<RecordId>> {
+    conn.prepare_cached("SELECT DISTINCT record_id FROM held_back ORDER BY record_id")?
+        .query_map([], |row| record_id(row, 0))?
+        .collect()
 }
 
 pub(super) fn unsynced(conn: &Connection, limit: u32) -> rusqlite::Result<Vec<UnsyncedRecord>> {

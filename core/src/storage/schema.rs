@@ -28,7 +28,7 @@ pub(super) trait ConnectionInitializer {
 pub(super) struct FieldbookSchema;
 
 impl ConnectionInitializer for FieldbookSchema {
-    const END_VERSION: u32 = 4;
+    const END_VERSION: u32 = 5;
 
     fn init(&self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
         tx.execute_batch(include_str!("../../sql/schema.sql"))
@@ -44,6 +44,9 @@ impl ConnectionInitializer for FieldbookSchema {
                 .map_err(super::classify),
             3 => tx
                 .execute_batch(include_str!("../../sql/upgrade_v3_to_v4.sql"))
+                .map_err(super::classify),
+            4 => tx
+                .execute_batch(include_str!("../../sql/upgrade_v4_to_v5.sql"))
                 .map_err(super::classify),
             other => Err(StoreError::Corrupt {
                 detail: format!("schema version {other} has no upgrade path"),
@@ -102,7 +105,7 @@ pub(super) fn user_version(conn: &Connection) -> Result<u32, StoreError> {
     })
 }
 
-fn check_not_too_new<I: ConnectionInitializer>(found: u32) -> Result<(), StoreError> {
+pub(super) fn check_not_too_new<I: ConnectionInitializer>(found: u32) -> Result<(), StoreError> {
     if found > I::END_VERSION {
         Err(StoreError::TooNew {
             found,

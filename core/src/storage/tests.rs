@@ -1,7 +1,8 @@
 //! Tests of the store against real encrypted SQLite files in temporary directories: no mocks.
 
 use super::*;
-use std::path::PathBuf;
+use schema::ConnectionInitializer;
+use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 
 const DAY_MS: i64 = 86_400_000;
@@ -58,6 +59,7 @@ fn full_save(p: Projection, bytes: &[u8]) -> DocumentSave {
         expected_heads: None,
         heads: vec![0xAB; 32],
         projection: p,
+        attention: None,
     }
 }
 
@@ -393,7 +395,7 @@ fn a_store_from_a_newer_build_is_refused_as_too_new_and_left_alone() {
             err,
             StoreError::TooNew {
                 found: 99,
-                supported: 4
+                supported: schema::FieldbookSchema::END_VERSION
             }
         ),
         "{err:?}"
@@ -415,7 +417,7 @@ fn an_open_store_uses_wal_full_sync_foreign_keys_and_the_current_version() {
     assert_eq!(pragma("synchronous"), "Integer(2)", "2 is FULL");
     assert_eq!(pragma("foreign_keys"), "Integer(1)");
     assert_eq!(pragma("busy_timeout"), "Integer(5000)");
-    assert_eq!(pragma("user_version"), "Integer(4)");
+    assert_eq!(pragma("user_version"), "Integer(5)");
 }
 
 #[test]
@@ -484,7 +486,7 @@ fn a_frozen_v1_store_upgrades_to_the_schema_of_a_fresh_store_and_keeps_its_rows(
     let upgraded = Store::open(&path, &key(), false).unwrap();
     let (_fresh_dir, _fresh_path, fresh) = new_store();
     let (objects, version) = schema_of(&upgraded.conn);
-    assert_eq!(version, 4);
+    assert_eq!(version, i64::from(schema::FieldbookSchema::END_VERSION));
     assert_eq!((objects, version), schema_of(&fresh.conn));
 
     let crime = RecordId(uuid::Uuid::parse_str("0192f3c4-0000-7000-8000-000000000001").unwrap());
@@ -959,7 +961,7 @@ fn a_frozen_v2_store_upgrades_to_the_schema_of_a_fresh_store_and_keeps_its_rows(
     let upgraded = Store::open(&path, &key(), false).unwrap();
     let (_fresh_dir, _fresh_path, fresh) = new_store();
     let (objects, version) = schema_of(&upgraded.conn);
-    assert_eq!(version, 4);
+    assert_eq!(version, i64::from(schema::FieldbookSchema::END_VERSION));
     assert_eq!((objects, version), schema_of(&fresh.conn));
 
     let crime = RecordId(uuid::Uuid::parse_str("0192f3c4-0000-7000-8000-000000000001").unwrap());
@@ -1144,6 +1146,7 @@ fn a_failing_item_rolls_back_the_whole_sync_write_with_its_cursor_and_receipts()
                 received_at: T0,
             },
         ],
+        held_back: vec![held(rid(3), "not-a-document")],
         evictions: Vec::new(),
         meta: vec![("sync.cursor".into(), "12".into())],
     };
@@ -1161,6 +1164,11 @@ fn a_failing_item_rolls_back_the_whole_sync_write_with_its_cursor_and_receipts()
     assert!(store.load(rid(2)).unwrap().is_none());
     assert!(store.receipts(rid(1)).unwrap().is_empty());
     assert_eq!(store.count_unsynced().unwrap(), 1, "server heads unchanged");
+    assert_eq!(
+        store.count_held_back().unwrap(),
+        0,
+        "nothing held back either"
+    );
 }
 
 #[test]
@@ -1218,7 +1226,7 @@ fn a_frozen_v3_store_upgrades_to_the_schema_of_a_fresh_store_and_keeps_its_rows(
     let upgraded = Store::open(&path, &key(), false).unwrap();
     let (_fresh_dir, _fresh_path, fresh) = new_store();
     let (objects, version) = schema_of(&upgraded.conn);
-    assert_eq!(version, 4);
+    assert_eq!(version, i64::from(schema::FieldbookSchema::END_VERSION));
     assert_eq!((objects, version), schema_of(&fresh.conn));
 
     let crime = rid(1);
@@ -1331,4 +1339,240 @@ fn a_dismissed_quarantine_id_is_never_given_to_another_item() {
         "ids are never reused: {now:?} after {ids:?}"
     );
     assert_eq!(store.count_quarantined().unwrap(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema v5: held-back feed entries
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_frozen_v4_store_upgrades_to_the_schema_of_a_fresh_store_and_keeps_its_rows() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("v4.db");
+    let v4 = open_keyed(&path, &key(), true).unwrap();
+    v4.execute_batch(include_str!("../../sql/tests/create_v4_db.sql"))
+        .unwrap();
+    drop(v4);
+
+    let upgraded = Store::open(&path, &key(), false).unwrap();
+    let (_fresh_dir, _fresh_path, fresh) = new_store();
+    let (objects, version) = schema_of(&upgraded.conn);
+    assert_eq!(version, 5);
+    assert_eq!((objects, version), schema_of(&fresh.conn));
+
+    let crime = rid(1);
+    let doc = upgraded.load(crime).unwrap().unwrap();
+    assert_eq!((doc.bytes, doc.chunks), (vec![1, 2, 3, 4, 5, 6], 2));
+    assert_eq!(upgraded.receipts(crime).unwrap().len(), 1);
+    assert_eq!(upgraded.meta("sync.cursor").unwrap().as_deref(), Some("7"));
+    assert_eq!(upgraded.attention().unwrap().len(), 1);
+    let quarantined = upgraded.quarantined().unwrap();
+    assert_eq!(quarantined.len(), 1);
+    assert_eq!(quarantined[0].entry.rule, "policy-submitted-locked");
+    // Nothing was held back before v5.
+    assert_eq!(upgraded.count_held_back().unwrap(), 0);
+    assert!(upgraded.held_back().unwrap().is_empty());
+}
+
+fn held(record: RecordId, reason: &str) -> NewHeldBack {
+    NewHeldBack {
+        record,
+        kind: RecordKind::CrimeReport,
+        entry: b"the entry as received".to_vec(),
+        reason: reason.into(),
+        at: T0,
+    }
+}
+
+#[test]
+fn held_back_entries_are_kept_in_the_order_they_came_with_the_rest_of_the_sync_write() {
+    let (_dir, path, mut store) = new_store();
+    store
+        .apply_sync(&SyncWrite {
+            held_back: vec![
+                held(rid(2), "change-not-applied"),
+                held(rid(1), "not-a-record"),
+            ],
+            meta: vec![("sync.cursor".into(), "9".into())],
+            ..SyncWrite::default()
+        })
+        .unwrap();
+    drop(store);
+
+    let store = Store::open(&path, &key(), false).unwrap();
+    let rows = store.held_back().unwrap();
+    let kept: Vec<(RecordId, &str, i64)> = rows
+        .iter()
+        .map(|r| (r.entry.record, r.entry.reason.as_str(), r.entry.at))
+        .collect();
+    assert_eq!(
+        kept,
+        vec![
+            (rid(2), "change-not-applied", T0),
+            (rid(1), "not-a-record", T0)
+        ]
+    );
+    assert!(rows[0].id < rows[1].id, "oldest first");
+    assert_eq!(store.count_held_back().unwrap(), 2);
+    assert_eq!(store.held_back_records().unwrap(), vec![rid(1), rid(2)]);
+    assert_eq!(store.meta("sync.cursor").unwrap().as_deref(), Some("9"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// An empty file, a lost write-ahead log
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn an_empty_file_is_refused_without_create_and_stays_empty() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("fieldbook.db");
+    std::fs::write(&path, b"").unwrap();
+
+    for _ in 0..2 {
+        let err = Store::open(&path, &key(), false).unwrap_err();
+        assert!(matches!(err, StoreError::Empty), "{err:?}");
+    }
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("fieldbook.db")]);
+}
+
+/// A copy of the store at `path` as a crash would leave it while `store` is open: the store
+/// file and, unless `with_wal` is false, its write-ahead log.
+fn crashed_copy(path: &Path, with_wal: bool) -> (TempDir, PathBuf) {
+    let dir = TempDir::new().unwrap();
+    let copy = dir.path().join("crashed.db");
+    std::fs::copy(path, &copy).unwrap();
+    if with_wal {
+        std::fs::copy(wal_path(path), wal_path(&copy)).unwrap();
+    }
+    (dir, copy)
+}
+
+#[test]
+fn a_store_whose_wal_is_gone_after_an_unclean_close_is_refused_untouched_until_the_wal_is_back() {
+    let (_dir, path, mut store) = new_store();
+    store
+        .save(&full_save(
+            projection(rid(1), RecordKind::CrimeReport),
+            b"one",
+        ))
+        .unwrap();
+    drop(store);
+    let mut store = Store::open(&path, &key(), false).unwrap();
+    store
+        .save(&full_save(
+            projection(rid(2), RecordKind::CrimeReport),
+            b"two",
+        ))
+        .unwrap();
+    // A crash now: the second save is acknowledged and only in the -wal file.
+    let (_crash_dir, crashed) = crashed_copy(&path, true);
+    drop(store);
+    let wal = std::fs::read(wal_path(&crashed)).unwrap();
+    std::fs::remove_file(wal_path(&crashed)).unwrap();
+    let before = std::fs::read(&crashed).unwrap();
+
+    for _ in 0..2 {
+        let err = Store::open(&crashed, &key(), false).unwrap_err();
+        assert!(matches!(err, StoreError::WalMissing), "{err:?}");
+        assert!(err.to_string().contains("put the -wal file back"), "{err}");
+        assert_unchanged(&crashed, &before);
+    }
+
+    std::fs::write(wal_path(&crashed), &wal).unwrap();
+    let store = Store::open(&crashed, &key(), false).unwrap();
+    assert_eq!(store.load(rid(2)).unwrap().unwrap().bytes, b"two");
+    assert_eq!(store.count().unwrap(), 2);
+}
+
+#[test]
+fn a_cleanly_closed_store_opens_without_its_wal_and_a_crashed_one_with_it() {
+    let (_dir, path, mut store) = new_store();
+    store
+        .save(&full_save(
+            projection(rid(1), RecordKind::CrimeReport),
+            b"one",
+        ))
+        .unwrap();
+    let (_crash_dir, crashed) = crashed_copy(&path, true);
+    drop(store);
+    assert!(!wal_path(&path).exists(), "a clean close folds the log in");
+    assert_eq!(
+        Store::open(&path, &key(), false).unwrap().count().unwrap(),
+        1
+    );
+    // After a crash with the log intact, SQLite recovers it; the next clean close ends it.
+    let store = Store::open(&crashed, &key(), false).unwrap();
+    assert_eq!(store.load(rid(1)).unwrap().unwrap().bytes, b"one");
+    drop(store);
+    std::fs::remove_file(wal_path(&crashed)).ok();
+    assert_eq!(
+        Store::open(&crashed, &key(), false)
+            .unwrap()
+            .count()
+            .unwrap(),
+        1
+    );
+}
+
+#[test]
+fn with_two_handles_open_only_the_last_to_close_ends_the_session() {
+    let (_dir, path, mut writer) = new_store();
+    let reader = Store::open(&path, &key(), false).unwrap();
+    writer
+        .save(&full_save(
+            projection(rid(1), RecordKind::CrimeReport),
+            b"one",
+        ))
+        .unwrap();
+    drop(writer);
+    // The reader is still open: a crash now, and a lost log, must still be known.
+    let (_crash_dir, crashed) = crashed_copy(&path, false);
+    let err = Store::open(&crashed, &key(), false).unwrap_err();
+    assert!(matches!(err, StoreError::WalMissing), "{err:?}");
+    assert_eq!(reader.count().unwrap(), 1);
+    drop(reader);
+    assert!(
+        !wal_path(&path).exists(),
+        "the last handle folded the log in"
+    );
+    assert_eq!(
+        Store::open(&path, &key(), false).unwrap().count().unwrap(),
+        1
+    );
+}
+
+#[test]
+fn accepting_a_lost_wal_opens_the_store_as_its_file_holds_it() {
+    let (_dir, path, mut store) = new_store();
+    store
+        .save(&full_save(
+            projection(rid(1), RecordKind::CrimeReport),
+            b"one",
+        ))
+        .unwrap();
+    drop(store);
+    let mut store = Store::open(&path, &key(), false).unwrap();
+    store
+        .save(&full_save(
+            projection(rid(2), RecordKind::CrimeReport),
+            b"two",
+        ))
+        .unwrap();
+    let (_crash_dir, crashed) = crashed_copy(&path, false);
+    drop(store);
+
+    let err = Store::accept_lost_wal(&crashed, &DatabaseKey::Raw([8u8; 32])).unwrap_err();
+    assert!(matches!(err, StoreError::KeyRejected), "{err:?}");
+    Store::accept_lost_wal(&crashed, &key()).unwrap();
+    let store = Store::open(&crashed, &key(), false).unwrap();
+    assert_eq!(store.load(rid(1)).unwrap().unwrap().bytes, b"one");
+    assert!(
+        store.load(rid(2)).unwrap().is_none(),
+        "it was only in the lost log"
+    );
 }

@@ -5,19 +5,21 @@
 //! It owns no connection and no store: the [`crate::Device`] hands it the outbox and the loaded
 //! documents a response touches, commits what it returns, and does the network calls. So every
 //! rule here (what to push, what an outcome means, when a record may be evicted, when repair is
-//! needed) is tested with hand-built responses and no network.
+//! needed, when a feed entry is held back instead of applied: [`super::held_back`]) is tested
+//! with hand-built responses and no network.
 //!
 //! Must not: read the clock (the caller passes `now`), touch SQLite, or drop a record that holds
 //! changes the server has not acknowledged, except into the quarantine, in the same write, when
 //! the server refused them for good ([`super::quarantine`]).
 
+use super::held_back::{HoldReason, apply_changes, check_record};
 use super::quarantine::{self, Disposition, Refusal};
 use super::wire::{self, FeedEntry, Hash, PushOutcome, RecordPush, SyncRequest, SyncResponse};
 use crate::Error;
 use crate::device::{Loaded, document_save};
 use crate::doc::RecordDoc;
 use crate::domain::{RecordId, RecordKind, Timestamp};
-use crate::storage::{ChangeReceipt, SyncWrite};
+use crate::storage::{ChangeReceipt, NewHeldBack, SyncWrite};
 use crate::workflow::policy::Writer;
 use automerge::{ActorId, Change, ChangeHash, ReadDoc};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -78,15 +80,16 @@ impl PendingRecord {
             .filter(|h| am.get_change_by_hash(h).is_some())
             .copied()
             .collect();
-        let changes = am
-            .get_changes(&have)
-            .into_iter()
-            .map(|c| PendingChange {
-                hash: c.hash(),
-                bytes: c.raw_bytes().to_vec(),
-                operations: c.len(),
-            })
-            .collect();
+        let changes = crate::doc::guarded("listing its changes to push", || {
+            am.get_changes(&have)
+                .into_iter()
+                .map(|c| PendingChange {
+                    hash: c.hash(),
+                    bytes: c.raw_bytes().to_vec(),
+                    operations: c.len(),
+                })
+                .collect()
+        })?;
         Ok(PendingRecord {
             id,
             kind: doc.kind()?,
@@ -152,6 +155,8 @@ pub struct ResponseTally {
     pub evictions_kept: u32,
     /// Feed entries (records) in the page.
     pub records: u32,
+    /// Feed entries held back, not applied ([`super::held_back`]).
+    pub held_back: u32,
 }
 
 /// What the device must do with a response: commit `write` in one transaction, then put
@@ -182,6 +187,11 @@ pub struct SyncSession {
     /// Changes of records pushed in parts whose earlier parts the server accepted in this run.
     partly_accepted: HashMap<RecordId, Vec<ChangeHash>>,
     repairs: BTreeMap<RecordId, Option<RecordKind>>,
+    /// Records with held-back entries (stored, or held back in this run): never repaired
+    /// automatically; their entries that build on what was held back are held back too.
+    held: BTreeSet<RecordId>,
+    /// Records on the device whose stored document cannot be read: nothing is applied to them.
+    unreadable: BTreeSet<RecordId>,
 }
 
 impl SyncSession {
@@ -214,7 +224,22 @@ impl SyncSession {
             accepted: HashMap::new(),
             partly_accepted: HashMap::new(),
             repairs: BTreeMap::new(),
+            held: BTreeSet::new(),
+            unreadable: BTreeSet::new(),
         }
+    }
+
+    /// Records that have feed entries held back from earlier syncs ([`super::held_back`]).
+    pub fn with_held_back(mut self, records: impl IntoIterator<Item = RecordId>) -> SyncSession {
+        self.held.extend(records);
+        self
+    }
+
+    /// Names a record of [`SyncSession::records_needed`] that is on the device but whose stored
+    /// document cannot be read: entries for it are held back, never applied over it.
+    pub fn mark_unreadable(&mut self, record: RecordId) {
+        self.unreadable.insert(record);
+        self.held.insert(record);
     }
 
     /// Asks for feed pages of at most `limit` changes.
@@ -278,8 +303,11 @@ impl SyncSession {
     }
 
     /// Interprets the response to the last request. `local` holds the documents of
-    /// [`SyncSession::records_needed`] that are on the device. On error nothing is to be
-    /// written and the documents must be dropped (they may be half-applied); the run ends.
+    /// [`SyncSession::records_needed`] that are on the device (those that could not be read
+    /// were named by [`SyncSession::mark_unreadable`]). Each feed entry is independent: one that
+    /// cannot be applied is held back ([`super::held_back`]) and its record left as stored,
+    /// while the other entries and the cursor apply. On error nothing is to be written and the
+    /// documents must be dropped (they may be half-applied); the run ends.
     pub fn receive(
         &mut self,
         response: SyncResponse,
@@ -290,101 +318,72 @@ impl SyncSession {
         let mut tally = ResponseTally::default();
         let refused = self.push_results(&response.results, &mut write, &mut tally);
 
-        // Feed entries, applied to the documents in memory; saved together below.
-        let mut touched: BTreeSet<RecordId> = BTreeSet::new();
-        let mut entry_heads: HashMap<RecordId, Vec<Hash>> = HashMap::new();
+        // Feed entries, each applied to its document in memory; saved together below.
+        let mut page = PageState::default();
         let wire::FeedPage {
             entries,
             cursor: page_cursor,
             more: page_more,
         } = response.page;
         for entry in entries {
-            match entry {
-                FeedEntry::Changes {
-                    record,
-                    kind,
-                    changes,
-                    heads,
-                } => {
-                    tally.records += 1;
-                    write.evictions.retain(|r| *r != record);
-                    let Some(local_record) = local.get_mut(&record) else {
-                        // Not here (evicted, or never received whole): fetch it by repair.
-                        self.repairs.insert(record, Some(kind));
-                        continue;
-                    };
-                    check_kind(record, kind, &local_record.loaded.doc)?;
-                    for change in changes {
-                        let hash = change_hash(&change.bytes.0)?;
-                        local_record.loaded.doc.apply_changes(&change.bytes.0)?;
-                        write.receipts.push(ChangeReceipt {
-                            record,
-                            hash: hash.0.to_vec(),
-                            received_at: change.received_at,
-                        });
-                        tally.changes += 1;
-                    }
-                    touched.insert(record);
-                    entry_heads.insert(record, heads);
-                }
-                FeedEntry::Snapshot {
-                    record,
-                    kind,
-                    document,
-                    heads,
-                    receipts,
-                } => {
-                    tally.records += 1;
-                    tally.snapshots += 1;
-                    write.evictions.retain(|r| *r != record);
-                    let mut incoming = RecordDoc::load(&document.0, &self.actor)?;
-                    check_kind(record, kind, &incoming)?;
-                    if incoming.hydrate()?.id() != record {
-                        return Err(Error::Protocol(format!(
-                            "the snapshot of {record} holds another record"
-                        )));
-                    }
-                    match local.get_mut(&record) {
-                        Some(existing) => {
-                            check_kind(record, kind, &existing.loaded.doc)?;
-                            existing.loaded.doc.merge(&mut incoming)?;
-                        }
-                        None => {
-                            let loaded = Loaded {
-                                doc: incoming,
-                                chunks: 0,
-                            };
-                            local.insert(record, LocalRecord::new(loaded, None));
-                        }
-                    }
-                    for r in receipts {
-                        write.receipts.push(ChangeReceipt {
-                            record,
-                            hash: r.hash.0,
-                            received_at: r.received_at,
-                        });
-                    }
-                    touched.insert(record);
-                    entry_heads.insert(record, heads);
-                }
+            let (record, kind) = match &entry {
                 FeedEntry::Evict { record } => {
                     tally.records += 1;
                     tally.evictions += 1;
-                    if !write.evictions.contains(&record) {
-                        write.evictions.push(record);
+                    if !write.evictions.contains(record) {
+                        write.evictions.push(*record);
                     }
+                    continue;
+                }
+                FeedEntry::Changes { record, kind, .. }
+                | FeedEntry::Snapshot { record, kind, .. } => (*record, *kind),
+            };
+            tally.records += 1;
+            write.evictions.retain(|r| *r != record);
+            match self.apply_entry(&entry, &mut local, &mut page) {
+                Applied::Yes => page.applied.entry(record).or_default().push(entry),
+                Applied::NotHere => {
+                    // Not here (evicted, or never received whole): fetch it by repair.
+                    self.repairs.insert(record, Some(kind));
+                }
+                Applied::No { reason, touched } => {
+                    if touched {
+                        // The document may hold part of the entry: drop it, and with it what
+                        // this page applied to it before; the store keeps the record as it was.
+                        local.remove(&record);
+                        page.forget(record);
+                        for earlier in page.applied.remove(&record).unwrap_or_default() {
+                            page.hold(earlier, HoldReason::RecordHeldBack);
+                        }
+                    }
+                    page.hold(entry, reason);
+                    self.held.insert(record);
                 }
             }
         }
 
-        for id in touched {
+        for id in std::mem::take(&mut page.touched) {
             let Some(local_record) = local.get_mut(&id) else {
                 continue;
             };
-            if let Some(save) = document_save(id, &mut local_record.loaded, now, None)? {
-                write.saves.push(save);
-            }
-            let heads = entry_heads.remove(&id).unwrap_or_default();
+            let save = match document_save(id, &mut local_record.loaded, now, None) {
+                Ok(save) => save,
+                Err(e) => {
+                    tracing::warn!(record = %id, error = %e, "a record updated from the feed cannot be saved; its entries are held back");
+                    local.remove(&id);
+                    page.forget(id);
+                    for entry in page.applied.remove(&id).unwrap_or_default() {
+                        page.hold(entry, HoldReason::ChangeNotApplied);
+                    }
+                    self.held.insert(id);
+                    continue;
+                }
+            };
+            write.saves.extend(save);
+            write
+                .receipts
+                .extend(page.receipts.remove(&id).unwrap_or_default());
+            let heads = page.entry_heads.remove(&id).unwrap_or_default();
             let server: Vec<ChangeHash> = heads
                 .iter()
                 .map(ChangeHash::try_from)
@@ -397,12 +396,43 @@ impl SyncSession {
                 continue;
             }
             let server = match self.accepted.get(&id) {
-                Some(pushed) => union_heads(doc, pushed, &server)?,
+                Some(pushed) => match union_heads(doc, pushed, &server) {
+                    Ok(heads) => heads,
+                    Err(e) => {
+                        // Left as it was: the record's changes are pushed again (harmless).
+                        tracing::warn!(record = %id, error = %e, "cannot find what the server holds");
+                        continue;
+                    }
+                },
                 None => server,
             };
             local_record.server_heads = Some(server.clone());
             write.server_heads.push((id, heads_bytes(&server)));
         }
+        for entries in page.applied.values() {
+            for entry in entries {
+                match entry {
+                    FeedEntry::Changes { changes, .. } => {
+                        tally.changes += u32::try_from(changes.len()).unwrap_or(u32::MAX);
+                    }
+                    FeedEntry::Snapshot { .. } => tally.snapshots += 1,
+                    FeedEntry::Evict { .. } => {}
+                }
+            }
+        }
+        tally.held_back = u32::try_from(page.held.len()).unwrap_or(u32::MAX);
+        write
+            .held_back
+            .extend(page.held.into_iter().map(|(entry, reason)| {
+                let (record, kind) = entry_record(&entry);
+                NewHeldBack {
+                    record,
+                    kind,
+                    entry: wire::encode(&entry),
+                    reason: reason.code().to_owned(),
+                    at: now.millis(),
+                }
+            }));
 
         // Records refused for good, last: rebuilt from the newest server version known, this
         // page's changes included, so what is re-applied is judged against that version.
@@ -435,6 +465,107 @@ impl SyncSession {
             records: local,
             tally,
         })
+    }
+
+    /// Applies one changes or snapshot entry to the documents in memory.
+    fn apply_entry(
+        &self,
+        entry: &FeedEntry,
+        local: &mut HashMap<RecordId, LocalRecord>,
+        page: &mut PageState,
+    ) -> Applied {
+        let untouched = |reason| Applied::No {
+            reason,
+            touched: false,
+        };
+        let touched = |reason| Applied::No {
+            reason,
+            touched: true,
+        };
+        match entry {
+            FeedEntry::Changes {
+                record,
+                kind,
+                changes,
+                heads,
+            } => {
+                if self.unreadable.contains(record) {
+                    return untouched(HoldReason::RecordUnreadable);
+                }
+                let held = self.held.contains(record);
+                let Some(local_record) = local.get_mut(record) else {
+                    return if held {
+                        untouched(HoldReason::RecordHeldBack)
+                    } else {
+                        Applied::NotHere
+                    };
+                };
+                let doc = &mut local_record.loaded.doc;
+                if held && !builds_on(doc.automerge(), changes) {
+                    // Its dependencies are among what was held back: it waits with them.
+                    return untouched(HoldReason::RecordHeldBack);
+                }
+                match apply_changes(*record, *kind, doc, changes) {
+                    Ok(receipts) => {
+                        page.receipts.entry(*record).or_default().extend(receipts);
+                        page.touched.insert(*record);
+                        page.entry_heads.insert(*record, heads.clone());
+                        Applied::Yes
+                    }
+                    Err(reason) => touched(reason),
+                }
+            }
+            FeedEntry::Snapshot {
+                record,
+                kind,
+                document,
+                heads,
+                receipts,
+            } => {
+                if self.unreadable.contains(record) {
+                    return untouched(HoldReason::RecordUnreadable);
+                }
+                let Ok(mut incoming) = RecordDoc::load(&document.0, &self.actor) else {
+                    return untouched(HoldReason::NotADocument);
+                };
+                if let Err(reason) = check_record(*record, *kind, &mut incoming) {
+                    return untouched(reason);
+                }
+                match local.get_mut(record) {
+                    Some(existing) => {
+                        let doc = &mut existing.loaded.doc;
+                        if doc.kind().ok() != Some(*kind) {
+                            return untouched(HoldReason::NotARecord);
+                        }
+                        if doc.merge(&mut incoming).is_err() {
+                            return touched(HoldReason::ChangeNotApplied);
+                        }
+                        if let Err(reason) = check_record(*record, *kind, doc) {
+                            return touched(reason);
+                        }
+                    }
+                    None => {
+                        let loaded = Loaded {
+                            doc: incoming,
+                            chunks: 0,
+                        };
+                        local.insert(*record, LocalRecord::new(loaded, None));
+                    }
+                }
+                page.receipts
+                    .entry(*record)
+                    .or_default()
+                    .extend(receipts.iter().map(|r| ChangeReceipt {
+                        record: *record,
+                        hash: r.hash.0.clone(),
+                        received_at: r.received_at,
+                    }));
+                page.touched.insert(*record);
+                page.entry_heads.insert(*record, heads.clone());
+                Applied::Yes
+            }
+            FeedEntry::Evict { .. } => Applied::Yes,
+        }
     }
 
     /// Takes the push results into `write`; returns the refusals that are final, for
@@ -568,8 +699,13 @@ impl SyncSession {
 
     /// Records to repair with automerge's sync protocol once the feed is caught up, with their
     /// kind when known.
+    /// Records with held-back entries are left out: a repair would fetch the same bytes.
     pub fn repairs(&self) -> Vec<(RecordId, Option<RecordKind>)> {
-        self.repairs.iter().map(|(id, kind)| (*id, *kind)).collect()
+        self.repairs
+            .iter()
+            .filter(|(id, _)| !self.held.contains(id))
+            .map(|(id, kind)| (*id, *kind))
+            .collect()
     }
 }
 
@@ -632,23 +768,76 @@ fn split(outbox: Vec<PendingRecord>, budget: RequestBudget) -> VecDeque<Vec<Push
     batches
 }
 
-fn check_kind(record: RecordId, kind: RecordKind, doc: &RecordDoc) -> Result<(), Error> {
-    let actual = doc.kind()?;
-    if actual == kind {
-        Ok(())
-    } else {
-        Err(Error::WrongKind {
-            id: record,
-            expected: kind,
-            actual,
-        })
+/// What became of one feed entry.
+enum Applied {
+    /// Applied to its document in memory.
+    Yes,
+    /// The record is not on this device: it is fetched by repair.
+    NotHere,
+    /// Not applied, for `reason`; `touched`: its document may hold part of it and is dropped.
+    No { reason: HoldReason, touched: bool },
+}
+
+/// What one page did so far, per record, until its documents are saved.
+#[derive(Debug, Default)]
+struct PageState {
+    /// Records whose documents changed.
+    touched: BTreeSet<RecordId>,
+    /// The heads the server holds after each record's last entry.
+    entry_heads: HashMap<RecordId, Vec<Hash>>,
+    /// Receipt times of the changes applied.
+    receipts: HashMap<RecordId, Vec<ChangeReceipt>>,
+    /// The entries applied, kept until the page is saved: if a later entry of the same record
+    /// fails, they are held back with it (their document is dropped).
+    applied: HashMap<RecordId, Vec<FeedEntry>>,
+    /// Entries held back, in the order they came.
+    held: Vec<(FeedEntry, HoldReason)>,
+}
+
+impl PageState {
+    /// Forgets what this page applied to `record` (its document was dropped).
+    fn forget(&mut self, record: RecordId) {
+        self.touched.remove(&record);
+        self.entry_heads.remove(&record);
+        self.receipts.remove(&record);
+    }
+
+    fn hold(&mut self, entry: FeedEntry, reason: HoldReason) {
+        let (record, _) = entry_record(&entry);
+        tracing::warn!(record = %record, reason = reason.code(), "a feed entry is held back");
+        self.held.push((entry, reason));
     }
 }
 
-fn change_hash(bytes: &[u8]) -> Result<ChangeHash, Error> {
-    Change::from_bytes(bytes.to_vec())
-        .map(|c| c.hash())
-        .map_err(|e| Error::Protocol(format!("a feed change is not an automerge change: {e}")))
+/// The record (and kind, when the entry says) a feed entry is for.
+fn entry_record(entry: &FeedEntry) -> (RecordId, RecordKind) {
+    match entry {
+        FeedEntry::Changes { record, kind, .. } | FeedEntry::Snapshot { record, kind, .. } => {
+            (*record, *kind)
+        }
+        // Never held back; the kind is not said.
+        FeedEntry::Evict { record } => (*record, RecordKind::Person),
+    }
+}
+
+/// Whether every change's dependencies are in `doc` or earlier in `changes` (bytes that do not
+/// decode are left for [`apply_changes`] to report).
+fn builds_on(doc: &automerge::Automerge, changes: &[wire::ReceivedChange]) -> bool {
+    let mut earlier: BTreeSet<ChangeHash> = BTreeSet::new();
+    for change in changes {
+        let Ok(change) = Change::from_bytes(change.bytes.0.clone()) else {
+            return true;
+        };
+        let known = change
+            .deps()
+            .iter()
+            .all(|d| earlier.contains(d) || doc.get_change_by_hash(d).is_some());
+        if !known {
+            return false;
+        }
+        earlier.insert(change.hash());
+    }
+    true
 }
 
 /// The heads of everything reachable from `a` or `b` (all known to `doc`).
@@ -663,8 +852,7 @@ fn union_heads(
     if all.len() <= 1 {
         return Ok(all);
     }
-    let fork = doc
-        .fork_at(&all)
+    let fork = crate::doc::guarded("finding what the server holds", || doc.fork_at(&all))?
         .map_err(|e| Error::Doc(crate::doc::DocError::Automerge(e)))?;
     Ok(fork.get_heads())
 }

@@ -5,6 +5,12 @@
 //!
 //! Holds no state between requests but the connection pool. The retry schedule is a pure
 //! function ([`RetryPolicy::delay`], [`TransportError::is_retryable`]) tested without a network.
+//!
+//! **Redirects stay at the server.** A request carries an enrolment code, a device token or
+//! person records, and reqwest would follow a redirect anywhere, re-sending the body on a 307 or
+//! 308. A redirect is followed only within the server's own origin (scheme, host and port):
+//! never to another host or port, never from https to http ([`redirect_allowed`]); anything
+//! else is refused before a connection is made ([`TransportError::Redirected`], not retried).
 
 use super::wire::{self, ErrorBody};
 use crate::Error;
@@ -15,6 +21,8 @@ use std::time::Duration;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long opening a connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Redirects followed at most for one request (all within the server's origin).
+const MAX_REDIRECTS: usize = 5;
 
 /// When to retry and how long to wait: exponential backoff with full jitter (the wait before
 /// retry `n` is uniform in `[0, min(cap, base × 2ⁿ)]`).
@@ -93,6 +101,13 @@ pub enum TransportError {
     /// A success whose body is not the expected message.
     #[error("malformed response: {0}")]
     Malformed(String),
+    /// The server redirected the request away from its own origin (or too many times); it was
+    /// not followed, so nothing was sent there.
+    #[error("redirect to {to} refused")]
+    Redirected {
+        /// The origin redirected to (scheme, host, port), or what went wrong.
+        to: String,
+    },
 }
 
 impl TransportError {
@@ -137,6 +152,7 @@ impl From<TransportError> for Error {
             TransportError::TokenExpired => Error::TokenExpired,
             TransportError::Refused { code, message, .. } => Error::ServerRefused { code, message },
             TransportError::Malformed(m) => Error::Protocol(m),
+            TransportError::Redirected { to } => Error::RedirectRefused { to },
         }
     }
 }
@@ -171,9 +187,24 @@ impl HttpTransport {
         token: Option<String>,
         policy: RetryPolicy,
     ) -> Result<HttpTransport, TransportError> {
+        let origin = reqwest::Url::parse(server.trim_end_matches('/'))
+            .map_err(|_| TransportError::Offline("the server address is not a URL".into()))?;
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            let to = attempt.url().origin().ascii_serialization();
+            if attempt.previous().len() > MAX_REDIRECTS {
+                attempt.error(RedirectRefused(format!(
+                    "more than {MAX_REDIRECTS} redirects"
+                )))
+            } else if redirect_allowed(&origin, attempt.url()) {
+                attempt.follow()
+            } else {
+                attempt.error(RedirectRefused(to))
+            }
+        });
         let client = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
+            .redirect(redirects)
             .build()
             .map_err(|e| TransportError::Offline(format!("cannot start the http client: {e}")))?;
         Ok(HttpTransport {
@@ -250,7 +281,13 @@ impl HttpTransport {
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
-        let mut response = request.send().await.map_err(offline)?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| match refused_redirect(&e) {
+                Some(to) => TransportError::Redirected { to },
+                None => offline(e),
+            })?;
         let status = response.status();
         // Read at most MAX_RESPONSE_BYTES: a broken or hostile server cannot exhaust the
         // phone's memory.
@@ -308,6 +345,40 @@ pub fn check_server_url(server: &str) -> Result<String, crate::Error> {
         )),
         _ => Err(bad("the server URL must start with https://")),
     }
+}
+
+/// Whether a redirect from the server at `origin` to `to` may be followed: only within the same
+/// origin (scheme, host and port), so a code, token or record never goes to another server and
+/// never from https to plain http.
+pub fn redirect_allowed(origin: &reqwest::Url, to: &reqwest::Url) -> bool {
+    origin.origin() == to.origin()
+}
+
+/// Why the redirect policy stopped a request (carried through reqwest's error).
+#[derive(Debug)]
+struct RedirectRefused(String);
+
+impl std::fmt::Display for RedirectRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "redirect to {} refused", self.0)
+    }
+}
+
+impl std::error::Error for RedirectRefused {}
+
+/// The origin of a redirect the policy refused, if that is why `e` failed.
+fn refused_redirect(e: &reqwest::Error) -> Option<String> {
+    if !e.is_redirect() {
+        return None;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(inner) = source {
+        if let Some(refused) = inner.downcast_ref::<RedirectRefused>() {
+            return Some(refused.0.clone());
+        }
+        source = inner.source();
+    }
+    Some("another address".into())
 }
 
 /// A reqwest failure without a status: the network, a timeout, a broken connection.

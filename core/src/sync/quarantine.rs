@@ -145,6 +145,8 @@ pub fn keep_refused(
         // Nothing of it is live: every field the officer filled in.
         diff_json(&live_json, &content(&typed))
     };
+    let am = doc.automerge();
+    let document = crate::doc::guarded("keeping the refused document", || am.save())?;
     let entry = NewQuarantine {
         record: typed.id(),
         kind: typed.kind(),
@@ -154,7 +156,7 @@ pub fn keep_refused(
         change: refusal.change.as_ref().map(|h| h.0.clone()),
         at: now.millis(),
         removed: live.is_none(),
-        document: doc.automerge().save(),
+        document,
         refused: serde_json::to_string(&refused).unwrap_or_else(|_| "[]".to_owned()),
     };
     Ok(Kept { entry, live })

@@ -50,7 +50,14 @@ impl RepairRun {
         if self.rounds >= MAX_ROUNDS {
             return None;
         }
-        let message = self.doc.generate_sync_message(&mut self.state)?;
+        let (doc, state) = (&mut self.doc, &mut self.state);
+        let message = crate::doc::guarded("preparing a repair message", || {
+            doc.generate_sync_message(state)
+        })
+        .unwrap_or_else(|e| {
+            tracing::warn!(record = %self.record, error = %e, "a repair cannot go on");
+            None
+        })?;
         self.rounds += 1;
         Some(RepairRequest {
             protocol: wire::PROTOCOL_VERSION,
@@ -60,7 +67,8 @@ impl RepairRun {
         })
     }
 
-    /// Takes the server's answer to the last request.
+    /// Takes the server's answer to the last request. On a [`crate::doc::DocError`] the run's
+    /// copy of the document is unusable and the run must end.
     pub fn receive(&mut self, response: RepairResponse) -> Result<(), Error> {
         let heads = response
             .heads
@@ -75,9 +83,11 @@ impl RepairRun {
         if let Some(message) = response.message {
             let message = sync::Message::decode(&message.0)
                 .map_err(|e| Error::Protocol(format!("a repair message is malformed: {e}")))?;
-            self.doc
-                .receive_sync_message(&mut self.state, message)
-                .map_err(|e| Error::Doc(crate::doc::DocError::Automerge(e)))?;
+            let (doc, state) = (&mut self.doc, &mut self.state);
+            crate::doc::guarded("applying a repair message", || {
+                doc.receive_sync_message(state, message)
+            })?
+            .map_err(|e| Error::Doc(crate::doc::DocError::Automerge(e)))?;
         }
         Ok(())
     }
@@ -87,7 +97,8 @@ impl RepairRun {
         self.rounds
     }
 
-    /// Ends the run: what it learned.
+    /// Ends the run: what it learned. May panic on a document whose changes do not fit
+    /// together: see [`RepairRun::try_finish`].
     pub fn finish(self) -> RepairResult {
         let new_changes = self
             .doc
@@ -95,6 +106,23 @@ impl RepairRun {
             .into_iter()
             .map(|c: Change| c.raw_bytes().to_vec())
             .collect();
+        self.result(new_changes)
+    }
+
+    /// [`RepairRun::finish`], with automerge's panic on an inconsistent document as an error
+    /// (what the device uses).
+    pub fn try_finish(self) -> Result<RepairResult, Error> {
+        let (doc, start) = (&self.doc, &self.start_heads);
+        let new_changes = crate::doc::guarded("listing what a repair brought", || {
+            doc.get_changes(start)
+                .into_iter()
+                .map(|c: Change| c.raw_bytes().to_vec())
+                .collect()
+        })?;
+        Ok(self.result(new_changes))
+    }
+
+    fn result(self, new_changes: Vec<Vec<u8>>) -> RepairResult {
         // The server heads are worth recording only when the device now holds all of them.
         let server_heads = self
             .server_heads
@@ -172,7 +200,7 @@ mod tests {
             let response = server_round(&mut server, &request);
             run.receive(response).unwrap();
         }
-        let result = run.finish();
+        let result = run.try_finish().unwrap();
         assert!(result.complete, "took {} rounds", result.rounds);
         assert_eq!(result.document.get_heads(), server.get_heads());
         assert_eq!(result.new_changes.len(), 1, "the server-only change");

@@ -2,8 +2,11 @@
 //! (`device`), supervision and the review queue (`review`), the device side of sync driven by
 //! hand-built responses and an in-test server (`sync`), the quarantine after a refusal
 //! (`quarantine`), the bounds on untrusted automerge bytes against the fullest honest records
-//! (`bounds`), and every input the fuzz targets found or keep as their corpus (`fuzz`).
+//! (`bounds`), every input the fuzz targets found or keep as their corpus (`fuzz`), and bad bytes
+//! from the server: entries held back, documents that do not compact, automerge's panics as
+//! typed errors (`bad_bytes`).
 
+mod bad_bytes;
 mod bounds;
 mod device;
 mod fuzz;

@@ -371,7 +371,7 @@ fn applying_the_same_page_twice_is_harmless() {
 }
 
 #[test]
-fn a_page_failing_midway_applies_nothing_and_leaves_the_cursor() {
+fn an_entry_that_does_not_load_is_held_back_and_the_rest_of_its_page_applies_with_the_cursor() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("a.fbk");
     let mut a = device(&path);
@@ -384,34 +384,29 @@ fn a_page_failing_midway_applies_nothing_and_leaves_the_cursor() {
     b.import_document(&a.export_document(id).expect("export"))
         .expect("import");
     let a_heads = doc_of(&mut a, id).get_heads();
-    set(&mut b, id, &["narrative=Should not land."]);
-    let before = a.get(id).expect("get");
+    set(&mut b, id, &["narrative=Lands despite the broken entry."]);
+    let broken_id = RecordId::generate();
 
     let mut session = a.begin_sync().expect("session");
     session.next_request().expect("a pull");
     let broken = page(
         vec![
-            changes_entry(&mut b, id, &a_heads),
             FeedEntry::Snapshot {
-                record: RecordId::generate(),
+                record: broken_id,
                 kind: RecordKind::Person,
                 document: Bytes(b"not an automerge document".to_vec()),
                 heads: Vec::new(),
                 receipts: Vec::new(),
             },
+            changes_entry(&mut b, id, &a_heads),
         ],
         77,
     );
-    a.apply_sync_response(&mut session, broken)
-        .expect_err("a broken entry refuses the page");
+    let tally = a
+        .apply_sync_response(&mut session, broken)
+        .expect("one broken entry does not refuse the page");
+    assert_eq!((tally.changes, tally.held_back), (1, 1));
 
-    assert_eq!(a.get(id).expect("get"), before, "memory holds no half page");
-    let status = a.sync_status().expect("status");
-    assert_eq!(status.cursor, 0);
-    assert!(
-        a.receipts(id).expect("receipts").len() == 1,
-        "only the push's"
-    );
     drop(a);
     let mut reopened = Device::open(
         &path,
@@ -421,8 +416,17 @@ fn a_page_failing_midway_applies_nothing_and_leaves_the_cursor() {
         )),
     )
     .expect("open");
-    assert_eq!(reopened.get(id).expect("get"), before);
-    assert_eq!(reopened.sync_status().expect("status").cursor, 0);
+    assert_eq!(reopened.get(id).expect("get"), b.get(id).expect("get"));
+    assert!(matches!(reopened.get(broken_id), Err(Error::NotFound(_))));
+    let status = reopened.sync_status().expect("status");
+    assert_eq!((status.cursor, status.held_back), (77, 1));
+    let held = reopened.held_back().expect("held back");
+    assert_eq!(
+        held.iter()
+            .map(|h| (h.record, h.kind, h.reason.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(broken_id, RecordKind::Person, "not-a-document")]
+    );
 }
 
 #[test]

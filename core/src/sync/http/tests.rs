@@ -1,8 +1,11 @@
-//! The retry schedule as pure functions, and the transport against a tiny HTTP responder on
-//! 127.0.0.1 written here (a fixed HTTP/1.1 answer per connection; bounded, self-stopping).
+//! The retry schedule and the redirect rule as pure functions, and the transport against tiny
+//! HTTP responders on 127.0.0.1 written here (a fixed HTTP/1.1 answer per connection; bounded,
+//! stopped by the test), two of them on different ports for redirects across origins.
 
 use super::*;
 use crate::domain::RecordId;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -218,4 +221,156 @@ async fn a_server_that_is_not_listening_is_offline_after_the_last_attempt() {
         .expect("bounded")
         .unwrap_err();
     assert!(matches!(err, TransportError::Offline(_)), "{err:?}");
+}
+
+#[test]
+fn a_redirect_is_followed_only_within_the_servers_own_origin() {
+    let origin = reqwest::Url::parse("https://sync.example.police.uk").unwrap();
+    let cases = [
+        ("https://sync.example.police.uk/v1/sync-moved", true),
+        ("https://sync.example.police.uk:443/v1/sync", true),
+        ("http://sync.example.police.uk/v1/sync", false),
+        ("https://sync.example.police.uk:8443/v1/sync", false),
+        ("https://elsewhere.example/v1/sync", false),
+        (
+            "https://sync.example.police.uk.elsewhere.example/v1/sync",
+            false,
+        ),
+    ];
+    for (to, allowed) in cases {
+        let to = reqwest::Url::parse(to).unwrap();
+        assert_eq!(redirect_allowed(&origin, &to), allowed, "{to}");
+    }
+}
+
+/// Answers every connection with a `307` to `location`, counting the requests it reads, until
+/// the returned handle is aborted.
+async fn redirecting(location: String) -> (String, Arc<AtomicUsize>, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&seen);
+    let task = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            read_request(&mut socket).await;
+            counter.fetch_add(1, Ordering::SeqCst);
+            let head = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = socket.write_all(head.as_bytes()).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    (format!("http://{addr}"), seen, task)
+}
+
+/// Accepts connections and keeps what each sent, until the returned handle is aborted.
+async fn recording() -> (
+    String,
+    Arc<Mutex<Vec<Vec<u8>>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = Arc::clone(&seen);
+    let task = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let request = read_request(&mut socket).await;
+            kept.lock().unwrap().push(request);
+            let _ = socket
+                .write_all(b"HTTP/1.1 500 X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await;
+        }
+    });
+    (format!("http://{addr}"), seen, task)
+}
+
+fn enrolment() -> wire::EnrolRequest {
+    wire::EnrolRequest {
+        protocol: wire::PROTOCOL_VERSION,
+        code: "SECRET-CODE-7".into(),
+        actors: vec!["00".repeat(16)],
+        label: "phone".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_refused_and_the_code_never_reaches_it() {
+    let (elsewhere, received, elsewhere_task) = recording().await;
+    let (server, asked, server_task) = redirecting(format!("{elsewhere}/v1/enrol")).await;
+    let transport = HttpTransport::new(&server, Some("device-token".into()), tiny()).unwrap();
+
+    let err = tokio::time::timeout(Duration::from_secs(10), transport.enrol(&enrolment()))
+        .await
+        .expect("bounded")
+        .unwrap_err();
+    assert_eq!(
+        err,
+        TransportError::Redirected {
+            to: elsewhere.clone()
+        }
+    );
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        1,
+        "a refused redirect is not retried"
+    );
+    let message = Error::from(err).to_string();
+    assert!(
+        message.contains(&format!("redirected the request to {elsewhere}"))
+            && message.contains("nothing was sent there"),
+        "{message}"
+    );
+    // A followed redirect would have connected before the request returned: none did.
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "nothing reached the other origin"
+    );
+    server_task.abort();
+    elsewhere_task.abort();
+}
+
+#[tokio::test]
+async fn a_redirect_within_the_servers_origin_is_followed() {
+    let answer = wire::EnrolResponse {
+        device_id: "dev-1".into(),
+        token: "t".into(),
+        officer: crate::domain::OfficerId::new("PC1").unwrap(),
+        role: crate::domain::Role::Officer,
+        team: None,
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let body = wire::encode(&answer);
+    let task = tokio::spawn(async move {
+        let mut paths = Vec::new();
+        for moved in [true, false] {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let request = read_request(&mut socket).await;
+            let text = String::from_utf8_lossy(&request).to_string();
+            paths.push(text.split_whitespace().nth(1).unwrap_or("").to_owned());
+            let reply = if moved {
+                b"HTTP/1.1 307 X\r\nlocation: /v1/enrol-here\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_vec()
+            } else {
+                let mut r = format!(
+                    "HTTP/1.1 200 X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                r.extend_from_slice(&body);
+                r
+            };
+            socket.write_all(&reply).await.unwrap();
+            socket.shutdown().await.unwrap();
+        }
+        paths
+    });
+    let transport = HttpTransport::new(&format!("http://{addr}"), None, tiny()).unwrap();
+    let received = tokio::time::timeout(Duration::from_secs(10), transport.enrol(&enrolment()))
+        .await
+        .expect("bounded")
+        .expect("followed");
+    assert_eq!(received.value, answer);
+    assert_eq!(task.await.unwrap(), vec!["/v1/enrol", "/v1/enrol-here"]);
 }

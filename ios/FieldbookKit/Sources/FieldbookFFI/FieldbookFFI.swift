@@ -6760,6 +6760,11 @@ public struct SyncReport: Equatable, Hashable {
      */
     public var quarantined: UInt64
     /**
+     * Updates from the server this sync could not apply and kept aside (the records stay as
+     * they were; everything else synced).
+     */
+    public var heldBack: UInt64
+    /**
      * Changes applied from the feed.
      */
     public var pulledChanges: UInt64
@@ -6806,6 +6811,10 @@ public struct SyncReport: Equatable, Hashable {
          * Refused states moved to the quarantine by this sync.
          */quarantined: UInt64, 
         /**
+         * Updates from the server this sync could not apply and kept aside (the records stay as
+         * they were; everything else synced).
+         */heldBack: UInt64, 
+        /**
          * Changes applied from the feed.
          */pulledChanges: UInt64, 
         /**
@@ -6829,6 +6838,7 @@ public struct SyncReport: Equatable, Hashable {
         self.accepted = accepted
         self.rejected = rejected
         self.quarantined = quarantined
+        self.heldBack = heldBack
         self.pulledChanges = pulledChanges
         self.pulledSnapshots = pulledSnapshots
         self.evicted = evicted
@@ -6859,6 +6869,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
                 accepted: FfiConverterUInt64.read(from: &buf), 
                 rejected: FfiConverterSequenceTypeRejection.read(from: &buf), 
                 quarantined: FfiConverterUInt64.read(from: &buf), 
+                heldBack: FfiConverterUInt64.read(from: &buf), 
                 pulledChanges: FfiConverterUInt64.read(from: &buf), 
                 pulledSnapshots: FfiConverterUInt64.read(from: &buf), 
                 evicted: FfiConverterUInt64.read(from: &buf), 
@@ -6875,6 +6886,7 @@ public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.accepted, into: &buf)
         FfiConverterSequenceTypeRejection.write(value.rejected, into: &buf)
         FfiConverterUInt64.write(value.quarantined, into: &buf)
+        FfiConverterUInt64.write(value.heldBack, into: &buf)
         FfiConverterUInt64.write(value.pulledChanges, into: &buf)
         FfiConverterUInt64.write(value.pulledSnapshots, into: &buf)
         FfiConverterUInt64.write(value.evicted, into: &buf)
@@ -6936,6 +6948,11 @@ public struct SyncStatus: Equatable, Hashable {
      * Refused states waiting in the quarantine for the officer.
      */
     public var quarantined: UInt64
+    /**
+     * Updates from the server kept aside because they could not be applied: tell the officer
+     * to report the records to their IT team.
+     */
+    public var heldBack: UInt64
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -6963,7 +6980,11 @@ public struct SyncStatus: Equatable, Hashable {
          */attention: [AttentionItem], 
         /**
          * Refused states waiting in the quarantine for the officer.
-         */quarantined: UInt64) {
+         */quarantined: UInt64, 
+        /**
+         * Updates from the server kept aside because they could not be applied: tell the officer
+         * to report the records to their IT team.
+         */heldBack: UInt64) {
         self.server = server
         self.deviceId = deviceId
         self.team = team
@@ -6972,6 +6993,7 @@ public struct SyncStatus: Equatable, Hashable {
         self.lastError = lastError
         self.attention = attention
         self.quarantined = quarantined
+        self.heldBack = heldBack
     }
 
     
@@ -6997,7 +7019,8 @@ public struct FfiConverterTypeSyncStatus: FfiConverterRustBuffer {
                 lastSyncAt: FfiConverterOptionTimestamp.read(from: &buf), 
                 lastError: FfiConverterOptionString.read(from: &buf), 
                 attention: FfiConverterSequenceTypeAttentionItem.read(from: &buf), 
-                quarantined: FfiConverterUInt64.read(from: &buf)
+                quarantined: FfiConverterUInt64.read(from: &buf), 
+                heldBack: FfiConverterUInt64.read(from: &buf)
         )
     }
 
@@ -7010,6 +7033,7 @@ public struct FfiConverterTypeSyncStatus: FfiConverterRustBuffer {
         FfiConverterOptionString.write(value.lastError, into: &buf)
         FfiConverterSequenceTypeAttentionItem.write(value.attention, into: &buf)
         FfiConverterUInt64.write(value.quarantined, into: &buf)
+        FfiConverterUInt64.write(value.heldBack, into: &buf)
     }
 }
 

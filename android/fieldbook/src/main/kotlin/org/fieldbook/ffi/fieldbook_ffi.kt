@@ -7646,6 +7646,12 @@ data class SyncReport (
     var `quarantined`: kotlin.ULong
     , 
     /**
+     * Updates from the server this sync could not apply and kept aside (the records stay as
+     * they were; everything else synced).
+     */
+    var `heldBack`: kotlin.ULong
+    , 
+    /**
      * Changes applied from the feed.
      */
     var `pulledChanges`: kotlin.ULong
@@ -7701,6 +7707,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
             FfiConverterDuration.read(buf),
         )
     }
@@ -7712,6 +7719,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.allocationSize(value.`accepted`) +
             FfiConverterSequenceTypeRejection.allocationSize(value.`rejected`) +
             FfiConverterULong.allocationSize(value.`quarantined`) +
+            FfiConverterULong.allocationSize(value.`heldBack`) +
             FfiConverterULong.allocationSize(value.`pulledChanges`) +
             FfiConverterULong.allocationSize(value.`pulledSnapshots`) +
             FfiConverterULong.allocationSize(value.`evicted`) +
@@ -7727,6 +7735,7 @@ public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
             FfiConverterULong.write(value.`accepted`, buf)
             FfiConverterSequenceTypeRejection.write(value.`rejected`, buf)
             FfiConverterULong.write(value.`quarantined`, buf)
+            FfiConverterULong.write(value.`heldBack`, buf)
             FfiConverterULong.write(value.`pulledChanges`, buf)
             FfiConverterULong.write(value.`pulledSnapshots`, buf)
             FfiConverterULong.write(value.`evicted`, buf)
@@ -7781,6 +7790,12 @@ data class SyncStatus (
      * Refused states waiting in the quarantine for the officer.
      */
     var `quarantined`: kotlin.ULong
+    , 
+    /**
+     * Updates from the server kept aside because they could not be applied: tell the officer
+     * to report the records to their IT team.
+     */
+    var `heldBack`: kotlin.ULong
     
 ){
     
@@ -7805,6 +7820,7 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
             FfiConverterOptionalString.read(buf),
             FfiConverterSequenceTypeAttentionItem.read(buf),
             FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
         )
     }
 
@@ -7816,7 +7832,8 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
             FfiConverterOptionalTimestamp.allocationSize(value.`lastSyncAt`) +
             FfiConverterOptionalString.allocationSize(value.`lastError`) +
             FfiConverterSequenceTypeAttentionItem.allocationSize(value.`attention`) +
-            FfiConverterULong.allocationSize(value.`quarantined`)
+            FfiConverterULong.allocationSize(value.`quarantined`) +
+            FfiConverterULong.allocationSize(value.`heldBack`)
     )
 
     override fun write(value: SyncStatus, buf: ByteBuffer) {
@@ -7828,6 +7845,7 @@ public object FfiConverterTypeSyncStatus: FfiConverterRustBuffer<SyncStatus> {
             FfiConverterOptionalString.write(value.`lastError`, buf)
             FfiConverterSequenceTypeAttentionItem.write(value.`attention`, buf)
             FfiConverterULong.write(value.`quarantined`, buf)
+            FfiConverterULong.write(value.`heldBack`, buf)
     }
 }
 
