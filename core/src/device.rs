@@ -6,7 +6,7 @@
 //! nothing. Reads of personal data (person records) are written to the access log.
 
 use crate::clock::Clock;
-use crate::doc::{ChangeAuthor, Conflict, FieldChange, RecordDoc};
+use crate::doc::{BoundsError, ChangeAuthor, Conflict, DocError, FieldChange, RecordDoc};
 use crate::domain::{OfficerId, Record, RecordId, RecordKind, Role, Status, Timestamp};
 use crate::edit::{self, Assignment};
 use crate::refdata::{self, ReferenceData};
@@ -636,7 +636,20 @@ impl Device {
                 ),
             ));
         }
-        let mut incoming = RecordDoc::load(bytes, &self.actor)?;
+        // Read bounded (a file is untrusted); bytes that are not a record document at all say so
+        // in the import's own words, bytes past the bounds keep their own reason.
+        let mut incoming =
+            RecordDoc::load_untrusted(bytes, &self.actor, &crate::doc::Bounds::RECORD).map_err(
+                |e| match e {
+                    DocError::Bounds(
+                        bounds @ (BoundsError::Malformed(_)
+                        | BoundsError::NotAChange
+                        | BoundsError::NotADocument
+                        | BoundsError::Panicked),
+                    ) => DocError::NotADocument(bounds.to_string()),
+                    other => other,
+                },
+            )?;
         let record = incoming.hydrate()?;
         limits::check(&record.to_json())?;
         let id = record.id();

@@ -136,5 +136,7 @@ pub fn far_ahead(change: &automerge::Change) -> Vec<u8> {
 /// `change` re-encoded with its sequence number one further on (a gap in the actor's sequence),
 /// as bytes: automerge panics when it applies it.
 pub fn seq_skipped(change: &automerge::Change) -> Vec<u8> {
-    hostile::with_seq(change, change.seq() + 1).raw_bytes().to_vec()
+    hostile::with_seq(change, change.seq() + 1)
+        .raw_bytes()
+        .to_vec()
 }

@@ -17,7 +17,7 @@ use super::quarantine::{self, Disposition, Refusal};
 use super::wire::{self, FeedEntry, Hash, PushOutcome, RecordPush, SyncRequest, SyncResponse};
 use crate::Error;
 use crate::device::{Loaded, document_save};
-use crate::doc::RecordDoc;
+use crate::doc::{Bounds, BoundsError, DocError, RecordDoc};
 use crate::domain::{RecordId, RecordKind, Timestamp};
 use crate::storage::{ChangeReceipt, NewHeldBack, SyncWrite};
 use crate::workflow::policy::Writer;
@@ -525,9 +525,18 @@ impl SyncSession {
                 if self.unreadable.contains(record) {
                     return untouched(HoldReason::RecordUnreadable);
                 }
-                let Ok(mut incoming) = RecordDoc::load(&document.0, &self.actor) else {
-                    return untouched(HoldReason::NotADocument);
-                };
+                let mut incoming =
+                    match RecordDoc::load_untrusted(&document.0, &self.actor, &Bounds::RECORD) {
+                        Ok(doc) => doc,
+                        Err(DocError::Bounds(
+                            BoundsError::TooLarge { .. }
+                            | BoundsError::TooManyOperations { .. }
+                            | BoundsError::TooManyEntries { .. }
+                            | BoundsError::TooManyChanges { .. }
+                            | BoundsError::TooDeep { .. },
+                        )) => return untouched(HoldReason::OverLimits),
+                        Err(_) => return untouched(HoldReason::NotADocument),
+                    };
                 if let Err(reason) = check_record(*record, *kind, &mut incoming) {
                     return untouched(reason);
                 }

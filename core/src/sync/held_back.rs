@@ -22,9 +22,9 @@
 
 use super::wire::ReceivedChange;
 use crate::doc::RecordDoc;
+use crate::doc::bounded::{self, Bounds, BoundsError};
 use crate::domain::{RecordId, RecordKind, Timestamp};
 use crate::storage::ChangeReceipt;
-use automerge::Change;
 use serde::{Deserialize, Serialize};
 
 /// Why a feed entry was held back; its code is stored and shown.
@@ -127,21 +127,26 @@ pub(crate) fn apply_changes(
         return Err(HoldReason::NotARecord);
     }
     let mut receipts = Vec::with_capacity(changes.len());
-    let mut batch = Vec::with_capacity(changes.iter().map(|c| c.bytes.0.len()).sum());
+    let mut batch = Vec::with_capacity(changes.len());
     for change in changes {
-        let hash = Change::try_from(change.bytes.0.as_slice())
-            .map_err(|_| HoldReason::NotAChange)?
-            .hash();
+        // Read bounded: nothing of automerge inflates or counts past the record's bounds.
+        let decoded =
+            bounded::read_change(&change.bytes.0, &Bounds::RECORD).map_err(|e| match e {
+                BoundsError::Malformed(_)
+                | BoundsError::NotAChange
+                | BoundsError::NotADocument
+                | BoundsError::Panicked => HoldReason::NotAChange,
+                _ => HoldReason::OverLimits,
+            })?;
         receipts.push(ChangeReceipt {
             record,
-            hash: hash.0.to_vec(),
+            hash: decoded.hash().0.to_vec(),
             received_at: change.received_at,
         });
-        batch.extend_from_slice(&change.bytes.0);
+        batch.push(decoded);
     }
     // One call for the entry: automerge applies a batch of changes far faster than one by one.
-    doc.apply_changes(&batch)
-        .map_err(|_| HoldReason::ChangeNotApplied)?;
+    doc.apply(batch).map_err(|_| HoldReason::ChangeNotApplied)?;
     check_record(record, kind, doc)?;
     Ok(receipts)
 }
