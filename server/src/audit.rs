@@ -91,7 +91,10 @@ fn rows(
             ApiError::internal()
         })?;
     let origins = store.change_origins(record)?;
-    let history = doc.history();
+    let history = doc.try_history().map_err(|e| {
+        tracing::error!(record = %record, error = %e, "stored document's history does not read");
+        ApiError::internal()
+    })?;
     let received: HashMap<String, i64> = origins
         .iter()
         .map(|o| (o.hash.clone(), o.received_at))
