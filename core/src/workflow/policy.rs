@@ -690,7 +690,7 @@ impl Context<'_> {
             Guard::SameTeam => match (self.author_team, self.writer.team.as_deref()) {
                 (Some(author), Some(writer)) if author == writer => None,
                 (None, _) => Some(
-                    "the author's team is not known, so no supervisor may review this record: ask an administrator to set the author's team (`fieldbook-server officer set`)",
+                    "the author's team is not known (they had none when the record was last written), so no supervisor may review it: an administrator gives them one with `fieldbook-server officer set --team`, and the record takes it with its author's next change",
                 ),
                 (_, None) => Some(
                     "you are enrolled without a team, so you review no one's records: ask an administrator to set your team",
