@@ -334,10 +334,15 @@ async fn honest_round(
     records: &[RecordId],
     n: usize,
 ) {
-    officer
+    // The hostile officer attends the draft, so one of its attacks may be a submission the
+    // policy allows: then the draft is locked and the honest officer only syncs.
+    match officer
         .device
         .set_fields(records[0], &[format!("actions_taken=round {n}")])
-        .expect("an honest edit of a draft");
+    {
+        Ok(_) | Err(fieldbook_core::Error::NotEditable { .. }) => {}
+        Err(e) => panic!("an honest edit of a draft: {e:?}"),
+    }
     officer
         .device
         .sync(&fieldbook_core::sync::NoProgress)
