@@ -27,7 +27,7 @@ use fieldbook_core::domain::{OfficerId, Record, RecordId, RecordKind, Role, Time
 use fieldbook_core::sync::wire::{
     self, Bytes, EnrolRequest, EnrolResponse, PushOutcome, RecordPush, SyncRequest, SyncResponse,
 };
-use fieldbook_server::{Admin, ServerConfig};
+use fieldbook_server::{Admin, EnrolLimit, ServerConfig};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -220,6 +220,13 @@ fn main() {
         .block_on(fieldbook_server::start({
             let mut config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &db);
             config.check_policy = !o.no_policy;
+            // Every device enrols from 127.0.0.1 before the measurement starts.
+            config.enrol_limit = EnrolLimit {
+                per_client_per_minute: 100_000,
+                per_client_burst: 100_000,
+                global_per_minute: 100_000,
+                global_burst: 100_000,
+            };
             config
         }))
         .expect("server starts");

@@ -40,6 +40,36 @@ pub struct ServerConfig {
     /// Check every pushed change against the write policy as of its dependencies. Always on in
     /// service; off only to measure what the checks cost.
     pub check_policy: bool,
+    /// How often `POST /v1/enrol` may be tried (429 `rate-limited` beyond).
+    pub enrol_limit: EnrolLimit,
+}
+
+/// How often enrolment may be tried: a token bucket per client address and one for all clients
+/// together. Every attempt takes the writer, and a code is guessed only by trying it; an
+/// honest enrolment is one request per phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnrolLimit {
+    /// Attempts a minute one client address may make, sustained.
+    pub per_client_per_minute: u32,
+    /// Attempts one client address may make at once (the bucket's size).
+    pub per_client_burst: u32,
+    /// Attempts a minute all clients together may make, sustained.
+    pub global_per_minute: u32,
+    /// Attempts all clients together may make at once.
+    pub global_burst: u32,
+}
+
+impl Default for EnrolLimit {
+    /// 10 a minute per client (20 at once), 60 a minute in all (120 at once): a room of
+    /// officers enrolling their phones together behind one address still gets through.
+    fn default() -> EnrolLimit {
+        EnrolLimit {
+            per_client_per_minute: 10,
+            per_client_burst: 20,
+            global_per_minute: 60,
+            global_burst: 120,
+        }
+    }
 }
 
 impl ServerConfig {
@@ -58,6 +88,7 @@ impl ServerConfig {
             compact_every: 64,
             clock: Arc::new(SystemClock),
             check_policy: true,
+            enrol_limit: EnrolLimit::default(),
         }
     }
 }
@@ -80,6 +111,51 @@ pub struct FileConfig {
     pub document_cache_mib: Option<usize>,
     /// `compact_every = 64`.
     pub compact_every: Option<u32>,
+    /// `enrol_per_minute = 10` (per client address).
+    pub enrol_per_minute: Option<u32>,
+    /// `enrol_burst = 20` (per client address).
+    pub enrol_burst: Option<u32>,
+    /// `enrol_global_per_minute = 60`.
+    pub enrol_global_per_minute: Option<u32>,
+    /// `enrol_global_burst = 120`.
+    pub enrol_global_burst: Option<u32>,
+}
+
+/// The values each key of the file may take. A value outside is refused, never clamped: a
+/// typo must not start a server that behaves differently from what its file says.
+pub mod bounds {
+    use std::ops::RangeInclusive;
+
+    /// `token_ttl_days`: a day to ten years.
+    pub const TOKEN_TTL_DAYS: RangeInclusive<u64> = 1..=3650;
+    /// `max_body_bytes`: 64 KiB (an enrolment and a small push) to 256 MiB.
+    pub const MAX_BODY_BYTES: RangeInclusive<u64> = 64 * 1024..=256 * 1024 * 1024;
+    /// `document_cache` (documents).
+    pub const DOCUMENT_CACHE: RangeInclusive<u64> = 1..=10_000_000;
+    /// `document_cache_mib`.
+    pub const DOCUMENT_CACHE_MIB: RangeInclusive<u64> = 1..=65_536;
+    /// `compact_every` (changes).
+    pub const COMPACT_EVERY: RangeInclusive<u64> = 1..=100_000;
+    /// `enrol_per_minute`, `enrol_burst`, `enrol_global_per_minute`, `enrol_global_burst`.
+    pub const ENROL_RATE: RangeInclusive<u64> = 1..=100_000;
+}
+
+/// `value` of `key`, or a [`ServerError::ConfigOutOfRange`] naming both and the allowed range.
+fn in_range(
+    key: &'static str,
+    value: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ServerError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ServerError::ConfigOutOfRange {
+            key,
+            value,
+            min: *range.start(),
+            max: *range.end(),
+        })
+    }
 }
 
 impl FileConfig {
@@ -90,23 +166,60 @@ impl FileConfig {
         toml::from_str(&text).map_err(|e| ServerError::Config(format!("config file: {e}")))
     }
 
-    /// Applies the file's settings under `config`'s defaults.
-    pub fn apply(&self, config: &mut ServerConfig) {
-        if let Some(days) = self.token_ttl_days {
+    /// Applies the file's settings over `config`'s defaults, after checking every value is in
+    /// its range ([`bounds`]); on a refusal `config` is left as it was.
+    pub fn apply(&self, config: &mut ServerConfig) -> Result<(), ServerError> {
+        use bounds::*;
+        let check =
+            |key, value: Option<u64>, range| value.map(|v| in_range(key, v, range)).transpose();
+        let wide = |v: Option<usize>| v.map(|n| n as u64);
+        let token_ttl_days = check("token_ttl_days", self.token_ttl_days, TOKEN_TTL_DAYS)?;
+        let max_body_bytes = check("max_body_bytes", wide(self.max_body_bytes), MAX_BODY_BYTES)?;
+        let document_cache = check("document_cache", wide(self.document_cache), DOCUMENT_CACHE)?;
+        let document_cache_mib = check(
+            "document_cache_mib",
+            wide(self.document_cache_mib),
+            DOCUMENT_CACHE_MIB,
+        )?;
+        let compact_every = check(
+            "compact_every",
+            self.compact_every.map(u64::from),
+            COMPACT_EVERY,
+        )?;
+        let rate = |key, v: Option<u32>| check(key, v.map(u64::from), ENROL_RATE);
+        let enrol_per_minute = rate("enrol_per_minute", self.enrol_per_minute)?;
+        let enrol_burst = rate("enrol_burst", self.enrol_burst)?;
+        let enrol_global_per_minute =
+            rate("enrol_global_per_minute", self.enrol_global_per_minute)?;
+        let enrol_global_burst = rate("enrol_global_burst", self.enrol_global_burst)?;
+        // Every value is in range, so the conversions below are exact.
+        if let Some(days) = token_ttl_days {
             config.token_ttl = Duration::from_secs(days * 24 * 60 * 60);
         }
-        if let Some(n) = self.max_body_bytes {
-            config.max_body_bytes = n;
+        if let Some(n) = max_body_bytes {
+            config.max_body_bytes = n as usize;
         }
-        if let Some(n) = self.document_cache {
-            config.document_cache = n.max(1);
+        if let Some(n) = document_cache {
+            config.document_cache = n as usize;
         }
-        if let Some(n) = self.document_cache_mib {
-            config.document_cache_bytes = n.max(1).saturating_mul(1024 * 1024);
+        if let Some(n) = document_cache_mib {
+            config.document_cache_bytes = n as usize * 1024 * 1024;
         }
-        if let Some(n) = self.compact_every {
-            config.compact_every = n.max(1);
+        if let Some(n) = compact_every {
+            config.compact_every = n as u32;
         }
+        let limit = &mut config.enrol_limit;
+        for (value, field) in [
+            (enrol_per_minute, &mut limit.per_client_per_minute),
+            (enrol_burst, &mut limit.per_client_burst),
+            (enrol_global_per_minute, &mut limit.global_per_minute),
+            (enrol_global_burst, &mut limit.global_burst),
+        ] {
+            if let Some(n) = value {
+                *field = n as u32;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -117,5 +230,101 @@ pub fn database_path(url: &str) -> Result<PathBuf, ServerError> {
         _ => Err(ServerError::Config(
             "the database must be given as sqlite://PATH".into(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> FileConfig {
+        toml::from_str(text).expect("a config file")
+    }
+
+    fn defaults() -> ServerConfig {
+        ServerConfig::new("127.0.0.1:0".parse().expect("addr"), "server.db")
+    }
+
+    fn refusal(text: &str) -> String {
+        let mut config = defaults();
+        let err = file(text).apply(&mut config).expect_err("refused");
+        assert!(
+            matches!(err, ServerError::ConfigOutOfRange { .. }),
+            "{err:?}"
+        );
+        err.to_string()
+    }
+
+    #[test]
+    fn a_value_outside_its_range_is_refused_naming_the_key_and_the_range() {
+        assert_eq!(
+            refusal("token_ttl_days = 0"),
+            "bad configuration: token_ttl_days = 0 is outside 1..=3650"
+        );
+        assert_eq!(
+            refusal("token_ttl_days = 3651"),
+            "bad configuration: token_ttl_days = 3651 is outside 1..=3650"
+        );
+        assert!(
+            refusal("max_body_bytes = 1024")
+                .starts_with("bad configuration: max_body_bytes = 1024 is outside 65536..=")
+        );
+        assert!(refusal("max_body_bytes = 268435457").contains("max_body_bytes"));
+        assert!(refusal("document_cache = 0").contains("document_cache = 0 is outside 1..="));
+        assert!(
+            refusal("document_cache_mib = 0")
+                .contains("document_cache_mib = 0 is outside 1..=65536")
+        );
+        assert!(refusal("document_cache_mib = 65537").contains("document_cache_mib"));
+        assert!(refusal("compact_every = 0").contains("compact_every = 0 is outside 1..=100000"));
+        assert!(refusal("compact_every = 100001").contains("compact_every"));
+        assert!(refusal("enrol_per_minute = 0").contains("enrol_per_minute"));
+        assert!(refusal("enrol_burst = 0").contains("enrol_burst"));
+        assert!(refusal("enrol_global_per_minute = 0").contains("enrol_global_per_minute"));
+        assert!(refusal("enrol_global_burst = 200000").contains("enrol_global_burst"));
+    }
+
+    #[test]
+    fn a_refused_file_changes_nothing_of_the_configuration() {
+        let mut config = defaults();
+        let before = format!("{config:?}");
+        file("token_ttl_days = 30\ncompact_every = 0")
+            .apply(&mut config)
+            .expect_err("refused");
+        assert_eq!(format!("{config:?}"), before);
+    }
+
+    #[test]
+    fn values_at_the_ends_of_their_ranges_are_taken_as_written() {
+        let mut config = defaults();
+        file(
+            "token_ttl_days = 1\nmax_body_bytes = 268435456\ndocument_cache = 1\n\
+             document_cache_mib = 65536\ncompact_every = 100000\nenrol_per_minute = 1\n\
+             enrol_burst = 100000\nenrol_global_per_minute = 5\nenrol_global_burst = 7",
+        )
+        .apply(&mut config)
+        .expect("in range");
+        assert_eq!(config.token_ttl, Duration::from_secs(24 * 60 * 60));
+        assert_eq!(config.max_body_bytes, 256 * 1024 * 1024);
+        assert_eq!(config.document_cache, 1);
+        assert_eq!(config.document_cache_bytes, 65_536 * 1024 * 1024);
+        assert_eq!(config.compact_every, 100_000);
+        assert_eq!(
+            config.enrol_limit,
+            EnrolLimit {
+                per_client_per_minute: 1,
+                per_client_burst: 100_000,
+                global_per_minute: 5,
+                global_burst: 7,
+            }
+        );
+    }
+
+    #[test]
+    fn an_empty_file_keeps_every_default() {
+        let mut config = defaults();
+        let before = format!("{config:?}");
+        file("").apply(&mut config).expect("empty file");
+        assert_eq!(format!("{config:?}"), before);
     }
 }

@@ -18,9 +18,63 @@ pub enum ServerError {
     /// The configuration is not usable.
     #[error("bad configuration: {0}")]
     Config(String),
+    /// A configuration value outside the range it may take.
+    #[error("bad configuration: {key} = {value} is outside {min}..={max}")]
+    ConfigOutOfRange {
+        /// The key (as written in the TOML file).
+        key: &'static str,
+        /// The value given.
+        value: u64,
+        /// The smallest value allowed.
+        min: u64,
+        /// The largest value allowed.
+        max: u64,
+    },
+    /// Text holding a control character (a device label, an officer name, a team).
+    #[error(transparent)]
+    NotPlainText(#[from] crate::text::NotPlainText),
+    /// An empty name or team.
+    #[error("{0} is empty: give a value, or leave the flag out")]
+    EmptyDetail(&'static str),
+    /// A code was asked for with details that differ from the registered officer's.
+    #[error("{}", officer_differs(officer, field, values.as_ref()))]
+    OfficerDiffers {
+        /// Collar number.
+        officer: String,
+        /// `name`, `role` or `team`.
+        field: &'static str,
+        /// (registered, given), except for a name (personal data).
+        values: Option<(String, String)>,
+    },
+    /// A new officer needs this flag.
+    #[error("{officer} is not registered yet: give {flag} to register them")]
+    NewOfficerNeeds {
+        /// Collar number.
+        officer: String,
+        /// The missing flag.
+        flag: &'static str,
+    },
+    /// No officer with this id.
+    #[error("no officer '{0}' is registered: list them with `fieldbook-server officer list`")]
+    UnknownOfficer(String),
+    /// `officer set` with nothing to set.
+    #[error("nothing to change: give --role, --team, --no-team or --name")]
+    NothingToChange,
     /// No device with this id.
     #[error("no device with id '{0}': list them with `fieldbook-server devices`")]
     UnknownDevice(String),
+}
+
+fn officer_differs(officer: &str, field: &str, values: Option<&(String, String)>) -> String {
+    let registered = match values {
+        Some((stored, given)) => format!(" (registered: {stored}; given: {given})"),
+        None => String::new(),
+    };
+    format!(
+        "{officer} is registered with another {field}{registered}, and issuing a code never changes an officer: \
+         leave --{field} out to issue a code for the officer as registered, or change them first with \
+         `fieldbook-server officer set --officer {officer} --{field} ...`"
+    )
 }
 
 /// A refused request: status, stable code and a message saying what to do (no personal data).

@@ -5,13 +5,14 @@ use crate::error::ApiError;
 use crate::service::SyncService;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fieldbook_core::sync::wire::{self, EnrolRequest, RepairRequest, SyncRequest, SyncResponse};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -81,10 +82,14 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .unwrap_or_else(|_| Err(ApiError::internal()))
 }
 
+/// The token of an `Authorization: Bearer <token>` header. The scheme is matched without
+/// regard to case and may be followed by several spaces (RFC 9110, 11.1 and 11.4).
 fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value.strip_prefix("Bearer ")?;
-    Some(token.trim().to_owned())
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
 }
 
 pub(crate) async fn authenticate(
@@ -142,14 +147,36 @@ async fn read_body<T: DeserializeOwned>(
         .map_err(|_| ApiError::malformed("the body is not a CBOR message of the expected type"))
 }
 
-async fn enrol(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
-    let result = async {
+async fn enrol(
+    State(app): State<App>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(retry_after) = app.enrol_limiter.admit(client.ip()) {
+        tracing::warn!(client = %client.ip(), reason = "rate-limited", "enrolment refused");
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            format!("too many enrolment attempts: try again in {retry_after} s"),
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        return finish(&app, "enrol", Ok(response));
+    }
+    let result: Result<Response, ApiError> = async {
         let request: EnrolRequest = read_body(&app, &headers, body).await?;
         let service = Arc::clone(&app);
         let response = blocking(move || service.enrol(request)).await?;
         Ok(cbor(&response))
     }
     .await;
+    if let Err(e) = &result {
+        // No part of the code is logged: who asked, and why it was refused.
+        tracing::warn!(client = %client.ip(), reason = e.code, status = e.status.as_u16(), "enrolment refused");
+    }
     finish(&app, "enrol", result)
 }
 

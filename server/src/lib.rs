@@ -9,7 +9,9 @@
 //!
 //! Module map: `http` (routes, CBOR, errors) → `service` (checks, feed, repair; blocking) →
 //! [`store`] (the [`ServerStore`] trait and its SQLite implementation). `scope` decides who
-//! receives what; [`Admin`] enrols and revokes devices without the HTTP server.
+//! receives what; [`Admin`] registers and changes officers (with their audit), issues codes and
+//! revokes devices without the HTTP server; `text` refuses control characters in labels and
+//! names and escapes them on output.
 //!
 //! **Architecture invariant:** only `store` touches rusqlite; handlers never see SQL.
 //!
@@ -37,17 +39,22 @@ mod config;
 mod documents;
 mod error;
 mod http;
+mod limit;
 mod metrics;
 mod review;
 mod scope;
 mod service;
 pub mod store;
+mod text;
 mod trust;
 
 pub use admin::{Admin, CODE_TTL_MS};
-pub use config::{FileConfig, ServerConfig, database_path};
+pub use config::{EnrolLimit, FileConfig, ServerConfig, bounds, database_path};
 pub use error::ServerError;
-pub use store::{DeviceRow, ServerStore, SqliteStore};
+pub use store::{
+    DeviceRow, Officer, OfficerChange, OfficerDetails, ServerStore, SqliteStore, TeamGiven,
+};
+pub use text::{NotPlainText, escaped};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -83,11 +90,14 @@ pub async fn start_with_store(
     let app = http::router(service);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
     });
     tracing::info!(%addr, "fieldbook-server listening");
     Ok(RunningServer {

@@ -1,8 +1,11 @@
-//! `fieldbook-server`: serve, enrol, revoke, devices.
+//! `fieldbook-server`: serve, enrol, officer (set, show, list), revoke, devices.
 
 use clap::{Parser, Subcommand};
-use fieldbook_core::domain::{OfficerId, Role};
-use fieldbook_server::{Admin, FileConfig, ServerConfig, ServerError, database_path};
+use fieldbook_core::domain::{OfficerId, Role, Timestamp};
+use fieldbook_server::{
+    Admin, FileConfig, Officer, OfficerChange, OfficerDetails, ServerConfig, ServerError,
+    TeamGiven, database_path, escaped,
+};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,7 +35,10 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Print a one-time enrolment code (valid 24 hours) for an officer.
+    /// Print a one-time enrolment code (valid 24 hours) for an officer. A new officer is
+    /// registered with --name, --role and --team; for one already registered the details may be
+    /// left out, and any given must be theirs (a code never changes an officer: see `officer
+    /// set`).
     Enrol {
         /// sqlite://PATH
         #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
@@ -40,15 +46,23 @@ enum Command {
         /// Collar number, e.g. PC1234.
         #[arg(long)]
         officer: String,
-        /// Name shown to supervisors.
+        /// Name shown to supervisors (needed for a new officer).
         #[arg(long)]
-        name: String,
-        /// officer, pcso or supervisor.
+        name: Option<String>,
+        /// officer, pcso or supervisor (needed for a new officer).
         #[arg(long)]
-        role: String,
+        role: Option<String>,
         /// Team (PCSO neighbourhood, supervisor's review queue).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "no_team")]
         team: Option<String>,
+        /// The officer has no team.
+        #[arg(long)]
+        no_team: bool,
+    },
+    /// Registered officers: change one (every change is audited), show one with its audit, list.
+    Officer {
+        #[command(subcommand)]
+        command: OfficerCommand,
     },
     /// Revoke a device: its requests are refused from now on.
     Revoke {
@@ -61,6 +75,47 @@ enum Command {
     },
     /// List devices: id, officer, label, revoked.
     Devices {
+        /// sqlite://PATH
+        #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
+        database: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OfficerCommand {
+    /// Change an officer's role, team or name; their enrolled devices follow at their next
+    /// request. Each changed field is written to the officer audit.
+    Set {
+        /// sqlite://PATH
+        #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
+        database: String,
+        /// Collar number.
+        #[arg(long)]
+        officer: String,
+        /// officer, pcso or supervisor.
+        #[arg(long)]
+        role: Option<String>,
+        /// New team.
+        #[arg(long, conflicts_with = "no_team")]
+        team: Option<String>,
+        /// Remove the officer from their team.
+        #[arg(long)]
+        no_team: bool,
+        /// New display name.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Show an officer and the audit of their creation and changes.
+    Show {
+        /// sqlite://PATH
+        #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
+        database: String,
+        /// Collar number.
+        #[arg(long)]
+        officer: String,
+    },
+    /// List registered officers: id, name, role, team.
+    List {
         /// sqlite://PATH
         #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
         database: String,
@@ -105,7 +160,7 @@ fn run(cli: Cli) -> Result<(), ServerError> {
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
             let mut config = ServerConfig::new(listen, database_path(&database)?);
-            file.apply(&mut config);
+            file.apply(&mut config)?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let server = fieldbook_server::start(config).await?;
@@ -121,17 +176,16 @@ fn run(cli: Cli) -> Result<(), ServerError> {
             name,
             role,
             team,
+            no_team,
         } => {
-            let officer =
-                OfficerId::new(officer).map_err(|e| ServerError::Config(e.to_string()))?;
-            let role: Role = role
-                .parse()
-                .map_err(|e: fieldbook_core::Error| ServerError::Config(e.to_string()))?;
+            let officer = officer_id(officer)?;
+            let details = details(name, role, team, no_team)?;
             let admin = Admin::open(&database_path(&database)?)?;
-            let code = admin.enrol(&officer, &name, role, team.as_deref())?;
+            let code = admin.code_for(&officer, &details)?;
             println!("{code}");
             Ok(())
         }
+        Command::Officer { command } => officer_command(command),
         Command::Revoke { database, device } => {
             Admin::open(&database_path(&database)?)?.revoke(&device)?;
             println!("revoked {device}");
@@ -140,17 +194,125 @@ fn run(cli: Cli) -> Result<(), ServerError> {
         Command::Devices { database } => {
             println!("id\tofficer\tlabel\tstatus");
             for d in Admin::open(&database_path(&database)?)?.devices()? {
+                let status = match (&d.replaced_by, d.revoked) {
+                    (Some(by), _) => format!("replaced by {}", escaped(by)),
+                    (None, true) => "revoked".to_owned(),
+                    (None, false) => "active".to_owned(),
+                };
+                // Labels come from devices: shown escaped, so none can forge a row.
                 println!(
-                    "{}\t{}\t{}\t{}",
-                    d.id,
-                    d.officer,
-                    d.label,
-                    if d.revoked { "revoked" } else { "active" }
+                    "{}\t{}\t{}\t{status}",
+                    escaped(&d.id),
+                    escaped(&d.officer),
+                    escaped(&d.label),
                 );
             }
             Ok(())
         }
     }
+}
+
+fn officer_id(officer: String) -> Result<OfficerId, ServerError> {
+    OfficerId::new(officer).map_err(|e| ServerError::Config(e.to_string()))
+}
+
+fn role(role: &str) -> Result<Role, ServerError> {
+    role.parse()
+        .map_err(|e: fieldbook_core::Error| ServerError::Config(e.to_string()))
+}
+
+fn details(
+    name: Option<String>,
+    role_flag: Option<String>,
+    team: Option<String>,
+    no_team: bool,
+) -> Result<OfficerDetails, ServerError> {
+    Ok(OfficerDetails {
+        name,
+        role: role_flag.as_deref().map(role).transpose()?,
+        team: match (team, no_team) {
+            (Some(team), _) => TeamGiven::Team(team),
+            (None, true) => TeamGiven::NoTeam,
+            (None, false) => TeamGiven::Unstated,
+        },
+    })
+}
+
+fn officer_command(command: OfficerCommand) -> Result<(), ServerError> {
+    match command {
+        OfficerCommand::Set {
+            database,
+            officer,
+            role,
+            team,
+            no_team,
+            name,
+        } => {
+            let officer = officer_id(officer)?;
+            let details = details(name, role, team, no_team)?;
+            let admin = Admin::open(&database_path(&database)?)?;
+            let changes = admin.set_officer(&officer, &details)?;
+            if changes.is_empty() {
+                println!("{officer}: nothing changed");
+            }
+            for c in &changes {
+                println!(
+                    "{officer}: {} {} -> {}",
+                    c.field,
+                    shown(c.old.as_deref()),
+                    shown(c.new.as_deref())
+                );
+            }
+            Ok(())
+        }
+        OfficerCommand::Show { database, officer } => {
+            let officer = officer_id(officer)?;
+            let admin = Admin::open(&database_path(&database)?)?;
+            let o = admin.officer(&officer)?;
+            print_officers(std::slice::from_ref(&o));
+            println!();
+            println!("at\tby\taction\tfield\told\tnew");
+            for c in admin.officer_history(&officer)? {
+                print_change(&c);
+            }
+            Ok(())
+        }
+        OfficerCommand::List { database } => {
+            let admin = Admin::open(&database_path(&database)?)?;
+            print_officers(&admin.officers()?);
+            Ok(())
+        }
+    }
+}
+
+/// A stored value as shown: escaped, `-` for none.
+fn shown(value: Option<&str>) -> String {
+    value.map_or_else(|| "-".to_owned(), escaped)
+}
+
+fn print_officers(officers: &[Officer]) {
+    println!("id\tname\trole\tteam");
+    for o in officers {
+        println!(
+            "{}\t{}\t{}\t{}",
+            o.id,
+            escaped(&o.name),
+            o.role.as_str(),
+            shown(o.team.as_deref())
+        );
+    }
+}
+
+fn print_change(c: &OfficerChange) {
+    let at = Timestamp::from_millis(c.at).map_or_else(|| c.at.to_string(), |t| t.to_string());
+    println!(
+        "{at}\t{}\t{}\t{}\t{}\t{}",
+        escaped(&c.by),
+        c.action,
+        c.field,
+        shown(c.old.as_deref()),
+        shown(c.new.as_deref())
+    );
 }
 
 async fn shutdown_signal() {

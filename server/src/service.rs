@@ -92,6 +92,8 @@ pub(crate) struct SyncService {
     turns: Mutex<HashMap<String, std::sync::Weak<tokio::sync::Mutex<()>>>>,
     actor: ActorId,
     pub metrics: Metrics,
+    /// Enrolment attempts admitted (see [`crate::limit`]).
+    pub enrol_limiter: crate::limit::EnrolLimiter,
 }
 
 pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -169,6 +171,10 @@ impl SyncService {
     pub fn new(store: Arc<dyn ServerStore>, config: ServerConfig) -> SyncService {
         SyncService {
             cache: DocumentCache::new(config.document_cache_bytes, config.document_cache),
+            enrol_limiter: crate::limit::EnrolLimiter::new(
+                config.enrol_limit,
+                Arc::clone(&config.clock),
+            ),
             store,
             config,
             writer: Mutex::new(()),
@@ -268,6 +274,13 @@ impl SyncService {
                 "the device label is longer than 200 characters",
             ));
         }
+        if let Err(e) = crate::text::check_plain("device label", &request.label) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "control-character",
+                e.to_string(),
+            ));
+        }
         let token: [u8; 32] = rand::random();
         let token = hex::encode(token);
         let device = NewDevice {
@@ -279,8 +292,12 @@ impl SyncService {
         };
         let code_hash = sha256(normalise_code(&request.code).as_bytes());
         match self.store.enrol(code_hash, self.now_ms(), &device)? {
-            EnrolOutcome::Enrolled(officer) => {
-                tracing::info!(device = %device.id, officer = %officer.id, actors = device.actors.len(), "device enrolled");
+            EnrolOutcome::Enrolled { officer, replaced } => {
+                if replaced.is_empty() {
+                    tracing::info!(device = %device.id, officer = %officer.id, actors = device.actors.len(), "device enrolled");
+                } else {
+                    tracing::info!(device = %device.id, officer = %officer.id, actors = device.actors.len(), replaced = ?replaced, "device enrolled again: it takes over the actors and holdings of its earlier enrolment");
+                }
                 Ok(EnrolResponse {
                     device_id: device.id,
                     token,
@@ -294,11 +311,14 @@ impl SyncService {
                 "bad-code",
                 "the enrolment code is unknown, used or expired: ask for a new one",
             )),
-            EnrolOutcome::ActorTaken(_) => Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "actor-taken",
-                "an actor id is already bound to another device: generate new actor ids for this install",
-            )),
+            EnrolOutcome::ActorTaken(actor) => {
+                tracing::warn!(reason = "actor-taken", actor = %actor, "enrolment refused: an actor is bound to another officer's device");
+                Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    "actor-taken",
+                    "an actor id is already bound to another officer's device: generate new actor ids for this install",
+                ))
+            }
         }
     }
 

@@ -43,6 +43,112 @@ pub struct Officer {
     pub team: Option<String>,
 }
 
+/// What an administrator says about an officer's team.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum TeamGiven {
+    /// Nothing said (an existing officer's team is not checked or changed; a new one has none).
+    #[default]
+    Unstated,
+    /// No team.
+    NoTeam,
+    /// This team.
+    Team(String),
+}
+
+impl TeamGiven {
+    /// `Some(team)` → a team, `None` → no team.
+    pub fn from_option(team: Option<&str>) -> TeamGiven {
+        team.map_or(TeamGiven::NoTeam, |t| TeamGiven::Team(t.to_owned()))
+    }
+
+    /// What it says, if anything: `Some(None)` for no team.
+    fn stated(&self) -> Option<Option<&str>> {
+        match self {
+            TeamGiven::Unstated => None,
+            TeamGiven::NoTeam => Some(None),
+            TeamGiven::Team(t) => Some(Some(t)),
+        }
+    }
+}
+
+/// Details of an officer as an admin command gives them: each one stated is checked (when a
+/// code is issued) or set (by `officer set`); the others are left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OfficerDetails {
+    /// Display name.
+    pub name: Option<String>,
+    /// Role.
+    pub role: Option<Role>,
+    /// Team.
+    pub team: TeamGiven,
+}
+
+impl OfficerDetails {
+    /// The first stated detail that differs from `officer`'s: (field, stored, given), values
+    /// as text (`-` for no team).
+    pub fn first_difference(&self, officer: &Officer) -> Option<(&'static str, String, String)> {
+        if let Some(name) = &self.name
+            && *name != officer.name
+        {
+            return Some(("name", officer.name.clone(), name.clone()));
+        }
+        if let Some(role) = self.role
+            && role != officer.role
+        {
+            return Some((
+                "role",
+                officer.role.as_str().to_owned(),
+                role.as_str().to_owned(),
+            ));
+        }
+        if let Some(team) = self.team.stated()
+            && team != officer.team.as_deref()
+        {
+            let show = |t: Option<&str>| t.unwrap_or("-").to_owned();
+            return Some(("team", show(officer.team.as_deref()), show(team)));
+        }
+        None
+    }
+
+    /// `officer` with every stated detail applied.
+    pub fn applied_to(&self, officer: &Officer) -> Officer {
+        Officer {
+            id: officer.id.clone(),
+            name: self.name.clone().unwrap_or_else(|| officer.name.clone()),
+            role: self.role.unwrap_or(officer.role),
+            team: match self.team.stated() {
+                None => officer.team.clone(),
+                Some(team) => team.map(str::to_owned),
+            },
+        }
+    }
+
+    /// True when nothing is stated.
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.role.is_none() && self.team == TeamGiven::Unstated
+    }
+}
+
+/// One row of the officer audit (`officer_audit`, append-only): a field of an officer set
+/// when it was created, or changed by `officer set`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OfficerChange {
+    /// Collar number.
+    pub officer: String,
+    /// `created` or `changed`.
+    pub action: String,
+    /// `name`, `role` or `team`.
+    pub field: String,
+    /// The value before (`None`: none, or the officer is new).
+    pub old: Option<String>,
+    /// The value after (`None`: no team).
+    pub new: Option<String>,
+    /// Who did it: the administrator's OS user name, or `admin`.
+    pub by: String,
+    /// When, ms since epoch.
+    pub at: i64,
+}
+
 /// A device to create at enrolment.
 #[derive(Debug, Clone)]
 pub struct NewDevice {
@@ -61,11 +167,17 @@ pub struct NewDevice {
 /// What an enrolment attempt came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnrolOutcome {
-    /// The device exists; the code is used up.
-    Enrolled(Officer),
+    /// The device exists; the code is used up. `replaced`: the officer's earlier device rows
+    /// whose actors this enrolment took over (the same install enrolled again), now revoked.
+    Enrolled {
+        /// The officer the code was for.
+        officer: Officer,
+        /// Earlier device rows of the same install, in id order.
+        replaced: Vec<String>,
+    },
     /// The code is unknown, used or expired.
     BadCode,
-    /// This actor (hex) is already bound to another device.
+    /// This actor (hex) is already bound to a device of another officer.
     ActorTaken(String),
 }
 
@@ -97,6 +209,8 @@ pub struct DeviceRow {
     pub revoked: bool,
     /// Created, ms since epoch.
     pub created_at: i64,
+    /// The device row that took over this one's actors when the same install enrolled again.
+    pub replaced_by: Option<String>,
 }
 
 /// The queryable facts of a record the scope decision needs (derived from its document).
@@ -231,14 +345,36 @@ impl Holding {
 
 /// The server's storage. Every method is atomic; implementations are shared across threads.
 pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
-    /// Creates or updates `officer` and stores an enrolment code (by hash) for them.
+    /// Stores an enrolment code (by hash) for an existing officer; false (nothing stored) when
+    /// there is no such officer. Never changes the officer.
     fn create_code(
         &self,
-        officer: &Officer,
+        officer: &OfficerId,
         code_hash: [u8; 32],
         expires_at: i64,
-    ) -> Result<(), StoreError>;
-    /// Uses an enrolment code: creates the device and binds its actors, or changes nothing.
+    ) -> Result<bool, StoreError>;
+    /// An officer.
+    fn officer(&self, id: &OfficerId) -> Result<Option<Officer>, StoreError>;
+    /// Every officer, by id.
+    fn officers(&self) -> Result<Vec<Officer>, StoreError>;
+    /// Registers a new officer, with a `created` audit row per field, `by` at `at`; false
+    /// (nothing written) when the id is taken.
+    fn create_officer(&self, officer: &Officer, by: &str, at: i64) -> Result<bool, StoreError>;
+    /// Sets the stated details of an officer, with a `changed` audit row for each field whose
+    /// value differs, in one transaction; returns those rows (`None`: no such officer).
+    fn update_officer(
+        &self,
+        id: &OfficerId,
+        details: &OfficerDetails,
+        by: &str,
+        at: i64,
+    ) -> Result<Option<Vec<OfficerChange>>, StoreError>;
+    /// An officer's audit rows, oldest first.
+    fn officer_history(&self, id: &OfficerId) -> Result<Vec<OfficerChange>, StoreError>;
+    /// Uses an enrolment code: creates the device and binds its actors, or changes nothing. An
+    /// actor already bound to a device of the code's officer moves to the new device, with that
+    /// device's holdings (the same install enrolling again); one bound to another officer's
+    /// device refuses the enrolment.
     fn enrol(
         &self,
         code_hash: [u8; 32],

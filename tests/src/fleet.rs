@@ -14,7 +14,7 @@ use fieldbook_core::storage::DatabaseKey;
 use fieldbook_core::sync::NoProgress;
 use fieldbook_core::sync::http::RetryPolicy;
 use fieldbook_core::{Device, Error};
-use fieldbook_server::{Admin, ServerConfig, ServerStore, SqliteStore};
+use fieldbook_server::{Admin, EnrolLimit, ServerConfig, ServerStore, SqliteStore};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -111,7 +111,15 @@ impl Fleet {
             .enable_all()
             .build()
             .expect("server runtime");
-        let config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &self.db);
+        let mut config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &self.db);
+        // A fleet enrols all its devices from 127.0.0.1 at once (fifty in one test): more than
+        // the default per-address limit lets one address do in a minute.
+        config.enrol_limit = EnrolLimit {
+            per_client_per_minute: 10_000,
+            per_client_burst: 10_000,
+            global_per_minute: 10_000,
+            global_burst: 10_000,
+        };
         let running = runtime
             .spawn(async move { fieldbook_server::start(config).await })
             .await

@@ -308,8 +308,9 @@ pub struct ReviewQueue {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     /// Stable code: `unauthenticated`, `device-revoked`, `token-expired`, `bad-code`,
-    /// `malformed`, `protocol`, `too-large`, `too-many-changes`, `content-type`,
-    /// `unknown-record`, `forbidden`, `supervisor-only`, `internal`.
+    /// `actor-taken`, `control-character`, `rate-limited`, `malformed`, `protocol`,
+    /// `too-large`, `too-many-changes`, `content-type`, `unknown-record`, `forbidden`,
+    /// `supervisor-only`, `internal`.
     pub code: String,
     /// What is wrong and what to do.
     pub message: String,

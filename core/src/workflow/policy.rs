@@ -135,7 +135,8 @@ pub enum Effect {
 /// A condition on the change itself that an allowing row may require.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Guard {
-    /// A supervisor acts only on their team's records (when the author's team is known).
+    /// A supervisor acts only on their team's records: both teams known and equal (a record
+    /// whose author has no known team, or a supervisor with none, is refused).
     SameTeam,
     /// An approval names the heads it approves.
     Heads,
@@ -686,11 +687,15 @@ impl Context<'_> {
             .and_then(|e| e.reason.as_deref())
             .is_some_and(|r| !r.trim().is_empty());
         match guard {
-            Guard::SameTeam => match self.author_team {
-                Some(team) if self.writer.team.as_deref() != Some(team) => {
-                    Some("a supervisor reviews and re-opens only their own team's records")
-                }
-                _ => None,
+            Guard::SameTeam => match (self.author_team, self.writer.team.as_deref()) {
+                (Some(author), Some(writer)) if author == writer => None,
+                (None, _) => Some(
+                    "the author's team is not known (they had none when the record was last written), so no supervisor may review it: an administrator gives them one with `fieldbook-server officer set --team`, and the record takes it with its author's next change",
+                ),
+                (_, None) => Some(
+                    "you are enrolled without a team, so you review no one's records: ask an administrator to set your team",
+                ),
+                _ => Some("a supervisor reviews and re-opens only their own team's records"),
             },
             Guard::Heads => event
                 .is_none_or(|e| e.heads.is_empty())

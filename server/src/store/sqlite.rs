@@ -20,7 +20,8 @@
 
 use super::{
     ChangeBody, ChangeOrigin, CommitBatch, DeviceAuth, DeviceRow, EnrolOutcome, FeedRow, Holding,
-    NewDevice, Officer, RecordFacts, RecordWrite, ServerStore, StoreError, StoredDocument,
+    NewDevice, Officer, OfficerChange, OfficerDetails, RecordFacts, RecordWrite, ServerStore,
+    StoreError, StoredDocument,
 };
 use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -30,8 +31,23 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-/// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: u32 = 1;
+/// The schema version this build writes (`PRAGMA user_version`). A new database is created
+/// with [`SCHEMA`]; an older one is brought up by [`upgrade_from`], one version at a time, in one
+/// `IMMEDIATE` transaction. To change the schema: bump this, write
+/// `server/sql/upgrade_vN_to_vM.sql` with its arm in `upgrade_from`, change `SCHEMA` (columns
+/// added by `ALTER TABLE` go last), and freeze the old schema as
+/// `server/sql/tests/create_vN_db.sql` for the migration test.
+pub(crate) const SCHEMA_VERSION: u32 = 2;
+
+/// Upgrades the schema from `version` to `version + 1`.
+fn upgrade_from(tx: &rusqlite::Transaction<'_>, version: u32) -> Result<(), StoreError> {
+    match version {
+        1 => Ok(tx.execute_batch(include_str!("../../sql/upgrade_v1_to_v2.sql"))?),
+        other => Err(StoreError::Corrupt(format!(
+            "schema version {other} has no upgrade path"
+        ))),
+    }
+}
 
 const SCHEMA: &str = "
 CREATE TABLE officers (
@@ -52,7 +68,8 @@ CREATE TABLE devices (
     label      TEXT NOT NULL,
     token_hash BLOB NOT NULL UNIQUE,      -- SHA-256 of the bearer token
     created_at INTEGER NOT NULL,
-    revoked    INTEGER NOT NULL DEFAULT 0
+    revoked    INTEGER NOT NULL DEFAULT 0,
+    replaced_by TEXT                      -- the device row that took over its actors
 ) WITHOUT ROWID;
 CREATE TABLE actors (
     actor  TEXT PRIMARY KEY,              -- automerge actor id, lower-case hex
@@ -100,6 +117,21 @@ CREATE TABLE device_records (
     through_seq  INTEGER NOT NULL,
     PRIMARY KEY (device, record)
 ) WITHOUT ROWID;
+CREATE TABLE officer_audit (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    officer TEXT NOT NULL,
+    action  TEXT NOT NULL,                -- created | changed
+    field   TEXT NOT NULL,                -- name | role | team
+    old     TEXT,                         -- NULL: none, or a new officer
+    new     TEXT,                         -- NULL: no team
+    by      TEXT NOT NULL,                -- the administrator's OS user name, or 'admin'
+    at      INTEGER NOT NULL              -- ms since epoch
+);
+CREATE INDEX officer_audit_officer ON officer_audit(officer, seq);
+CREATE TRIGGER officer_audit_no_update BEFORE UPDATE ON officer_audit
+BEGIN SELECT RAISE(ABORT, 'the officer audit is append-only'); END;
+CREATE TRIGGER officer_audit_no_delete BEFORE DELETE ON officer_audit
+BEGIN SELECT RAISE(ABORT, 'the officer audit is append-only'); END;
 ";
 
 /// The SQLite implementation of [`ServerStore`].
@@ -170,10 +202,17 @@ impl SqliteStore {
         if version < SCHEMA_VERSION {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let version: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if version > SCHEMA_VERSION {
+                return Err(StoreError::TooNew(version, SCHEMA_VERSION));
+            }
             if version == 0 {
                 tx.execute_batch(SCHEMA)?;
-                tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            } else {
+                for from in version..SCHEMA_VERSION {
+                    upgrade_from(&tx, from)?;
+                }
             }
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             tx.commit()?;
         }
         let mut memory = Memory::default();
@@ -432,6 +471,26 @@ fn commit_writes(
     Ok(last)
 }
 
+/// Appends one row to the officer audit.
+#[allow(clippy::too_many_arguments)]
+fn audit_officer(
+    tx: &rusqlite::Transaction<'_>,
+    officer: &str,
+    action: &str,
+    field: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+    by: &str,
+    at: i64,
+) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "INSERT INTO officer_audit (officer, action, field, old, new, by, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![officer, action, field, old, new, by, at])?;
+    Ok(())
+}
+
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
 }
@@ -491,26 +550,149 @@ fn parse_facts(r: FactsRow) -> Result<RecordFacts, StoreError> {
 impl ServerStore for SqliteStore {
     fn create_code(
         &self,
-        officer: &Officer,
+        officer: &OfficerId,
         code_hash: [u8; 32],
         expires_at: i64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.write(|tx| {
-            tx.prepare_cached(
-                "INSERT INTO officers (id, name, role, team) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (id) DO UPDATE SET name = ?2, role = ?3, team = ?4",
-            )?
-            .execute(params![
-                officer.id.as_str(),
-                officer.name,
-                officer.role.as_str(),
-                officer.team
-            ])?;
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM officers WHERE id = ?1")?
+                .exists([officer.as_str()])?;
+            if !exists {
+                return Ok(false);
+            }
             tx.prepare_cached(
                 "INSERT INTO enrolment_codes (hash, officer, expires_at) VALUES (?1, ?2, ?3)",
             )?
-            .execute(params![&code_hash[..], officer.id.as_str(), expires_at])?;
-            Ok(())
+            .execute(params![&code_hash[..], officer.as_str(), expires_at])?;
+            Ok(true)
+        })
+    }
+
+    fn officer(&self, id: &OfficerId) -> Result<Option<Officer>, StoreError> {
+        self.read(|c| {
+            let row: Option<(String, String, String, Option<String>)> = c
+                .prepare_cached("SELECT id, name, role, team FROM officers WHERE id = ?1")?
+                .query_row([id.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            row.map(|(id, name, role, team)| read_officer(id, name, role, team))
+                .transpose()
+        })
+    }
+
+    fn officers(&self) -> Result<Vec<Officer>, StoreError> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT id, name, role, team FROM officers ORDER BY id")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+                .collect::<Result<Vec<(String, String, String, Option<String>)>, _>>()?;
+            rows.into_iter()
+                .map(|(id, name, role, team)| read_officer(id, name, role, team))
+                .collect()
+        })
+    }
+
+    fn create_officer(&self, officer: &Officer, by: &str, at: i64) -> Result<bool, StoreError> {
+        self.write(|tx| {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO officers (id, name, role, team) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (id) DO NOTHING",
+                )?
+                .execute(params![
+                    officer.id.as_str(),
+                    officer.name,
+                    officer.role.as_str(),
+                    officer.team
+                ])?;
+            if inserted == 0 {
+                return Ok(false);
+            }
+            for (field, new) in [
+                ("name", Some(officer.name.as_str())),
+                ("role", Some(officer.role.as_str())),
+                ("team", officer.team.as_deref()),
+            ] {
+                audit_officer(tx, officer.id.as_str(), "created", field, None, new, by, at)?;
+            }
+            Ok(true)
+        })
+    }
+
+    fn update_officer(
+        &self,
+        id: &OfficerId,
+        details: &OfficerDetails,
+        by: &str,
+        at: i64,
+    ) -> Result<Option<Vec<OfficerChange>>, StoreError> {
+        self.write(|tx| {
+            let row: Option<(String, String, String, Option<String>)> = tx
+                .prepare_cached("SELECT id, name, role, team FROM officers WHERE id = ?1")?
+                .query_row([id.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            let Some((oid, name, role, team)) = row else {
+                return Ok(None);
+            };
+            let old = read_officer(oid, name, role, team)?;
+            let new = details.applied_to(&old);
+            let mut changes = Vec::new();
+            for (field, before, after) in [
+                ("name", Some(old.name.as_str()), Some(new.name.as_str())),
+                ("role", Some(old.role.as_str()), Some(new.role.as_str())),
+                ("team", old.team.as_deref(), new.team.as_deref()),
+            ] {
+                if before != after {
+                    audit_officer(tx, id.as_str(), "changed", field, before, after, by, at)?;
+                    changes.push(OfficerChange {
+                        officer: id.as_str().to_owned(),
+                        action: "changed".into(),
+                        field: field.into(),
+                        old: before.map(str::to_owned),
+                        new: after.map(str::to_owned),
+                        by: by.to_owned(),
+                        at,
+                    });
+                }
+            }
+            if !changes.is_empty() {
+                tx.prepare_cached(
+                    "UPDATE officers SET name = ?2, role = ?3, team = ?4 WHERE id = ?1",
+                )?
+                .execute(params![
+                    id.as_str(),
+                    new.name,
+                    new.role.as_str(),
+                    new.team
+                ])?;
+            }
+            Ok(Some(changes))
+        })
+    }
+
+    fn officer_history(&self, id: &OfficerId) -> Result<Vec<OfficerChange>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT officer, action, field, old, new, by, at FROM officer_audit
+                 WHERE officer = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([id.as_str()], |r| {
+                Ok(OfficerChange {
+                    officer: r.get(0)?,
+                    action: r.get(1)?,
+                    field: r.get(2)?,
+                    old: r.get(3)?,
+                    new: r.get(4)?,
+                    by: r.get(5)?,
+                    at: r.get(6)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 
@@ -531,13 +713,23 @@ impl ServerStore for SqliteStore {
             let Some((id, name, role, team)) = officer else {
                 return Ok(EnrolOutcome::BadCode);
             };
+            // An actor already bound is this install enrolling again (a device of the same
+            // officer: its token expired, or it was revoked and found) or someone else's.
+            let mut replaced = BTreeSet::new();
             for actor in &device.actors {
-                let taken: Option<String> = tx
-                    .prepare_cached("SELECT device FROM actors WHERE actor = ?1")?
-                    .query_row([actor], |r| r.get(0))
+                let bound: Option<(String, String)> = tx
+                    .prepare_cached(
+                        "SELECT d.id, d.officer FROM actors a JOIN devices d ON d.id = a.device
+                         WHERE a.actor = ?1",
+                    )?
+                    .query_row([actor], |r| Ok((r.get(0)?, r.get(1)?)))
                     .optional()?;
-                if taken.is_some() {
-                    return Ok(EnrolOutcome::ActorTaken(actor.clone()));
+                match bound {
+                    Some((old, officer)) if officer == id => {
+                        replaced.insert(old);
+                    }
+                    Some(_) => return Ok(EnrolOutcome::ActorTaken(actor.clone())),
+                    None => {}
                 }
             }
             tx.prepare_cached("UPDATE enrolment_codes SET used = 1 WHERE hash = ?1")?
@@ -547,10 +739,38 @@ impl ServerStore for SqliteStore {
             )?
             .execute(params![device.id, id, device.label, &device.token_hash[..], device.created_at])?;
             for actor in &device.actors {
-                tx.prepare_cached("INSERT INTO actors (actor, device) VALUES (?1, ?2)")?
-                    .execute(params![actor, device.id])?;
+                tx.prepare_cached(
+                    "INSERT INTO actors (actor, device) VALUES (?1, ?2)
+                     ON CONFLICT (actor) DO UPDATE SET device = ?2",
+                )?
+                .execute(params![actor, device.id])?;
             }
-            Ok(EnrolOutcome::Enrolled(read_officer(id, name, role, team)?))
+            for old in &replaced {
+                // What the old row was last sent, so the feed goes on from the device's cursor
+                // as before (no snapshot of what it holds, an eviction of what left its scope).
+                tx.prepare_cached(
+                    "INSERT INTO device_records (device, record, held, as_of_cursor, prev_held, through_seq)
+                     SELECT ?2, record, held, as_of_cursor, prev_held, through_seq
+                     FROM device_records WHERE device = ?1
+                     ON CONFLICT (device, record) DO NOTHING",
+                )?
+                .execute(params![old, device.id])?;
+                let left: i64 = tx
+                    .prepare_cached("SELECT count(*) FROM actors WHERE device = ?1")?
+                    .query_row([old], |r| r.get(0))?;
+                if left == 0 {
+                    tx.prepare_cached("DELETE FROM device_records WHERE device = ?1")?
+                        .execute([old])?;
+                    tx.prepare_cached(
+                        "UPDATE devices SET revoked = 1, replaced_by = ?2 WHERE id = ?1",
+                    )?
+                    .execute(params![old, device.id])?;
+                }
+            }
+            Ok(EnrolOutcome::Enrolled {
+                officer: read_officer(id, name, role, team)?,
+                replaced: replaced.into_iter().collect(),
+            })
         })
     }
 
@@ -565,9 +785,9 @@ impl ServerStore for SqliteStore {
 
     fn devices(&self) -> Result<Vec<DeviceRow>, StoreError> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached("SELECT id, officer, label, revoked, created_at FROM devices ORDER BY created_at, id")?;
+            let mut stmt = c.prepare_cached("SELECT id, officer, label, revoked, created_at, replaced_by FROM devices ORDER BY created_at, id")?;
             let rows = stmt.query_map([], |r| {
-                Ok(DeviceRow { id: r.get(0)?, officer: r.get(1)?, label: r.get(2)?, revoked: r.get(3)?, created_at: r.get(4)? })
+                Ok(DeviceRow { id: r.get(0)?, officer: r.get(1)?, label: r.get(2)?, revoked: r.get(3)?, created_at: r.get(4)?, replaced_by: r.get(5)? })
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
@@ -882,8 +1102,9 @@ impl ServerStore for SqliteStore {
     }
 
     fn dump(&self) -> Result<serde_json::Value, StoreError> {
-        const TABLES: [(&str, &str); 9] = [
+        const TABLES: [(&str, &str); 10] = [
             ("officers", "id"),
+            ("officer_audit", "seq"),
             ("enrolment_codes", "hash"),
             ("devices", "id"),
             ("actors", "actor"),
@@ -930,3 +1151,6 @@ impl ServerStore for SqliteStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -902,14 +902,96 @@ fn re_opening_then_editing_is_allowed_and_the_record_goes_back_to_review() {
 }
 
 #[test]
-fn a_supervisor_acts_on_any_team_when_the_authors_team_is_unknown() {
+fn no_supervisor_approves_returns_or_reopens_a_record_whose_authors_team_is_unknown() {
+    let submitted = record(RecordKind::CrimeReport, "PC1", keep, Status::Submitted);
+    let mut approved = submitted.clone();
+    push(
+        &mut approved,
+        WorkflowAction::Approved,
+        "PS1",
+        None,
+        &["ab12"],
+    );
+    let mut returned = submitted.clone();
+    push(
+        &mut returned,
+        WorkflowAction::Returned,
+        "PS1",
+        Some("say more"),
+        &[],
+    );
+    let approved_before = record(RecordKind::CrimeReport, "PC1", keep, Status::Approved);
+    let mut reopened = approved_before.clone();
+    push(
+        &mut reopened,
+        WorkflowAction::Reopened,
+        "PS1",
+        Some("a new witness"),
+        &[],
+    );
+    for (before, after) in [
+        (&submitted, &approved),
+        (&submitted, &returned),
+        (&approved_before, &reopened),
+    ] {
+        let got = check_change(Some(before), after, &writer("PS1"), None);
+        assert_eq!(
+            got.iter().map(|v| v.rule.as_str()).collect::<Vec<_>>(),
+            ["policy-other-team"],
+            "{got:?}"
+        );
+        assert!(
+            got[0].message.contains("author's team is not known"),
+            "{got:?}"
+        );
+        // The same step with the author's team known and the supervisor's is allowed.
+        assert_eq!(
+            check_change(Some(before), after, &writer("PS1"), Some(TEAM)),
+            []
+        );
+    }
+}
+
+#[test]
+fn a_supervisor_enrolled_without_a_team_reviews_no_ones_records() {
     let before = record(RecordKind::CrimeReport, "PC1", keep, Status::Submitted);
     let mut after = before.clone();
-    push(&mut after, WorkflowAction::Approved, "PS2", None, &["ab12"]);
+    push(&mut after, WorkflowAction::Approved, "PS1", None, &["ab12"]);
+    let no_team = Writer {
+        team: None,
+        ..writer("PS1")
+    };
+    let got = check_change(Some(&before), &after, &no_team, Some(TEAM));
     assert_eq!(
-        check_change(Some(&before), &after, &writer("PS2"), None),
-        []
+        got.iter().map(|v| v.rule.as_str()).collect::<Vec<_>>(),
+        ["policy-other-team"]
     );
+    assert!(got[0].message.contains("without a team"), "{got:?}");
+    assert_eq!(
+        check_change(Some(&before), &after, &no_team, None)
+            .iter()
+            .map(|v| v.rule.as_str())
+            .collect::<Vec<_>>(),
+        ["policy-other-team"]
+    );
+}
+
+#[test]
+fn an_author_reopens_their_own_record_whatever_the_teams() {
+    let before = record(RecordKind::CrimeReport, "PC1", keep, Status::Approved);
+    let mut after = before.clone();
+    push(
+        &mut after,
+        WorkflowAction::Reopened,
+        "PC1",
+        Some("a new witness"),
+        &[],
+    );
+    let no_team = Writer {
+        team: None,
+        ..writer("PC1")
+    };
+    assert_eq!(check_change(Some(&before), &after, &no_team, None), []);
 }
 
 #[test]

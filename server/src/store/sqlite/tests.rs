@@ -1,0 +1,149 @@
+//! The schema's migrations, against frozen old schemas (`server/sql/tests/create_vN_db.sql`):
+//! an old database opens, upgrades to exactly the schema a new one gets, and keeps its rows.
+
+use super::*;
+
+/// Every table's columns, every index and trigger: what makes two schemas the same.
+fn schema_of(path: &Path) -> Vec<String> {
+    let conn = connect(path).expect("connect");
+    let mut out = Vec::new();
+    let objects: Vec<(String, String, Option<String>)> = conn
+        .prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    for (kind, name, sql) in objects {
+        if kind == "table" {
+            let columns: Vec<String> = conn
+                .prepare(&format!("PRAGMA table_info({name})"))
+                .expect("table_info")
+                .query_map([], |r| {
+                    Ok(format!(
+                        "{}:{}:{}:{:?}:{}",
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, bool>(3)?,
+                        r.get::<_, Option<String>>(4)?,
+                        r.get::<_, i64>(5)?
+                    ))
+                })
+                .expect("columns")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            let without_rowid = sql.as_deref().is_some_and(|s| s.contains("WITHOUT ROWID"));
+            out.push(format!(
+                "table {name} {columns:?} without_rowid={without_rowid}"
+            ));
+        } else {
+            let sql = sql.unwrap_or_default();
+            out.push(format!(
+                "{kind} {name} {}",
+                sql.split_whitespace().collect::<Vec<_>>().join(" ")
+            ));
+        }
+    }
+    out
+}
+
+fn user_version(path: &Path) -> u32 {
+    connect(path)
+        .expect("connect")
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version")
+}
+
+#[test]
+fn a_frozen_v1_database_upgrades_to_the_schema_of_a_new_one_and_keeps_its_rows() {
+    let dir = tempfile::tempdir().expect("dir");
+    let old = dir.path().join("v1.db");
+    {
+        let conn = connect(&old).expect("connect");
+        conn.execute_batch(include_str!("../../../sql/tests/create_v1_db.sql"))
+            .expect("the frozen v1 schema");
+        conn.execute_batch(
+            "INSERT INTO officers (id, name, role, team) VALUES ('PC1', 'Alex Kerr', 'officer', 'A');
+             INSERT INTO enrolment_codes (hash, officer, expires_at) VALUES (x'01', 'PC1', 99);
+             INSERT INTO devices (id, officer, label, token_hash, created_at, revoked)
+                 VALUES ('dev-1', 'PC1', 'phone', x'02', 5, 0);
+             INSERT INTO actors (actor, device) VALUES ('abcd', 'dev-1');",
+        )
+        .expect("rows");
+    }
+    assert_eq!(user_version(&old), 1);
+
+    let store = SqliteStore::open(&old).expect("a v1 database opens");
+    assert_eq!(user_version(&old), SCHEMA_VERSION);
+    let new = dir.path().join("new.db");
+    drop(SqliteStore::open(&new).expect("a new database"));
+    assert_eq!(
+        schema_of(&old),
+        schema_of(&new),
+        "the upgraded schema is a new one's"
+    );
+
+    let officer = store
+        .officer(&OfficerId::new("PC1").expect("id"))
+        .expect("read")
+        .expect("the officer is kept");
+    assert_eq!(
+        (officer.name.as_str(), officer.role, officer.team.as_deref()),
+        ("Alex Kerr", Role::Officer, Some("A"))
+    );
+    let devices = store.devices().expect("devices");
+    assert_eq!(devices.len(), 1);
+    assert_eq!(
+        (
+            devices[0].id.as_str(),
+            devices[0].label.as_str(),
+            devices[0].revoked
+        ),
+        ("dev-1", "phone", false)
+    );
+    assert_eq!(devices[0].replaced_by, None);
+    assert_eq!(
+        store.officer_history(&officer.id).expect("history").len(),
+        0,
+        "the audit starts empty: it records changes from the upgrade on"
+    );
+    // The new table works on the upgraded database, and stays append-only there.
+    store
+        .update_officer(
+            &officer.id,
+            &OfficerDetails {
+                role: Some(Role::Supervisor),
+                ..OfficerDetails::default()
+            },
+            "admin",
+            7,
+        )
+        .expect("update")
+        .expect("the officer exists");
+    assert_eq!(
+        store.officer_history(&officer.id).expect("history").len(),
+        1
+    );
+    drop(store);
+    let conn = connect(&old).expect("connect");
+    assert!(conn.execute("DELETE FROM officer_audit", []).is_err());
+}
+
+#[test]
+fn a_database_from_a_newer_server_is_refused_and_left_as_it_was() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("future.db");
+    drop(SqliteStore::open(&path).expect("new"));
+    connect(&path)
+        .expect("connect")
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .expect("bump");
+    let schema = schema_of(&path);
+    match SqliteStore::open(&path) {
+        Err(StoreError::TooNew(found, known)) => {
+            assert_eq!((found, known), (SCHEMA_VERSION + 1, SCHEMA_VERSION))
+        }
+        other => panic!("expected TooNew, got {other:?}"),
+    }
+    assert_eq!(schema_of(&path), schema);
+}
