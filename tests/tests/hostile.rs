@@ -297,7 +297,7 @@ fn whatever_a_hostile_device_pushes_the_server_keeps_only_what_the_policy_allows
             _ => prop_assert!(!stored_changed, "refused {attack:?} but stored something"),
         }
         // The server keeps serving honest devices in between.
-        if counter.get() % 16 == 0 {
+        if counter.get().is_multiple_of(16) {
             let mut devices = honest.borrow_mut();
             let (o, s) = &mut *devices;
             runtime.block_on(honest_round(o, s, &records, counter.get()));
@@ -308,7 +308,6 @@ fn whatever_a_hostile_device_pushes_the_server_keeps_only_what_the_policy_allows
         panic!("{e}");
     }
     // Some attacks are honest edits of a draft the hostile officer attends: they are taken.
-    drop(honest);
     assert!(
         accepted.get() > 0,
         "no attack was ever accepted: the property saw only refusals"
