@@ -6,6 +6,7 @@ use crate::service::{normalise_code, sha256};
 use crate::store::{DeviceRow, Officer, ServerStore, SqliteStore};
 use fieldbook_core::clock::{Clock, SystemClock};
 use fieldbook_core::domain::{OfficerId, Role};
+use fieldbook_core::storage::DatabaseKey;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,10 +21,10 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// Opens (creating if needed) the database at `path`.
-    pub fn open(path: &Path) -> Result<Admin, ServerError> {
+    /// Opens (creating if needed) the database at `path`, encrypted under `key`.
+    pub fn open(path: &Path, key: &DatabaseKey) -> Result<Admin, ServerError> {
         Ok(Admin {
-            store: SqliteStore::open(path)?,
+            store: SqliteStore::open(path, key)?,
             clock: Arc::new(SystemClock),
         })
     }

@@ -1,9 +1,12 @@
 //! Typed configuration. The binary reads it from flags, then the environment
-//! (`FIELDBOOK_SERVER_LISTEN`, `FIELDBOOK_SERVER_DATABASE`), then an optional TOML file; an
-//! embedding program builds a [`ServerConfig`] directly.
+//! (`FIELDBOOK_SERVER_LISTEN`, `FIELDBOOK_SERVER_DATABASE`, `FIELDBOOK_SERVER_KEY_FILE`,
+//! `FIELDBOOK_SERVER_KEY`), then an optional TOML file; an embedding program builds a
+//! [`ServerConfig`] directly. The database key never comes from a command-line value (it would
+//! show in `ps` and shell history): from a key file, or the environment ([`database_key`]).
 
 use crate::error::ServerError;
 use fieldbook_core::clock::{Clock, SystemClock};
+use fieldbook_core::storage::DatabaseKey;
 use fieldbook_core::sync::wire;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -16,8 +19,10 @@ use std::time::Duration;
 pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free port (see [`crate::RunningServer::addr`]).
     pub listen: SocketAddr,
-    /// The SQLite database file (created if missing).
+    /// The SQLite database file (created if missing, mode 0600).
     pub database: PathBuf,
+    /// The key the database is encrypted under (SQLCipher).
+    pub key: DatabaseKey,
     /// How long a device token stays valid after enrolment.
     pub token_ttl: Duration,
     /// Largest request body (413 `too-large` above it).
@@ -44,10 +49,11 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     /// The protocol's limits, a 90-day token, the system clock.
-    pub fn new(listen: SocketAddr, database: impl Into<PathBuf>) -> ServerConfig {
+    pub fn new(listen: SocketAddr, database: impl Into<PathBuf>, key: DatabaseKey) -> ServerConfig {
         ServerConfig {
             listen,
             database: database.into(),
+            key,
             token_ttl: Duration::from_secs(90 * 24 * 60 * 60),
             max_body_bytes: wire::MAX_BODY_BYTES,
             max_push_changes: wire::MAX_PUSH_CHANGES,
@@ -80,6 +86,9 @@ pub struct FileConfig {
     pub document_cache_mib: Option<usize>,
     /// `compact_every = 64`.
     pub compact_every: Option<u32>,
+    /// `key_file = "/etc/fieldbook/server.key"`: the database key (64 hex characters, or a
+    /// passphrase), in a file only the server's user may read.
+    pub key_file: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -118,4 +127,52 @@ pub fn database_path(url: &str) -> Result<PathBuf, ServerError> {
             "the database must be given as sqlite://PATH".into(),
         )),
     }
+}
+
+/// The environment variable holding the database key itself (for secret stores that inject
+/// environment variables; a key file is preferred).
+pub const KEY_ENV: &str = "FIELDBOOK_SERVER_KEY";
+
+/// The database key: from `key_file` if given (`--key-file`, `FIELDBOOK_SERVER_KEY_FILE`),
+/// else from `FIELDBOOK_SERVER_KEY`, else from `config_key_file` (`key_file` in the TOML file).
+/// The text is read as [`DatabaseKey::from_text`] reads it: 64 hex characters are a raw key
+/// (recommended: every connection opens without key derivation), anything else a passphrase.
+pub fn database_key(
+    key_file: Option<&Path>,
+    config_key_file: Option<&Path>,
+) -> Result<DatabaseKey, ServerError> {
+    if let Some(path) = key_file {
+        return read_key_file(path);
+    }
+    if let Some(text) = std::env::var_os(KEY_ENV) {
+        let text = text.to_string_lossy();
+        return DatabaseKey::from_text(&text).map_err(|source| ServerError::Key {
+            origin: KEY_ENV.into(),
+            source,
+        });
+    }
+    match config_key_file {
+        Some(path) => read_key_file(path),
+        None => Err(ServerError::KeyMissing),
+    }
+}
+
+fn read_key_file(path: &Path) -> Result<DatabaseKey, ServerError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ServerError::KeyFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+            tracing::warn!(
+                "the key file may be read by other users: make it readable by the server's user only (chmod 600)"
+            );
+        }
+    }
+    DatabaseKey::from_text(&text).map_err(|source| ServerError::Key {
+        origin: format!("key file {}", path.display()),
+        source,
+    })
 }

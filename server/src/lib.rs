@@ -20,12 +20,17 @@
 //! use fieldbook_core::domain::{OfficerId, Role};
 //! use fieldbook_server::{Admin, ServerConfig};
 //!
+//! use fieldbook_core::storage::DatabaseKey;
+//!
 //! let db = std::env::temp_dir().join("fieldbook-demo-server.db");
-//! let admin = Admin::open(&db)?;
+//! // In service: `fieldbook_server::database_key` reads it from a key file or the environment.
+//! let key = DatabaseKey::Raw(rand::random());
+//! let admin = Admin::open(&db, &key)?;
 //! let officer = OfficerId::new("PC1234").expect("a collar number");
 //! let code = admin.enrol(&officer, "A. Officer", Role::Officer, Some("north"))?;
 //!
-//! let server = fieldbook_server::start(ServerConfig::new("127.0.0.1:0".parse().unwrap(), &db)).await?;
+//! let config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), &db, key);
+//! let server = fieldbook_server::start(config).await?;
 //! println!("enrol at {} with code {code}", server.url());
 //! server.shutdown().await; // finishes requests in flight
 //! # Ok(()) }
@@ -45,7 +50,7 @@ pub mod store;
 mod trust;
 
 pub use admin::{Admin, CODE_TTL_MS};
-pub use config::{FileConfig, ServerConfig, database_path};
+pub use config::{FileConfig, KEY_ENV, ServerConfig, database_key, database_path};
 pub use error::ServerError;
 pub use store::{DeviceRow, ServerStore, SqliteStore};
 
@@ -62,11 +67,14 @@ pub struct RunningServer {
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-/// Opens the database, binds `config.listen` (port 0 picks a free port) and serves in a tokio
-/// task. Returns once the socket is bound, so requests may be sent at once.
+/// Opens the database (under `config.key`), checks its integrity, binds `config.listen` (port 0
+/// picks a free port) and serves in a tokio task. Returns once the socket is bound, so requests
+/// may be sent at once. A database that the key does not open, that is not encrypted, or that
+/// is damaged is refused here (a [`StoreError`](store::StoreError) naming the file).
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let path = config.database.clone();
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+    let key = config.key.clone();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, &key))
         .await
         .map_err(|e| ServerError::Config(format!("opening the database panicked: {e}")))??;
     start_with_store(config, Arc::new(store)).await

@@ -1,8 +1,10 @@
-//! `fieldbook-server`: serve, enrol, revoke, devices.
+//! `fieldbook-server`: serve, enrol, revoke, devices, encrypt-database.
 
 use clap::{Parser, Subcommand};
 use fieldbook_core::domain::{OfficerId, Role};
-use fieldbook_server::{Admin, FileConfig, ServerConfig, ServerError, database_path};
+use fieldbook_server::{
+    Admin, FileConfig, ServerConfig, ServerError, SqliteStore, database_key, database_path,
+};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +20,16 @@ struct Cli {
     command: Command,
 }
 
+/// Where the database key comes from: a file, or `FIELDBOOK_SERVER_KEY` (never a flag's value,
+/// which `ps` and shell history would show).
+#[derive(Debug, clap::Args)]
+struct KeyArgs {
+    /// File holding the database key: 64 hex characters (a raw key), or a passphrase. Without
+    /// it, FIELDBOOK_SERVER_KEY holds the key (or `key_file` in the config file names the file).
+    #[arg(long, env = "FIELDBOOK_SERVER_KEY_FILE")]
+    key_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the sync API until SIGINT or SIGTERM (requests in flight finish).
@@ -31,6 +43,8 @@ enum Command {
         /// Optional TOML file (flags and environment win over it).
         #[arg(long)]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        key: KeyArgs,
     },
     /// Print a one-time enrolment code (valid 24 hours) for an officer.
     Enrol {
@@ -49,6 +63,8 @@ enum Command {
         /// Team (PCSO neighbourhood, supervisor's review queue).
         #[arg(long)]
         team: Option<String>,
+        #[command(flatten)]
+        key: KeyArgs,
     },
     /// Revoke a device: its requests are refused from now on.
     Revoke {
@@ -58,12 +74,25 @@ enum Command {
         /// Device id (see `devices`).
         #[arg(long)]
         device: String,
+        #[command(flatten)]
+        key: KeyArgs,
     },
     /// List devices: id, officer, label, revoked.
     Devices {
         /// sqlite://PATH
         #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
         database: String,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Encrypt, under the key, a plaintext database written before the server encrypted its
+    /// database. Stop the server first; back the file up first.
+    EncryptDatabase {
+        /// sqlite://PATH
+        #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
+        database: String,
+        #[command(flatten)]
+        key: KeyArgs,
     },
 }
 
@@ -91,6 +120,7 @@ fn run(cli: Cli) -> Result<(), ServerError> {
             listen,
             database,
             config,
+            key,
         } => {
             let file = match &config {
                 Some(path) => FileConfig::read(path)?,
@@ -104,7 +134,8 @@ fn run(cli: Cli) -> Result<(), ServerError> {
             let listen = listen
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-            let mut config = ServerConfig::new(listen, database_path(&database)?);
+            let key = database_key(key.key_file.as_deref(), file.key_file.as_deref())?;
+            let mut config = ServerConfig::new(listen, database_path(&database)?, key);
             file.apply(&mut config);
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
@@ -121,25 +152,36 @@ fn run(cli: Cli) -> Result<(), ServerError> {
             name,
             role,
             team,
+            key,
         } => {
             let officer =
                 OfficerId::new(officer).map_err(|e| ServerError::Config(e.to_string()))?;
             let role: Role = role
                 .parse()
                 .map_err(|e: fieldbook_core::Error| ServerError::Config(e.to_string()))?;
-            let admin = Admin::open(&database_path(&database)?)?;
+            let admin = Admin::open(
+                &database_path(&database)?,
+                &database_key(key.key_file.as_deref(), None)?,
+            )?;
             let code = admin.enrol(&officer, &name, role, team.as_deref())?;
             println!("{code}");
             Ok(())
         }
-        Command::Revoke { database, device } => {
-            Admin::open(&database_path(&database)?)?.revoke(&device)?;
+        Command::Revoke {
+            database,
+            device,
+            key,
+        } => {
+            let key = database_key(key.key_file.as_deref(), None)?;
+            Admin::open(&database_path(&database)?, &key)?.revoke(&device)?;
             println!("revoked {device}");
             Ok(())
         }
-        Command::Devices { database } => {
+        Command::Devices { database, key } => {
+            let key = database_key(key.key_file.as_deref(), None)?;
+            let devices = Admin::open(&database_path(&database)?, &key)?.devices()?;
             println!("id\tofficer\tlabel\tstatus");
-            for d in Admin::open(&database_path(&database)?)?.devices()? {
+            for d in devices {
                 println!(
                     "{}\t{}\t{}\t{}",
                     d.id,
@@ -148,6 +190,13 @@ fn run(cli: Cli) -> Result<(), ServerError> {
                     if d.revoked { "revoked" } else { "active" }
                 );
             }
+            Ok(())
+        }
+        Command::EncryptDatabase { database, key } => {
+            let key = database_key(key.key_file.as_deref(), None)?;
+            let path = database_path(&database)?;
+            SqliteStore::encrypt_plaintext(&path, &key)?;
+            println!("encrypted {}", path.display());
             Ok(())
         }
     }

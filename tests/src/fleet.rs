@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The key the fleet's server database is encrypted under.
+pub const SERVER_KEY: DatabaseKey = DatabaseKey::Raw([0x5a; 32]);
+
 /// Retries fast enough for tests that inject faults, with the protocol's attempt count.
 pub const FAST_RETRY: RetryPolicy = RetryPolicy {
     base: Duration::from_millis(5),
@@ -100,7 +103,7 @@ impl Fleet {
 
     /// Administration of the server's database.
     pub fn admin(&self) -> Admin {
-        Admin::open(&self.db).expect("admin opens the server database")
+        Admin::open(&self.db, &SERVER_KEY).expect("admin opens the server database")
     }
 
     /// Starts a server on the same database (on a new port); the old one must be stopped.
@@ -111,7 +114,7 @@ impl Fleet {
             .enable_all()
             .build()
             .expect("server runtime");
-        let config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &self.db);
+        let config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &self.db, SERVER_KEY);
         let running = runtime
             .spawn(async move { fieldbook_server::start(config).await })
             .await
@@ -207,7 +210,7 @@ impl Fleet {
     }
 
     fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.db).expect("the server database opens")
+        SqliteStore::open(&self.db, &SERVER_KEY).expect("the server database opens")
     }
 
     /// The directory for other files of the test.
