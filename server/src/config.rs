@@ -45,6 +45,18 @@ pub struct ServerConfig {
     /// Check every pushed change against the write policy as of its dependencies. Always on in
     /// service; off only to measure what the checks cost.
     pub check_policy: bool,
+    /// A connection that started sending a request head must finish it within this (else it is
+    /// closed): slow-loris headers.
+    pub header_read_timeout: Duration,
+    /// A request body must arrive in full within this, from the end of its head (else 408
+    /// `request-timeout`, and the connection is closed).
+    pub body_timeout: Duration,
+    /// A connection waiting for its next request (keep-alive, or a new one sending nothing) is
+    /// closed after this; so is one whose client takes no byte of its answer for this long.
+    /// Keep it above the proxy's upstream keep-alive timeout.
+    pub idle_timeout: Duration,
+    /// Most connections served at once; more wait to be accepted.
+    pub max_connections: usize,
 }
 
 impl ServerConfig {
@@ -64,6 +76,10 @@ impl ServerConfig {
             compact_every: 64,
             clock: Arc::new(SystemClock),
             check_policy: true,
+            header_read_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
         }
     }
 }
@@ -89,6 +105,14 @@ pub struct FileConfig {
     /// `key_file = "/etc/fieldbook/server.key"`: the database key (64 hex characters, or a
     /// passphrase), in a file only the server's user may read.
     pub key_file: Option<PathBuf>,
+    /// `header_read_timeout_secs = 10`.
+    pub header_read_timeout_secs: Option<u64>,
+    /// `body_timeout_secs = 60`.
+    pub body_timeout_secs: Option<u64>,
+    /// `idle_timeout_secs = 60`.
+    pub idle_timeout_secs: Option<u64>,
+    /// `max_connections = 1024`.
+    pub max_connections: Option<usize>,
 }
 
 impl FileConfig {
@@ -115,6 +139,18 @@ impl FileConfig {
         }
         if let Some(n) = self.compact_every {
             config.compact_every = n.max(1);
+        }
+        if let Some(s) = self.header_read_timeout_secs {
+            config.header_read_timeout = Duration::from_secs(s.max(1));
+        }
+        if let Some(s) = self.body_timeout_secs {
+            config.body_timeout = Duration::from_secs(s.max(1));
+        }
+        if let Some(s) = self.idle_timeout_secs {
+            config.idle_timeout = Duration::from_secs(s.max(1));
+        }
+        if let Some(n) = self.max_connections {
+            config.max_connections = n.max(1);
         }
     }
 }

@@ -39,6 +39,7 @@
 mod admin;
 mod audit;
 mod config;
+mod connections;
 mod documents;
 mod error;
 mod http;
@@ -87,17 +88,19 @@ pub async fn start_with_store(
 ) -> Result<RunningServer, ServerError> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let limits = connections::Limits {
+        header_read: config.header_read_timeout,
+        idle: config.idle_timeout,
+        max_connections: config.max_connections,
+    };
     let service = Arc::new(service::SyncService::new(store, config));
     let app = http::router(service);
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(connections::serve(listener, app, limits, stopped));
     tracing::info!(%addr, "fieldbook-server listening");
+    if let Some(warning) = connections::plain_http_warning(addr) {
+        tracing::warn!("{warning}");
+    }
     Ok(RunningServer {
         addr,
         stop: Some(stop),

@@ -1,6 +1,6 @@
 //! What a force's deployment relies on, checked on real files and real sockets: the server's
 //! database is encrypted, private to its owner, refused under a wrong key, when plaintext (until
-//! `encrypt-database`) and when damaged.
+//! `encrypt-database`) and when damaged; connections that stall are closed.
 
 mod support;
 use support::*;
@@ -12,6 +12,8 @@ use fieldbook_server::{Admin, ServerConfig, ServerError, SqliteStore};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A narrative no other bytes of the database could hold by chance.
 const NARRATIVE: &str = "Victim states the blue bicycle was taken from the rack by Quillfeather";
@@ -399,4 +401,132 @@ async fn a_damaged_database_refuses_to_start_naming_the_file_and_the_backup() {
         "{stderr}"
     );
     assert_eq!(sha(&db), damaged, "the damaged file was left as it was");
+}
+
+/// A server whose timeouts are short enough to test: head 1 s, body 1 s, idle 2 s.
+async fn impatient() -> Fixture {
+    fixture(|c| {
+        c.header_read_timeout = Duration::from_secs(1);
+        c.body_timeout = Duration::from_secs(1);
+        c.idle_timeout = Duration::from_secs(2);
+    })
+    .await
+}
+
+/// Reads until the server closes the connection (or 10 s pass: a failure).
+async fn until_closed(stream: &mut tokio::net::TcpStream) -> (Vec<u8>, Duration) {
+    let started = Instant::now();
+    let mut got = Vec::new();
+    match tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut got)).await {
+        Ok(_) => (got, started.elapsed()),
+        Err(_) => panic!("the server kept the connection open for 10 s"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_stalling_in_its_request_head_is_disconnected() {
+    let f = impatient().await;
+    let mut stream = tokio::net::TcpStream::connect(f.server.addr())
+        .await
+        .expect("connect");
+    stream
+        .write_all(b"POST /v1/sync HTTP/1.1\r\nhost: test\r\ncontent-ty")
+        .await
+        .expect("half a head");
+    let (answer, after) = until_closed(&mut stream).await;
+    assert!(
+        after >= Duration::from_millis(900),
+        "closed after {after:?}"
+    );
+    assert!(after < Duration::from_secs(4), "closed after {after:?}");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_sends_nothing_is_disconnected_after_the_idle_timeout() {
+    let f = impatient().await;
+    let mut stream = tokio::net::TcpStream::connect(f.server.addr())
+        .await
+        .expect("connect");
+    let (answer, after) = until_closed(&mut stream).await;
+    assert!(answer.is_empty());
+    assert!(
+        after >= Duration::from_millis(1900),
+        "closed after {after:?}"
+    );
+    assert!(after < Duration::from_secs(5), "closed after {after:?}");
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_trickling_its_body_is_cut_off() {
+    let f = impatient().await;
+    let mut stream = tokio::net::TcpStream::connect(f.server.addr())
+        .await
+        .expect("connect");
+    stream
+        .write_all(
+            b"POST /v1/enrol HTTP/1.1\r\nhost: test\r\ncontent-type: application/cbor\r\ncontent-length: 1000\r\n\r\n",
+        )
+        .await
+        .expect("head");
+    let (mut reader, mut writer) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..100 {
+            if writer.write_all(b"\0").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), reader.read_to_end(&mut answer))
+        .await
+        .expect("the server closed the connection in time")
+        .ok();
+    let after = started.elapsed();
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(after < Duration::from_secs(4), "cut off after {after:?}");
+    trickle.abort();
+    f.server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_honest_client_may_wait_between_requests_longer_than_the_head_timeout() {
+    let f = impatient().await;
+    let mut stream = tokio::net::TcpStream::connect(f.server.addr())
+        .await
+        .expect("connect");
+    for round in 0..2 {
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nhost: test\r\n\r\n")
+            .await
+            .expect("request");
+        let mut answer = vec![0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+            .await
+            .expect("answered")
+            .expect("read");
+        let text = String::from_utf8_lossy(&answer[..n]);
+        assert!(text.starts_with("HTTP/1.1 200"), "round {round}: {text}");
+        assert!(text.ends_with("ok"), "round {round}: {text}");
+        // Longer than the head timeout, shorter than the idle one: still served.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+    // And a whole sync through a real client still works.
+    let dev = f.device("PC2", Role::Officer, None).await;
+    push_accepted(
+        &f,
+        &dev,
+        vec![push_of(&new_doc(&dev, RecordKind::Person, |_| {}), &[])],
+    )
+    .await;
+    f.server.shutdown().await;
 }
