@@ -7,9 +7,10 @@
 //! stores accepted changes with a feed position and a receipt time, and never stores any part
 //! of a refused record push.
 //!
-//! Module map: `http` (routes, CBOR, errors) → `service` (checks, feed, repair; blocking) →
-//! [`store`] (the [`ServerStore`] trait and its SQLite implementation). `scope` decides who
-//! receives what; [`Admin`] enrols and revokes devices without the HTTP server.
+//! Module map: `connections` (the accept loop: timeouts, connection bound, graceful stop) →
+//! `http` (routes, CBOR, errors) → `service` (checks, feed, repair; blocking) → [`store`] (the
+//! [`ServerStore`] trait and its SQLite implementation, encrypted with SQLCipher). `scope`
+//! decides who receives what; [`Admin`] enrols and revokes devices without the HTTP server.
 //!
 //! **Architecture invariant:** only `store` touches rusqlite; handlers never see SQL.
 //!
