@@ -243,11 +243,17 @@ async fn scenario() -> Result<(), Error> {
     // -----------------------------------------------------------------------------------------
     t.step("Signal returns: the force's server starts (embedded, loopback, ephemeral port)");
     let db = dir.path().join("server.db");
-    let config = ServerConfig::new("127.0.0.1:0".parse().map_err(demo_error)?, &db);
+    // A random key for the demo's temporary server database (a force keeps its key in a file).
+    let server_key = key();
+    let config = ServerConfig::new(
+        "127.0.0.1:0".parse().map_err(demo_error)?,
+        &db,
+        server_key.clone(),
+    );
     let server = fieldbook_server::start(config).await.map_err(demo_error)?;
     let url = server.url();
     t.say(format!("server listening at {url}"));
-    let admin = Admin::open(&db).map_err(demo_error)?;
+    let admin = Admin::open(&db, &server_key).map_err(demo_error)?;
     t.done();
 
     t.step("Four devices enrol with one-time codes: two officers, a PCSO, a supervisor (team A)");

@@ -543,16 +543,7 @@ fn read_key(key_file: Option<&Path>) -> Result<DatabaseKey, Error> {
 }
 
 fn parse_key(text: &str) -> Result<DatabaseKey, Error> {
-    if text.is_empty() {
-        return Err(Error::invalid("key", "non-empty", "the store key is empty"));
-    }
-    if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
-        let mut raw = [0u8; 32];
-        hex::decode_to_slice(text, &mut raw)
-            .map_err(|_| Error::invalid("key", "hex", "the key is not valid hex"))?;
-        return Ok(DatabaseKey::Raw(raw));
-    }
-    Ok(DatabaseKey::Passphrase(text.to_owned()))
+    DatabaseKey::from_text(text).map_err(|e| Error::invalid("key", "non-empty", e.to_string()))
 }
 
 /// The record's audit rows as this device knows them: receipt times of the changes the server

@@ -993,11 +993,15 @@ fn enrol_sync_and_status_move_records_between_two_devices_through_a_real_server(
         .expect("runtime");
     let server_dir = tempfile::tempdir().expect("temporary directory");
     let db = server_dir.path().join("server.db");
-    let config = fieldbook_server::ServerConfig::new("127.0.0.1:0".parse().expect("address"), &db);
+    let config = fieldbook_server::ServerConfig::new(
+        "127.0.0.1:0".parse().expect("address"),
+        &db,
+        store_key(0x5a),
+    );
     let server = runtime
         .block_on(fieldbook_server::start(config))
         .expect("server starts");
-    let admin = fieldbook_server::Admin::open(&db).expect("admin");
+    let admin = fieldbook_server::Admin::open(&db, &store_key(0x5a)).expect("admin");
     let officer = fieldbook_core::domain::OfficerId::new("PC1234").expect("id");
     let code = |role| {
         admin
@@ -1177,11 +1181,15 @@ fn a_refused_record_is_listed_shown_and_dismissed_from_the_quarantine_and_status
         .expect("runtime");
     let server_dir = tempfile::tempdir().expect("temporary directory");
     let db = server_dir.path().join("server.db");
-    let config = fieldbook_server::ServerConfig::new("127.0.0.1:0".parse().expect("address"), &db);
+    let config = fieldbook_server::ServerConfig::new(
+        "127.0.0.1:0".parse().expect("address"),
+        &db,
+        store_key(0x5a),
+    );
     let server = runtime
         .block_on(fieldbook_server::start(config))
         .expect("server starts");
-    let admin = fieldbook_server::Admin::open(&db).expect("admin");
+    let admin = fieldbook_server::Admin::open(&db, &store_key(0x5a)).expect("admin");
     let pcso = fieldbook_core::domain::OfficerId::new("PCSO77").expect("id");
     let role = fieldbook_core::domain::Role::Pcso;
     let code = admin

@@ -147,6 +147,31 @@ impl std::fmt::Debug for DatabaseKey {
     }
 }
 
+impl DatabaseKey {
+    /// Reads a key as a person or a secret store gives it (the text of a key file, or an
+    /// environment variable), surrounding whitespace and a final newline ignored: 64 hex
+    /// characters are a raw key, anything else a passphrase.
+    pub fn from_text(text: &str) -> Result<DatabaseKey, KeyTextError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(KeyTextError::Empty);
+        }
+        let mut raw = [0u8; 32];
+        if text.len() == 64 && hex::decode_to_slice(text, &mut raw).is_ok() {
+            return Ok(DatabaseKey::Raw(raw));
+        }
+        Ok(DatabaseKey::Passphrase(text.to_owned()))
+    }
+}
+
+/// Why a text given as a key is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyTextError {
+    /// Nothing but whitespace (SQLCipher would take an empty key for "no encryption").
+    #[error("the key is empty: give 64 hex characters (a raw key) or a non-empty passphrase")]
+    Empty,
+}
+
 /// The queryable fields of one record, derived from its document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Projection {

@@ -80,12 +80,12 @@ impl Bench {
             .expect("runtime");
         let dir = tempfile::TempDir::new().expect("temp dir");
         let db = dir.path().join("server.db");
-        let config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &db);
+        let config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &db, key());
         let server = runtime
             .block_on(fieldbook_server::start(config))
             .expect("server starts");
         let url = server.url();
-        let admin = Admin::open(&db).expect("admin");
+        let admin = Admin::open(&db, &key()).expect("admin");
         Bench {
             runtime,
             server: Some(server),

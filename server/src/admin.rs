@@ -16,6 +16,7 @@ use crate::store::{
 use crate::text::check_plain;
 use fieldbook_core::clock::{Clock, SystemClock};
 use fieldbook_core::domain::{OfficerId, Role};
+use fieldbook_core::storage::DatabaseKey;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -30,10 +31,10 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// Opens (creating if needed) the database at `path`.
-    pub fn open(path: &Path) -> Result<Admin, ServerError> {
+    /// Opens (creating if needed) the database at `path`, encrypted under `key`.
+    pub fn open(path: &Path, key: &DatabaseKey) -> Result<Admin, ServerError> {
         Ok(Admin {
-            store: SqliteStore::open(path)?,
+            store: SqliteStore::open(path, key)?,
             clock: Arc::new(SystemClock),
         })
     }

@@ -1,9 +1,12 @@
 //! Typed configuration. The binary reads it from flags, then the environment
-//! (`FIELDBOOK_SERVER_LISTEN`, `FIELDBOOK_SERVER_DATABASE`), then an optional TOML file; an
-//! embedding program builds a [`ServerConfig`] directly.
+//! (`FIELDBOOK_SERVER_LISTEN`, `FIELDBOOK_SERVER_DATABASE`, `FIELDBOOK_SERVER_KEY_FILE`,
+//! `FIELDBOOK_SERVER_KEY`), then an optional TOML file; an embedding program builds a
+//! [`ServerConfig`] directly. The database key never comes from a command-line value (it would
+//! show in `ps` and shell history): from a key file, or the environment ([`database_key`]).
 
 use crate::error::ServerError;
 use fieldbook_core::clock::{Clock, SystemClock};
+use fieldbook_core::storage::DatabaseKey;
 use fieldbook_core::sync::wire;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -16,8 +19,10 @@ use std::time::Duration;
 pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free port (see [`crate::RunningServer::addr`]).
     pub listen: SocketAddr,
-    /// The SQLite database file (created if missing).
+    /// The SQLite database file (created if missing, mode 0600).
     pub database: PathBuf,
+    /// The key the database is encrypted under (SQLCipher).
+    pub key: DatabaseKey,
     /// How long a device token stays valid after enrolment.
     pub token_ttl: Duration,
     /// Largest request body (413 `too-large` above it).
@@ -40,6 +45,18 @@ pub struct ServerConfig {
     /// Check every pushed change against the write policy as of its dependencies. Always on in
     /// service; off only to measure what the checks cost.
     pub check_policy: bool,
+    /// A connection that started sending a request head must finish it within this (else it is
+    /// closed): slow-loris headers.
+    pub header_read_timeout: Duration,
+    /// A request body must arrive in full within this, from the end of its head (else 408
+    /// `request-timeout`, and the connection is closed).
+    pub body_timeout: Duration,
+    /// A connection waiting for its next request (keep-alive, or a new one sending nothing) is
+    /// closed after this; so is one whose client takes no byte of its answer for this long.
+    /// Keep it above the proxy's upstream keep-alive timeout.
+    pub idle_timeout: Duration,
+    /// Most connections served at once; more wait to be accepted.
+    pub max_connections: usize,
     /// How often `POST /v1/enrol` may be tried (429 `rate-limited` beyond).
     pub enrol_limit: EnrolLimit,
 }
@@ -74,10 +91,11 @@ impl Default for EnrolLimit {
 
 impl ServerConfig {
     /// The protocol's limits, a 90-day token, the system clock.
-    pub fn new(listen: SocketAddr, database: impl Into<PathBuf>) -> ServerConfig {
+    pub fn new(listen: SocketAddr, database: impl Into<PathBuf>, key: DatabaseKey) -> ServerConfig {
         ServerConfig {
             listen,
             database: database.into(),
+            key,
             token_ttl: Duration::from_secs(90 * 24 * 60 * 60),
             max_body_bytes: wire::MAX_BODY_BYTES,
             max_push_changes: wire::MAX_PUSH_CHANGES,
@@ -89,6 +107,10 @@ impl ServerConfig {
             clock: Arc::new(SystemClock),
             check_policy: true,
             enrol_limit: EnrolLimit::default(),
+            header_read_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
         }
     }
 }
@@ -111,6 +133,17 @@ pub struct FileConfig {
     pub document_cache_mib: Option<usize>,
     /// `compact_every = 64`.
     pub compact_every: Option<u32>,
+    /// `key_file = "/etc/fieldbook/server.key"`: the database key (64 hex characters, or a
+    /// passphrase), in a file only the server's user may read.
+    pub key_file: Option<PathBuf>,
+    /// `header_read_timeout_secs = 10`.
+    pub header_read_timeout_secs: Option<u64>,
+    /// `body_timeout_secs = 60`.
+    pub body_timeout_secs: Option<u64>,
+    /// `idle_timeout_secs = 60`.
+    pub idle_timeout_secs: Option<u64>,
+    /// `max_connections = 1024`.
+    pub max_connections: Option<usize>,
     /// `enrol_per_minute = 10` (per client address).
     pub enrol_per_minute: Option<u32>,
     /// `enrol_burst = 20` (per client address).
@@ -138,6 +171,14 @@ pub mod bounds {
     pub const COMPACT_EVERY: RangeInclusive<u64> = 1..=100_000;
     /// `enrol_per_minute`, `enrol_burst`, `enrol_global_per_minute`, `enrol_global_burst`.
     pub const ENROL_RATE: RangeInclusive<u64> = 1..=100_000;
+    /// `header_read_timeout_secs`: a second to ten minutes.
+    pub const HEADER_READ_TIMEOUT_SECS: RangeInclusive<u64> = 1..=600;
+    /// `body_timeout_secs`: a second to an hour.
+    pub const BODY_TIMEOUT_SECS: RangeInclusive<u64> = 1..=3600;
+    /// `idle_timeout_secs`: a second to an hour.
+    pub const IDLE_TIMEOUT_SECS: RangeInclusive<u64> = 1..=3600;
+    /// `max_connections`.
+    pub const MAX_CONNECTIONS: RangeInclusive<u64> = 1..=1_000_000;
 }
 
 /// `value` of `key`, or a [`ServerError::ConfigOutOfRange`] naming both and the allowed range.
@@ -192,6 +233,27 @@ impl FileConfig {
         let enrol_global_per_minute =
             rate("enrol_global_per_minute", self.enrol_global_per_minute)?;
         let enrol_global_burst = rate("enrol_global_burst", self.enrol_global_burst)?;
+        let secs = |key, v: Option<u64>, range| check(key, v, range);
+        let header_read_timeout_secs = secs(
+            "header_read_timeout_secs",
+            self.header_read_timeout_secs,
+            HEADER_READ_TIMEOUT_SECS,
+        )?;
+        let body_timeout_secs = secs(
+            "body_timeout_secs",
+            self.body_timeout_secs,
+            BODY_TIMEOUT_SECS,
+        )?;
+        let idle_timeout_secs = secs(
+            "idle_timeout_secs",
+            self.idle_timeout_secs,
+            IDLE_TIMEOUT_SECS,
+        )?;
+        let max_connections = check(
+            "max_connections",
+            wide(self.max_connections),
+            MAX_CONNECTIONS,
+        )?;
         // Every value is in range, so the conversions below are exact.
         if let Some(days) = token_ttl_days {
             config.token_ttl = Duration::from_secs(days * 24 * 60 * 60);
@@ -219,6 +281,18 @@ impl FileConfig {
                 *field = n as u32;
             }
         }
+        if let Some(s) = header_read_timeout_secs {
+            config.header_read_timeout = Duration::from_secs(s);
+        }
+        if let Some(s) = body_timeout_secs {
+            config.body_timeout = Duration::from_secs(s);
+        }
+        if let Some(s) = idle_timeout_secs {
+            config.idle_timeout = Duration::from_secs(s);
+        }
+        if let Some(n) = max_connections {
+            config.max_connections = n as usize;
+        }
         Ok(())
     }
 }
@@ -233,6 +307,54 @@ pub fn database_path(url: &str) -> Result<PathBuf, ServerError> {
     }
 }
 
+/// The environment variable holding the database key itself (for secret stores that inject
+/// environment variables; a key file is preferred).
+pub const KEY_ENV: &str = "FIELDBOOK_SERVER_KEY";
+
+/// The database key: from `key_file` if given (`--key-file`, `FIELDBOOK_SERVER_KEY_FILE`),
+/// else from `FIELDBOOK_SERVER_KEY`, else from `config_key_file` (`key_file` in the TOML file).
+/// The text is read as [`DatabaseKey::from_text`] reads it: 64 hex characters are a raw key
+/// (recommended: every connection opens without key derivation), anything else a passphrase.
+pub fn database_key(
+    key_file: Option<&Path>,
+    config_key_file: Option<&Path>,
+) -> Result<DatabaseKey, ServerError> {
+    if let Some(path) = key_file {
+        return read_key_file(path);
+    }
+    if let Some(text) = std::env::var_os(KEY_ENV) {
+        let text = text.to_string_lossy();
+        return DatabaseKey::from_text(&text).map_err(|source| ServerError::Key {
+            origin: KEY_ENV.into(),
+            source,
+        });
+    }
+    match config_key_file {
+        Some(path) => read_key_file(path),
+        None => Err(ServerError::KeyMissing),
+    }
+}
+
+fn read_key_file(path: &Path) -> Result<DatabaseKey, ServerError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ServerError::KeyFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+            tracing::warn!(
+                "the key file may be read by other users: make it readable by the server's user only (chmod 600)"
+            );
+        }
+    }
+    DatabaseKey::from_text(&text).map_err(|source| ServerError::Key {
+        origin: format!("key file {}", path.display()),
+        source,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,7 +364,11 @@ mod tests {
     }
 
     fn defaults() -> ServerConfig {
-        ServerConfig::new("127.0.0.1:0".parse().expect("addr"), "server.db")
+        ServerConfig::new(
+            "127.0.0.1:0".parse().expect("addr"),
+            "server.db",
+            DatabaseKey::Raw([1; 32]),
+        )
     }
 
     fn refusal(text: &str) -> String {
@@ -282,6 +408,10 @@ mod tests {
         assert!(refusal("enrol_burst = 0").contains("enrol_burst"));
         assert!(refusal("enrol_global_per_minute = 0").contains("enrol_global_per_minute"));
         assert!(refusal("enrol_global_burst = 200000").contains("enrol_global_burst"));
+        assert!(refusal("header_read_timeout_secs = 0").contains("header_read_timeout_secs"));
+        assert!(refusal("body_timeout_secs = 3601").contains("body_timeout_secs"));
+        assert!(refusal("idle_timeout_secs = 0").contains("idle_timeout_secs"));
+        assert!(refusal("max_connections = 0").contains("max_connections"));
     }
 
     #[test]

@@ -60,6 +60,27 @@ pub enum ServerError {
     /// `officer set` with nothing to set.
     #[error("nothing to change: give --role, --team, --no-team or --name")]
     NothingToChange,
+    /// No database key was given.
+    #[error(
+        "the server database is encrypted and no key was given: put the key (64 hex characters, or a passphrase) in a file readable only by the server and give --key-file PATH (or FIELDBOOK_SERVER_KEY_FILE, or key_file in the config file), or set FIELDBOOK_SERVER_KEY"
+    )]
+    KeyMissing,
+    /// The key file could not be read.
+    #[error("cannot read the key file {}: {source}", path.display())]
+    KeyFile {
+        /// The key file.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The key given is not usable.
+    #[error("bad database key ({origin}): {source}")]
+    Key {
+        /// Where it came from (the key file, FIELDBOOK_SERVER_KEY).
+        origin: String,
+        /// Why it is not a key.
+        source: fieldbook_core::storage::KeyTextError,
+    },
     /// No device with this id.
     #[error("no device with id '{0}': list them with `fieldbook-server devices`")]
     UnknownDevice(String),

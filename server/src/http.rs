@@ -134,7 +134,22 @@ async fn read_body<T: DeserializeOwned>(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+    // The whole body within `body_timeout`: a body trickled a byte at a time is cut off (the
+    // unread rest makes hyper close the connection after the answer).
+    let timeout = app.config().body_timeout;
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request-timeout",
+                format!(
+                    "the request body did not arrive within {} s: send it in one go",
+                    timeout.as_secs()
+                ),
+            )
+        })?;
+    let bytes = read.map_err(|e| {
         if std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit"))
             || e.to_string().contains("length limit")
         {

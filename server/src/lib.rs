@@ -7,11 +7,12 @@
 //! stores accepted changes with a feed position and a receipt time, and never stores any part
 //! of a refused record push.
 //!
-//! Module map: `http` (routes, CBOR, errors) → `service` (checks, feed, repair; blocking) →
-//! [`store`] (the [`ServerStore`] trait and its SQLite implementation). `scope` decides who
-//! receives what; [`Admin`] registers and changes officers (with their audit), issues codes and
-//! revokes devices without the HTTP server; `text` refuses control characters in labels and
-//! names and escapes them on output.
+//! Module map: `connections` (the accept loop: timeouts, connection bound, graceful stop) →
+//! `http` (routes, CBOR, errors) → `service` (checks, feed, repair; blocking) → [`store`] (the
+//! [`ServerStore`] trait and its SQLite implementation, encrypted with SQLCipher). `scope`
+//! decides who receives what; [`Admin`] registers and changes officers (with their audit),
+//! issues codes and revokes devices without the HTTP server; `text` refuses control characters
+//! in labels and names and escapes them on output.
 //!
 //! **Architecture invariant:** only `store` touches rusqlite; handlers never see SQL.
 //!
@@ -22,12 +23,17 @@
 //! use fieldbook_core::domain::{OfficerId, Role};
 //! use fieldbook_server::{Admin, ServerConfig};
 //!
+//! use fieldbook_core::storage::DatabaseKey;
+//!
 //! let db = std::env::temp_dir().join("fieldbook-demo-server.db");
-//! let admin = Admin::open(&db)?;
+//! // In service: `fieldbook_server::database_key` reads it from a key file or the environment.
+//! let key = DatabaseKey::Raw(rand::random());
+//! let admin = Admin::open(&db, &key)?;
 //! let officer = OfficerId::new("PC1234").expect("a collar number");
 //! let code = admin.enrol(&officer, "A. Officer", Role::Officer, Some("north"))?;
 //!
-//! let server = fieldbook_server::start(ServerConfig::new("127.0.0.1:0".parse().unwrap(), &db)).await?;
+//! let config = ServerConfig::new("127.0.0.1:0".parse().unwrap(), &db, key);
+//! let server = fieldbook_server::start(config).await?;
 //! println!("enrol at {} with code {code}", server.url());
 //! server.shutdown().await; // finishes requests in flight
 //! # Ok(()) }
@@ -36,6 +42,7 @@
 mod admin;
 mod audit;
 mod config;
+mod connections;
 mod documents;
 mod error;
 mod http;
@@ -49,7 +56,9 @@ mod text;
 mod trust;
 
 pub use admin::{Admin, CODE_TTL_MS};
-pub use config::{EnrolLimit, FileConfig, ServerConfig, bounds, database_path};
+pub use config::{
+    EnrolLimit, FileConfig, KEY_ENV, ServerConfig, bounds, database_key, database_path,
+};
 pub use error::ServerError;
 pub use store::{
     DeviceRow, Officer, OfficerChange, OfficerDetails, ServerStore, SqliteStore, TeamGiven,
@@ -69,11 +78,14 @@ pub struct RunningServer {
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
 
-/// Opens the database, binds `config.listen` (port 0 picks a free port) and serves in a tokio
-/// task. Returns once the socket is bound, so requests may be sent at once.
+/// Opens the database (under `config.key`), checks its integrity, binds `config.listen` (port 0
+/// picks a free port) and serves in a tokio task. Returns once the socket is bound, so requests
+/// may be sent at once. A database that the key does not open, that is not encrypted, or that
+/// is damaged is refused here (a [`StoreError`](store::StoreError) naming the file).
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let path = config.database.clone();
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path))
+    let key = config.key.clone();
+    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, &key))
         .await
         .map_err(|e| ServerError::Config(format!("opening the database panicked: {e}")))??;
     start_with_store(config, Arc::new(store)).await
@@ -86,20 +98,19 @@ pub async fn start_with_store(
 ) -> Result<RunningServer, ServerError> {
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    let limits = connections::Limits {
+        header_read: config.header_read_timeout,
+        idle: config.idle_timeout,
+        max_connections: config.max_connections,
+    };
     let service = Arc::new(service::SyncService::new(store, config));
     let app = http::router(service);
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = stopped.await;
-        })
-        .await
-    });
+    let task = tokio::spawn(connections::serve(listener, app, limits, stopped));
     tracing::info!(%addr, "fieldbook-server listening");
+    if let Some(warning) = connections::plain_http_warning(addr) {
+        tracing::warn!("{warning}");
+    }
     Ok(RunningServer {
         addr,
         stop: Some(stop),

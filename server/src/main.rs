@@ -1,10 +1,11 @@
-//! `fieldbook-server`: serve, enrol, officer (set, show, list), revoke, devices.
+//! `fieldbook-server`: serve, enrol, officer (set, show, list), revoke, devices,
+//! encrypt-database.
 
 use clap::{Parser, Subcommand};
 use fieldbook_core::domain::{OfficerId, Role, Timestamp};
 use fieldbook_server::{
     Admin, FileConfig, Officer, OfficerChange, OfficerDetails, ServerConfig, ServerError,
-    TeamGiven, database_path, escaped,
+    SqliteStore, TeamGiven, database_key, database_path, escaped,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,6 +22,16 @@ struct Cli {
     command: Command,
 }
 
+/// Where the database key comes from: a file, or `FIELDBOOK_SERVER_KEY` (never a flag's value,
+/// which `ps` and shell history would show).
+#[derive(Debug, clap::Args)]
+struct KeyArgs {
+    /// File holding the database key: 64 hex characters (a raw key), or a passphrase. Without
+    /// it, FIELDBOOK_SERVER_KEY holds the key (or `key_file` in the config file names the file).
+    #[arg(long, env = "FIELDBOOK_SERVER_KEY_FILE")]
+    key_file: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the sync API until SIGINT or SIGTERM (requests in flight finish).
@@ -34,6 +45,8 @@ enum Command {
         /// Optional TOML file (flags and environment win over it).
         #[arg(long)]
         config: Option<PathBuf>,
+        #[command(flatten)]
+        key: KeyArgs,
     },
     /// Print a one-time enrolment code (valid 24 hours) for an officer. A new officer is
     /// registered with --name, --role and --team; for one already registered the details may be
@@ -58,6 +71,8 @@ enum Command {
         /// The officer has no team.
         #[arg(long)]
         no_team: bool,
+        #[command(flatten)]
+        key: KeyArgs,
     },
     /// Registered officers: change one (every change is audited), show one with its audit, list.
     Officer {
@@ -72,12 +87,25 @@ enum Command {
         /// Device id (see `devices`).
         #[arg(long)]
         device: String,
+        #[command(flatten)]
+        key: KeyArgs,
     },
     /// List devices: id, officer, label, revoked.
     Devices {
         /// sqlite://PATH
         #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
         database: String,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Encrypt, under the key, a plaintext database written before the server encrypted its
+    /// database. Stop the server first; back the file up first.
+    EncryptDatabase {
+        /// sqlite://PATH
+        #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
+        database: String,
+        #[command(flatten)]
+        key: KeyArgs,
     },
 }
 
@@ -104,6 +132,8 @@ enum OfficerCommand {
         /// New display name.
         #[arg(long)]
         name: Option<String>,
+        #[command(flatten)]
+        key: KeyArgs,
     },
     /// Show an officer and the audit of their creation and changes.
     Show {
@@ -113,12 +143,16 @@ enum OfficerCommand {
         /// Collar number.
         #[arg(long)]
         officer: String,
+        #[command(flatten)]
+        key: KeyArgs,
     },
     /// List registered officers: id, name, role, team.
     List {
         /// sqlite://PATH
         #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
         database: String,
+        #[command(flatten)]
+        key: KeyArgs,
     },
 }
 
@@ -146,6 +180,7 @@ fn run(cli: Cli) -> Result<(), ServerError> {
             listen,
             database,
             config,
+            key,
         } => {
             let file = match &config {
                 Some(path) => FileConfig::read(path)?,
@@ -159,7 +194,8 @@ fn run(cli: Cli) -> Result<(), ServerError> {
             let listen = listen
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-            let mut config = ServerConfig::new(listen, database_path(&database)?);
+            let key = database_key(key.key_file.as_deref(), file.key_file.as_deref())?;
+            let mut config = ServerConfig::new(listen, database_path(&database)?, key);
             file.apply(&mut config)?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
@@ -177,23 +213,30 @@ fn run(cli: Cli) -> Result<(), ServerError> {
             role,
             team,
             no_team,
+            key,
         } => {
             let officer = officer_id(officer)?;
             let details = details(name, role, team, no_team)?;
-            let admin = Admin::open(&database_path(&database)?)?;
+            let admin = open_admin(&database, &key)?;
             let code = admin.code_for(&officer, &details)?;
             println!("{code}");
             Ok(())
         }
         Command::Officer { command } => officer_command(command),
-        Command::Revoke { database, device } => {
-            Admin::open(&database_path(&database)?)?.revoke(&device)?;
+        Command::Revoke {
+            database,
+            device,
+            key,
+        } => {
+            open_admin(&database, &key)?.revoke(&device)?;
             println!("revoked {device}");
             Ok(())
         }
-        Command::Devices { database } => {
+        Command::Devices { database, key } => {
+            let key = database_key(key.key_file.as_deref(), None)?;
+            let devices = Admin::open(&database_path(&database)?, &key)?.devices()?;
             println!("id\tofficer\tlabel\tstatus");
-            for d in Admin::open(&database_path(&database)?)?.devices()? {
+            for d in devices {
                 let status = match (&d.replaced_by, d.revoked) {
                     (Some(by), _) => format!("replaced by {}", escaped(by)),
                     (None, true) => "revoked".to_owned(),
@@ -209,7 +252,20 @@ fn run(cli: Cli) -> Result<(), ServerError> {
             }
             Ok(())
         }
+        Command::EncryptDatabase { database, key } => {
+            let key = database_key(key.key_file.as_deref(), None)?;
+            let path = database_path(&database)?;
+            SqliteStore::encrypt_plaintext(&path, &key)?;
+            println!("encrypted {}", path.display());
+            Ok(())
+        }
     }
+}
+
+/// The database at `database` opened with the key `key` names (a file, or the environment).
+fn open_admin(database: &str, key: &KeyArgs) -> Result<Admin, ServerError> {
+    let key = database_key(key.key_file.as_deref(), None)?;
+    Admin::open(&database_path(database)?, &key)
 }
 
 fn officer_id(officer: String) -> Result<OfficerId, ServerError> {
@@ -247,10 +303,11 @@ fn officer_command(command: OfficerCommand) -> Result<(), ServerError> {
             team,
             no_team,
             name,
+            key,
         } => {
             let officer = officer_id(officer)?;
             let details = details(name, role, team, no_team)?;
-            let admin = Admin::open(&database_path(&database)?)?;
+            let admin = open_admin(&database, &key)?;
             let changes = admin.set_officer(&officer, &details)?;
             if changes.is_empty() {
                 println!("{officer}: nothing changed");
@@ -265,9 +322,13 @@ fn officer_command(command: OfficerCommand) -> Result<(), ServerError> {
             }
             Ok(())
         }
-        OfficerCommand::Show { database, officer } => {
+        OfficerCommand::Show {
+            database,
+            officer,
+            key,
+        } => {
             let officer = officer_id(officer)?;
-            let admin = Admin::open(&database_path(&database)?)?;
+            let admin = open_admin(&database, &key)?;
             let o = admin.officer(&officer)?;
             print_officers(std::slice::from_ref(&o));
             println!();
@@ -277,8 +338,8 @@ fn officer_command(command: OfficerCommand) -> Result<(), ServerError> {
             }
             Ok(())
         }
-        OfficerCommand::List { database } => {
-            let admin = Admin::open(&database_path(&database)?)?;
+        OfficerCommand::List { database, key } => {
+            let admin = open_admin(&database, &key)?;
             print_officers(&admin.officers()?);
             Ok(())
         }

@@ -28,6 +28,69 @@ pub enum StoreError {
         "the server database has schema version {0}; this build knows up to {1}: update the server"
     )]
     TooNew(u32, u32),
+    /// The key does not open the database (or its first page is damaged). Nothing was written.
+    #[error(
+        "the key does not open this database ({}): give the key it was created with; the file was left untouched",
+        path.display()
+    )]
+    KeyRejected {
+        /// The database file.
+        path: std::path::PathBuf,
+    },
+    /// The database is a plaintext SQLite file, written before the server keyed its database.
+    #[error(
+        "the server database {} is not encrypted (written before Fieldbook encrypted its server database); it was left untouched: stop the server, back the file up, and run `fieldbook-server encrypt-database --database sqlite://{}` with the key",
+        path.display(),
+        path.display()
+    )]
+    NotEncrypted {
+        /// The database file.
+        path: std::path::PathBuf,
+    },
+    /// `encrypt-database` was asked to encrypt a database that is not plaintext SQLite.
+    #[error(
+        "the server database {} is not a plaintext SQLite file (already encrypted?): nothing to do; it was left untouched",
+        path.display()
+    )]
+    NotPlaintext {
+        /// The database file.
+        path: std::path::PathBuf,
+    },
+    /// The integrity check at open found damage.
+    #[error(
+        "the server database {} is damaged ({detail}): the server does not start on it; keep the file for investigation and restore the database from the last backup",
+        path.display()
+    )]
+    Damaged {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// What SQLite's `quick_check` reported (page numbers, never stored values).
+        detail: String,
+    },
+    /// `encrypt-database` found the database in use by another process.
+    #[error(
+        "the server database {} is in use by another process (a running server?): stop it, then encrypt",
+        path.display()
+    )]
+    InUse {
+        /// The database file.
+        path: std::path::PathBuf,
+    },
+    /// The key is empty (SQLCipher would read it as "no encryption").
+    #[error(
+        "the database key is empty: give 64 hex characters (a raw key) or a non-empty passphrase"
+    )]
+    EmptyKey,
+    /// A file beside the database could not be created, read or given its permissions.
+    #[error("cannot {action} {}: {source}", path.display())]
+    File {
+        /// What was being done ("create", "set permissions of"...).
+        action: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
 }
 
 /// An officer who may enrol devices.

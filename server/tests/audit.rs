@@ -5,6 +5,7 @@ use automerge::ActorId;
 use fieldbook_core::clock::{Clock, SystemClock};
 use fieldbook_core::doc::{ChangeAuthor, RecordDoc};
 use fieldbook_core::domain::{OfficerId, Record, RecordId, RecordKind, Role, Timestamp};
+use fieldbook_core::storage::DatabaseKey;
 use fieldbook_core::sync::wire::{
     self, Bytes, EnrolRequest, EnrolResponse, ErrorBody, PushOutcome, RecordPush, SyncRequest,
     SyncResponse,
@@ -35,6 +36,10 @@ fn t(ms: i64) -> Timestamp {
     Timestamp::from_millis(BASE + ms).expect("valid time")
 }
 
+fn key() -> DatabaseKey {
+    DatabaseKey::Raw([0x5a; 32])
+}
+
 fn now_ms() -> i64 {
     SystemClock.now().millis()
 }
@@ -42,7 +47,7 @@ fn now_ms() -> i64 {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("server.db");
-    let config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &db);
+    let config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &db, key());
     let server = fieldbook_server::start(config)
         .await
         .expect("server starts");
@@ -61,7 +66,7 @@ async fn fixture() -> Fixture {
 impl Fixture {
     async fn device(&self, officer: &str, role: Role, team: &str) -> Dev {
         let id = OfficerId::new(officer).expect("officer id");
-        let code = Admin::open(&self.db)
+        let code = Admin::open(&self.db, &key())
             .expect("admin opens")
             .enrol(&id, "Test Officer", role, Some(team))
             .expect("code");

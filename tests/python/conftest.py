@@ -25,6 +25,9 @@ sys.path.insert(0, os.environ.get("FIELDBOOK_PY_BINDINGS", str(TARGET / "binding
 import fieldbook_ffi as fb  # noqa: E402  (the generated bindings)
 
 SERVER_BIN = os.environ.get("FIELDBOOK_SERVER_BIN", str(TARGET / "debug" / "fieldbook-server"))
+# The key the test server's database is encrypted under (a force keeps its key in a file).
+SERVER_KEY = "5a" * 32
+SERVER_ENV = {**os.environ, "NO_COLOR": "1", "RUST_LOG": "info", "FIELDBOOK_SERVER_KEY": SERVER_KEY}
 # Every network call of these tests is bounded: no request waits longer than this.
 SERVER_START_SECONDS = 20
 
@@ -59,7 +62,7 @@ class Server:
             [SERVER_BIN, "serve", "--listen", "127.0.0.1:0", "--database", self.database],
             stdout=self.log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "NO_COLOR": "1", "RUST_LOG": "info"},
+            env=SERVER_ENV,
         )
         deadline = time.monotonic() + SERVER_START_SECONDS
         self.url = None
@@ -82,6 +85,7 @@ class Server:
             text=True,
             timeout=30,
             check=True,
+            env=SERVER_ENV,
         )
         return done.stdout.strip()
 

@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The key the fleet's server database is encrypted under.
+pub const SERVER_KEY: DatabaseKey = DatabaseKey::Raw([0x5a; 32]);
+
 /// Retries fast enough for tests that inject faults, with the protocol's attempt count.
 pub const FAST_RETRY: RetryPolicy = RetryPolicy {
     base: Duration::from_millis(5),
@@ -100,7 +103,7 @@ impl Fleet {
 
     /// Administration of the server's database.
     pub fn admin(&self) -> Admin {
-        Admin::open(&self.db).expect("admin opens the server database")
+        Admin::open(&self.db, &SERVER_KEY).expect("admin opens the server database")
     }
 
     /// Starts a server on the same database (on a new port); the old one must be stopped.
@@ -111,7 +114,8 @@ impl Fleet {
             .enable_all()
             .build()
             .expect("server runtime");
-        let mut config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &self.db);
+        let mut config =
+            ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &self.db, SERVER_KEY);
         // A fleet enrols all its devices from 127.0.0.1 at once (fifty in one test): more than
         // the default per-address limit lets one address do in a minute.
         config.enrol_limit = EnrolLimit {
@@ -215,7 +219,7 @@ impl Fleet {
     }
 
     fn store(&self) -> SqliteStore {
-        SqliteStore::open(&self.db).expect("the server database opens")
+        SqliteStore::open(&self.db, &SERVER_KEY).expect("the server database opens")
     }
 
     /// The directory for other files of the test.

@@ -29,8 +29,13 @@ struct Device {
     collar: String,
 }
 
+/// The key the test server's database is encrypted under.
+fn server_key() -> fieldbook_core::storage::DatabaseKey {
+    fieldbook_core::storage::DatabaseKey::Raw([0x5a; 32])
+}
+
 async fn start_server(db: &Path) -> RunningServer {
-    let config = ServerConfig::new("127.0.0.1:0".parse().expect("an address"), db);
+    let config = ServerConfig::new("127.0.0.1:0".parse().expect("an address"), db, server_key());
     fieldbook_server::start(config)
         .await
         .expect("the server starts")
@@ -58,7 +63,7 @@ async fn setup() -> Setup {
 
 impl Setup {
     fn dump(&self) -> String {
-        Admin::open(&self.db)
+        Admin::open(&self.db, &server_key())
             .expect("admin opens")
             .dump()
             .expect("a dump")
@@ -67,7 +72,7 @@ impl Setup {
     /// Enrols a device (through the proxy, with no fault) for officer `collar`.
     async fn device(&self, collar: &str, n: u8) -> Device {
         let officer = author(collar, Role::Officer).by;
-        let code = Admin::open(&self.db)
+        let code = Admin::open(&self.db, &server_key())
             .expect("admin opens")
             .enrol(&officer, "Test Officer", Role::Officer, None)
             .expect("a code");

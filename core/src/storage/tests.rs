@@ -1576,3 +1576,26 @@ fn accepting_a_lost_wal_opens_the_store_as_its_file_holds_it() {
         "it was only in the lost log"
     );
 }
+
+#[test]
+fn a_key_given_as_text_is_raw_when_64_hex_characters_and_a_passphrase_otherwise() {
+    let hex = "00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF";
+    match DatabaseKey::from_text(&format!("  {hex}\n")).expect("a key") {
+        DatabaseKey::Raw(raw) => assert_eq!(raw[1], 0x11),
+        DatabaseKey::Passphrase(_) => panic!("64 hex characters are a raw key"),
+    }
+    for phrase in [
+        &hex[..63],
+        "correct horse battery staple",
+        &format!("{}g", &hex[..63]),
+    ] {
+        match DatabaseKey::from_text(phrase).expect("a key") {
+            DatabaseKey::Passphrase(p) => assert_eq!(p, phrase),
+            DatabaseKey::Raw(_) => panic!("{phrase} is a passphrase"),
+        }
+    }
+    assert_eq!(
+        DatabaseKey::from_text(" \n").unwrap_err(),
+        KeyTextError::Empty
+    );
+}

@@ -24,7 +24,9 @@ use super::{
     StoreError, StoredDocument,
 };
 use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use fieldbook_core::storage::DatabaseKey;
+use rusqlite::config::DbConfig;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -138,6 +140,8 @@ BEGIN SELECT RAISE(ABORT, 'the officer audit is append-only'); END;
 #[derive(Debug)]
 pub struct SqliteStore {
     path: PathBuf,
+    /// Every connection is keyed (the readers open lazily).
+    key: DatabaseKey,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     memory: RwLock<Memory>,
@@ -191,10 +195,34 @@ impl Memory {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let mut conn = connect(path)?;
+    /// Opens (creating if needed) the encrypted database at `path` under `key`, checks its
+    /// integrity (`PRAGMA quick_check`, which reads every page: O(database), see
+    /// `docs/benchmarks.md`) and brings its schema up to date.
+    ///
+    /// A new database and its `-wal` and `-shm` files are created readable by their owner only
+    /// (0600). A wrong key, a plaintext database from before the server was keyed
+    /// ([`StoreError::NotEncrypted`]: `fieldbook-server encrypt-database`) and a damaged one are
+    /// refused before anything is written to the file.
+    pub fn open(path: &Path, key: &DatabaseKey) -> Result<SqliteStore, StoreError> {
+        if matches!(key, DatabaseKey::Passphrase(p) if p.is_empty()) {
+            return Err(StoreError::EmptyKey);
+        }
+        if is_plaintext_sqlite(path)? {
+            return Err(StoreError::NotEncrypted {
+                path: path.to_owned(),
+            });
+        }
+        create_private(path)?;
+        let mut conn = connect(path, key).map_err(|e| classify_open(path, e))?;
+        // Before any pragma that writes: a wrong key fails here and the file stays as it was.
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(|e| classify_open(path, e))?;
+        quick_check(&conn, path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        make_private(&wal_file(path, "-wal"))?;
+        make_private(&wal_file(path, "-shm"))?;
         let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::TooNew(version, SCHEMA_VERSION));
@@ -233,8 +261,11 @@ impl SqliteStore {
             tx.commit()?;
             max as u64
         };
+        // Proved readable and current: closing may now fold the WAL back into the file.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
         Ok(SqliteStore {
             path: path.to_owned(),
+            key: key.clone(),
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
             memory: RwLock::new(memory),
@@ -245,6 +276,99 @@ impl SqliteStore {
                 ..Tail::default()
             }),
         })
+    }
+
+    /// Encrypts, under `key`, a plaintext database written before the server keyed its
+    /// database (`fieldbook-server encrypt-database`). Stop the server first.
+    ///
+    /// The plaintext file is checkpointed (its `-wal` folded in) and checked, exported with
+    /// SQLCipher's `sqlcipher_export` into a new 0600 file beside it (`PATH.encrypting`), which
+    /// is opened and checked as the server would, synced to disk and renamed over the old one:
+    /// no plaintext file is left in the directory (the file system may still hold the old
+    /// blocks until they are reused; see `docs/security.md`). If anything fails before the
+    /// rename, the plaintext file is as it was.
+    #[allow(clippy::disallowed_methods)]
+    pub fn encrypt_plaintext(path: &Path, key: &DatabaseKey) -> Result<(), StoreError> {
+        if matches!(key, DatabaseKey::Passphrase(p) if p.is_empty()) {
+            return Err(StoreError::EmptyKey);
+        }
+        if !is_plaintext_sqlite(path)? {
+            return Err(StoreError::NotPlaintext {
+                path: path.to_owned(),
+            });
+        }
+        let file_error = |action: &'static str, path: &Path| {
+            let path = path.to_owned();
+            move |source: std::io::Error| StoreError::File {
+                action,
+                path,
+                source,
+            }
+        };
+        let partial = wal_file(path, ".encrypting");
+        remove_if_present(&partial)?;
+        create_private(&partial)?;
+        let partial_name = partial.to_str().ok_or_else(|| StoreError::File {
+            action: "name (not UTF-8)",
+            path: partial.clone(),
+            source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+        })?;
+        let exported = (|| -> Result<(), StoreError> {
+            let plain = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            plain.busy_timeout(std::time::Duration::from_secs(2))?;
+            let busy: i64 = plain
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                .map_err(|_| StoreError::InUse {
+                    path: path.to_owned(),
+                })?;
+            if busy != 0 {
+                return Err(StoreError::InUse {
+                    path: path.to_owned(),
+                });
+            }
+            quick_check(&plain, path)?;
+            let version: u32 = plain.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            plain.execute(
+                "ATTACH DATABASE ?1 AS encrypted KEY ?2",
+                params![partial_name, key_text(key)],
+            )?;
+            plain.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
+            // `sqlcipher_export` copies schema and rows, not the schema version.
+            plain.execute_batch(&format!(
+                "PRAGMA encrypted.user_version = {version}; DETACH DATABASE encrypted;"
+            ))?;
+            Ok(())
+        })();
+        if let Err(e) = exported {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+        // Proved to open and check as the server opens it, before it replaces anything.
+        if let Err(e) = SqliteStore::open(&partial, key) {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+        for suffix in ["-wal", "-shm"] {
+            remove_if_present(&wal_file(&partial, suffix))?;
+        }
+        std::fs::File::open(&partial)
+            .and_then(|f| f.sync_all())
+            .map_err(file_error("sync", &partial))?;
+        std::fs::rename(&partial, path).map_err(file_error("replace", path))?;
+        // The plaintext's -wal was checkpointed and truncated: nothing of it is needed.
+        for suffix in ["-wal", "-shm"] {
+            remove_if_present(&wal_file(path, suffix))?;
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(file_error("sync", dir))?;
+        }
+        tracing::info!("the server database is now encrypted");
+        Ok(())
     }
 
     fn write<T>(
@@ -337,7 +461,12 @@ impl SqliteStore {
         let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match pooled {
             Some(c) => c,
-            None => connect(&self.path)?,
+            None => {
+                let conn = connect(&self.path, &self.key)?;
+                // The writer proved the key: whichever connection closes last checkpoints.
+                conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
+                conn
+            }
         };
         let out = f(&conn);
         let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
@@ -363,13 +492,202 @@ type DeviceJoin = (String, i64, bool, String, String, String, Option<String>);
 
 // The server's store is the server's one rusqlite user, as `core::storage` is the device's.
 #[allow(clippy::disallowed_methods)]
-fn connect(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path)?;
+fn connect(path: &Path, key: &DatabaseKey) -> rusqlite::Result<Connection> {
+    let mut attempt = 0;
+    let conn = loop {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // Until the key is proved right, closing must not checkpoint a -wal into the file.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+        // SQLCipher logs its own lines on a wrong key; the typed error says it to the caller.
+        conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+        match conn.execute_batch(&key_pragma(key)) {
+            Ok(()) => break conn,
+            // SQLCipher's keying fails now and then while other connections of the process
+            // open and close at the same moment ("An error occurred with PRAGMA key or
+            // rekey", seen in the tests of both stores). Nothing was read or written yet:
+            // a new connection keys again.
+            Err(e) if attempt < 4 && key_setup_failed(&e) => {
+                attempt += 1;
+                drop(conn);
+                std::thread::sleep(std::time::Duration::from_millis(5 * attempt));
+            }
+            Err(e) => return Err(e),
+        }
+    };
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+fn key_setup_failed(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(_, Some(message)) if message.contains("PRAGMA key"))
+}
+
+/// `PRAGMA key` (or `KEY` of an `ATTACH`) for `key`: a raw key as a blob literal (no key
+/// derivation), a passphrase as a quoted string.
+fn key_literal(key: &DatabaseKey) -> String {
+    match key {
+        DatabaseKey::Raw(bytes) => format!("\"x'{}'\"", hex::encode(bytes)),
+        DatabaseKey::Passphrase(p) => format!("'{}'", p.replace('\'', "''")),
+    }
+}
+
+/// The key as SQLCipher reads it from a bound value (`ATTACH ... KEY ?`).
+fn key_text(key: &DatabaseKey) -> String {
+    match key {
+        DatabaseKey::Raw(bytes) => format!("x'{}'", hex::encode(bytes)),
+        DatabaseKey::Passphrase(p) => p.clone(),
+    }
+}
+
+fn remove_if_present(path: &Path) -> Result<(), StoreError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StoreError::File {
+            action: "remove",
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn key_pragma(key: &DatabaseKey) -> String {
+    format!("PRAGMA key = {};", key_literal(key))
+}
+
+/// The first 16 bytes of every plaintext SQLite file; an encrypted one starts with its salt.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+/// Whether `path` is a plaintext SQLite database (false when it does not exist or is empty).
+fn is_plaintext_sqlite(path: &Path) -> Result<bool, StoreError> {
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => {
+            return Err(StoreError::File {
+                action: "read",
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let mut head = [0u8; 16];
+    match file.read_exact(&mut head) {
+        Ok(()) => Ok(&head == SQLITE_HEADER),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(source) => Err(StoreError::File {
+            action: "read",
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Creates `path` empty, readable and writable by its owner only, unless it exists: SQLite
+/// then gives the `-wal` and `-shm` files it creates the same mode.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::File {
+            action: "create",
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Makes an existing file readable and writable by its owner only (a `-wal` or `-shm` left by
+/// a file created with a wider mode); a missing file is fine.
+fn make_private(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::metadata(path) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+                    |source| StoreError::File {
+                        action: "set the permissions of",
+                        path: path.to_owned(),
+                        source,
+                    },
+                )?;
+            }
+            _ => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// `PATH-wal`, `PATH-shm`: the files SQLite keeps beside the database.
+fn wal_file(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// A failure of the first read after keying: a wrong key, or a damaged file.
+fn classify_open(path: &Path, e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => StoreError::KeyRejected {
+            path: path.to_owned(),
+        },
+        Some(ErrorCode::DatabaseCorrupt) => StoreError::Damaged {
+            path: path.to_owned(),
+            detail: "sqlite found a malformed page".into(),
+        },
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+/// `PRAGMA quick_check`: every page read and decrypted, b-trees checked (not index contents).
+fn quick_check(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let damaged = |detail: String| StoreError::Damaged {
+        path: path.to_owned(),
+        detail,
+    };
+    let found: Vec<String> = {
+        let mut stmt = conn
+            .prepare("PRAGMA quick_check(5)")
+            .map_err(|e| classify_open(path, e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| classify_open(path, e))?;
+        let mut found = Vec::new();
+        for r in rows {
+            match r {
+                Ok(line) => found.push(line),
+                Err(e) => {
+                    return Err(match classify_open(path, e) {
+                        // A page that does not decrypt mid-file is damage, not a wrong key.
+                        StoreError::KeyRejected { .. } => {
+                            damaged("a page does not decrypt under the key".into())
+                        }
+                        other => other,
+                    });
+                }
+            }
+        }
+        found
+    };
+    if found.len() == 1 && found[0] == "ok" {
+        return Ok(());
+    }
+    let detail: String = found.join("; ").chars().take(300).collect();
+    Err(damaged(format!("quick_check: {detail}")))
 }
 
 /// Stores one device's accepted records inside `tx`: the body of [`ServerStore::commit`].

@@ -6,6 +6,7 @@
 use automerge::{ActorId, ChangeHash};
 use fieldbook_core::doc::{ChangeAuthor, RecordDoc};
 use fieldbook_core::domain::{OfficerId, Record, RecordId, RecordKind, Role, Timestamp};
+use fieldbook_core::storage::DatabaseKey;
 use fieldbook_core::sync::wire::{
     self, Bytes, EnrolRequest, EnrolResponse, ErrorBody, FeedEntry, Hash, PushOutcome, RecordPush,
     SyncRequest, SyncResponse,
@@ -29,6 +30,11 @@ pub struct Dev {
     pub user: User,
 }
 
+/// The fixed key every test server database is encrypted under.
+pub fn key() -> DatabaseKey {
+    DatabaseKey::Raw([0x5a; 32])
+}
+
 pub fn t(ms: i64) -> Timestamp {
     Timestamp::from_millis(1_790_000_000_000 + ms).expect("valid time")
 }
@@ -36,7 +42,7 @@ pub fn t(ms: i64) -> Timestamp {
 pub async fn fixture(tweak: impl FnOnce(&mut ServerConfig)) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("server.db");
-    let mut config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &db);
+    let mut config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &db, key());
     tweak(&mut config);
     let server = fieldbook_server::start(config)
         .await
@@ -55,7 +61,7 @@ pub async fn fixture(tweak: impl FnOnce(&mut ServerConfig)) -> Fixture {
 
 impl Fixture {
     pub fn admin(&self) -> Admin {
-        Admin::open(&self.db).expect("admin opens")
+        Admin::open(&self.db, &key()).expect("admin opens")
     }
 
     pub fn dump(&self) -> String {

@@ -3,9 +3,12 @@
 
 use super::*;
 
+/// The key every database of these tests is encrypted under.
+const KEY: DatabaseKey = DatabaseKey::Raw([7; 32]);
+
 /// Every table's columns, every index and trigger: what makes two schemas the same.
 fn schema_of(path: &Path) -> Vec<String> {
-    let conn = connect(path).expect("connect");
+    let conn = connect(path, &KEY).expect("connect");
     let mut out = Vec::new();
     let objects: Vec<(String, String, Option<String>)> = conn
         .prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")
@@ -48,7 +51,7 @@ fn schema_of(path: &Path) -> Vec<String> {
 }
 
 fn user_version(path: &Path) -> u32 {
-    connect(path)
+    connect(path, &KEY)
         .expect("connect")
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version")
@@ -59,7 +62,10 @@ fn a_frozen_v1_database_upgrades_to_the_schema_of_a_new_one_and_keeps_its_rows()
     let dir = tempfile::tempdir().expect("dir");
     let old = dir.path().join("v1.db");
     {
-        let conn = connect(&old).expect("connect");
+        // A v1 server encrypted nothing; its database was encrypted (`encrypt-database`) before
+        // this build opens it, so the frozen schema is written to an encrypted file here.
+        std::fs::File::create(&old).expect("the file");
+        let conn = connect(&old, &KEY).expect("connect");
         conn.execute_batch(include_str!("../../../sql/tests/create_v1_db.sql"))
             .expect("the frozen v1 schema");
         conn.execute_batch(
@@ -73,10 +79,10 @@ fn a_frozen_v1_database_upgrades_to_the_schema_of_a_new_one_and_keeps_its_rows()
     }
     assert_eq!(user_version(&old), 1);
 
-    let store = SqliteStore::open(&old).expect("a v1 database opens");
+    let store = SqliteStore::open(&old, &KEY).expect("a v1 database opens");
     assert_eq!(user_version(&old), SCHEMA_VERSION);
     let new = dir.path().join("new.db");
-    drop(SqliteStore::open(&new).expect("a new database"));
+    drop(SqliteStore::open(&new, &KEY).expect("a new database"));
     assert_eq!(
         schema_of(&old),
         schema_of(&new),
@@ -125,7 +131,7 @@ fn a_frozen_v1_database_upgrades_to_the_schema_of_a_new_one_and_keeps_its_rows()
         1
     );
     drop(store);
-    let conn = connect(&old).expect("connect");
+    let conn = connect(&old, &KEY).expect("connect");
     assert!(conn.execute("DELETE FROM officer_audit", []).is_err());
 }
 
@@ -133,13 +139,13 @@ fn a_frozen_v1_database_upgrades_to_the_schema_of_a_new_one_and_keeps_its_rows()
 fn a_database_from_a_newer_server_is_refused_and_left_as_it_was() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("future.db");
-    drop(SqliteStore::open(&path).expect("new"));
-    connect(&path)
+    drop(SqliteStore::open(&path, &KEY).expect("new"));
+    connect(&path, &KEY)
         .expect("connect")
         .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
         .expect("bump");
     let schema = schema_of(&path);
-    match SqliteStore::open(&path) {
+    match SqliteStore::open(&path, &KEY) {
         Err(StoreError::TooNew(found, known)) => {
             assert_eq!((found, known), (SCHEMA_VERSION + 1, SCHEMA_VERSION))
         }

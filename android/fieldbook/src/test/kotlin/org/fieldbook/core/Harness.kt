@@ -46,7 +46,10 @@ class FixedKey(private val key: ByteArray = ByteArray(32) { it.toByte() }) : Key
     override fun databaseKey(): ByteArray = key
 }
 
-/** fieldbook-server on 127.0.0.1 with its own database; stopped on close. */
+/** The key the test server's database is encrypted under (a force keeps its key in a file). */
+private const val SERVER_KEY = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
+
+/** fieldbook-server on 127.0.0.1 with its own (encrypted) database; stopped on close. */
 class TestServer(dir: File) : AutoCloseable {
     private val bin = System.getenv("FIELDBOOK_SERVER_BIN") ?: error("FIELDBOOK_SERVER_BIN is not set")
     private val database: String
@@ -60,7 +63,10 @@ class TestServer(dir: File) : AutoCloseable {
         process = ProcessBuilder(bin, "serve", "--listen", "127.0.0.1:0", "--database", database)
             .redirectErrorStream(true)
             .redirectOutput(log)
-            .also { it.environment()["NO_COLOR"] = "1" }
+            .also {
+                it.environment()["NO_COLOR"] = "1"
+                it.environment()["FIELDBOOK_SERVER_KEY"] = SERVER_KEY
+            }
             .start()
         val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20)
         var found: String? = null
@@ -73,7 +79,10 @@ class TestServer(dir: File) : AutoCloseable {
     }
 
     fun admin(vararg args: String): String {
-        val p = ProcessBuilder(bin, *args, "--database", database).redirectErrorStream(false).start()
+        val p = ProcessBuilder(bin, *args, "--database", database)
+            .redirectErrorStream(false)
+            .also { it.environment()["FIELDBOOK_SERVER_KEY"] = SERVER_KEY }
+            .start()
         val out = p.inputStream.bufferedReader().readText().trim()
         check(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0) { "fieldbook-server ${args.first()} failed" }
         return out
