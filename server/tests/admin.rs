@@ -29,6 +29,8 @@ fn server_cli(f: &Fixture, args: &[&str]) -> (bool, String, String) {
             "FIELDBOOK_SERVER_DATABASE",
             format!("sqlite://{}", f.db.display()),
         )
+        .env("FIELDBOOK_SERVER_KEY", key_hex())
+        .env_remove("FIELDBOOK_SERVER_KEY_FILE")
         .env("USER", "desk-admin")
         .env("RUST_LOG", "warn")
         .output()
@@ -269,8 +271,8 @@ async fn the_officer_command_changes_role_and_team_audited_and_enrolled_devices_
 async fn the_officer_audit_is_append_only_in_the_database() {
     let f = fixture(|_| {}).await;
     f.device("PC2", Role::Officer, Some("north")).await;
-    #[allow(clippy::disallowed_methods)] // the test reads the database as an attacker would
-    let conn = rusqlite::Connection::open(&f.db).expect("open");
+    // The database as someone holding the key would reach it, past the server.
+    let conn = raw_connection(&f.db);
     for sql in [
         "UPDATE officer_audit SET new = 'supervisor' WHERE field = 'role'",
         "DELETE FROM officer_audit",
@@ -351,8 +353,8 @@ async fn labels_names_and_teams_with_control_characters_are_refused_and_stored_o
     // A label and a name stored before these checks are shown escaped.
     f.device("PC1", Role::Officer, None).await;
     {
-        #[allow(clippy::disallowed_methods)] // a database written before the checks
-        let conn = rusqlite::Connection::open(&f.db).expect("open");
+        // A database written before the checks.
+        let conn = raw_connection(&f.db);
         conn.execute(
             "UPDATE devices SET label = 'phone\tPC9\tforged\tactive\n\u{1b}[2J'",
             [],

@@ -35,6 +35,24 @@ pub fn key() -> DatabaseKey {
     DatabaseKey::Raw([0x5a; 32])
 }
 
+/// [`key`] as `FIELDBOOK_SERVER_KEY` gives it to the binary: 64 hex characters.
+pub fn key_hex() -> String {
+    match key() {
+        DatabaseKey::Raw(raw) => hex::encode(raw),
+        DatabaseKey::Passphrase(p) => p,
+    }
+}
+
+/// A bare SQLite connection to a test server's database, keyed: the database as someone with
+/// the key and a shell would reach it, past every check of the server.
+#[allow(clippy::disallowed_methods)]
+pub fn raw_connection(db: &std::path::Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(db).expect("open");
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key_hex()))
+        .expect("key");
+    conn
+}
+
 pub fn t(ms: i64) -> Timestamp {
     Timestamp::from_millis(1_790_000_000_000 + ms).expect("valid time")
 }
