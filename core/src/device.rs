@@ -6,7 +6,7 @@
 //! nothing. Reads of personal data (person records) are written to the access log.
 
 use crate::clock::Clock;
-use crate::doc::{BoundsError, ChangeAuthor, Conflict, DocError, FieldChange, RecordDoc};
+use crate::doc::{ChangeAuthor, Conflict, DocError, FieldChange, RecordDoc};
 use crate::domain::{OfficerId, Record, RecordId, RecordKind, Role, Status, Timestamp};
 use crate::edit::{self, Assignment};
 use crate::refdata::{self, ReferenceData};
@@ -641,12 +641,9 @@ impl Device {
         let mut incoming =
             RecordDoc::load_untrusted(bytes, &self.actor, &crate::doc::Bounds::RECORD).map_err(
                 |e| match e {
-                    DocError::Bounds(
-                        bounds @ (BoundsError::Malformed(_)
-                        | BoundsError::NotAChange
-                        | BoundsError::NotADocument
-                        | BoundsError::Panicked),
-                    ) => DocError::NotADocument(bounds.to_string()),
+                    DocError::Bounds(bounds) if bounds.is_malformed() => {
+                        DocError::NotADocument(bounds.to_string())
+                    }
                     other => other,
                 },
             )?;

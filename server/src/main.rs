@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use fieldbook_core::domain::{OfficerId, Role, Timestamp};
+use fieldbook_core::storage::DatabaseKey;
 use fieldbook_server::{
     Admin, FileConfig, Officer, OfficerChange, OfficerDetails, ServerConfig, ServerError,
     SqliteStore, TeamGiven, database_key, database_path, escaped,
@@ -32,6 +33,30 @@ struct KeyArgs {
     key_file: Option<PathBuf>,
 }
 
+/// The database an admin command works on, and its key.
+#[derive(Debug, clap::Args)]
+struct DbArgs {
+    /// sqlite://PATH
+    #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
+    database: String,
+    #[command(flatten)]
+    key: KeyArgs,
+}
+
+impl DbArgs {
+    /// The database's path and key.
+    fn open(&self) -> Result<(PathBuf, DatabaseKey), ServerError> {
+        let key = database_key(self.key.key_file.as_deref(), None)?;
+        Ok((database_path(&self.database)?, key))
+    }
+
+    /// The database opened for administration.
+    fn admin(&self) -> Result<Admin, ServerError> {
+        let (path, key) = self.open()?;
+        Admin::open(&path, &key)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the sync API until SIGINT or SIGTERM (requests in flight finish).
@@ -53,9 +78,8 @@ enum Command {
     /// left out, and any given must be theirs (a code never changes an officer: see `officer
     /// set`).
     Enrol {
-        /// sqlite://PATH
-        #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
-        database: String,
+        #[command(flatten)]
+        db: DbArgs,
         /// Collar number, e.g. PC1234.
         #[arg(long)]
         officer: String,
@@ -71,8 +95,6 @@ enum Command {
         /// The officer has no team.
         #[arg(long)]
         no_team: bool,
-        #[command(flatten)]
-        key: KeyArgs,
     },
     /// Registered officers: change one (every change is audited), show one with its audit, list.
     Officer {
@@ -81,31 +103,22 @@ enum Command {
     },
     /// Revoke a device: its requests are refused from now on.
     Revoke {
-        /// sqlite://PATH
-        #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
-        database: String,
+        #[command(flatten)]
+        db: DbArgs,
         /// Device id (see `devices`).
         #[arg(long)]
         device: String,
-        #[command(flatten)]
-        key: KeyArgs,
     },
     /// List devices: id, officer, label, revoked.
     Devices {
-        /// sqlite://PATH
-        #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
-        database: String,
         #[command(flatten)]
-        key: KeyArgs,
+        db: DbArgs,
     },
     /// Encrypt, under the key, a plaintext database written before the server encrypted its
     /// database. Stop the server first; back the file up first.
     EncryptDatabase {
-        /// sqlite://PATH
-        #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
-        database: String,
         #[command(flatten)]
-        key: KeyArgs,
+        db: DbArgs,
     },
 }
 
@@ -114,9 +127,8 @@ enum OfficerCommand {
     /// Change an officer's role, team or name; their enrolled devices follow at their next
     /// request. Each changed field is written to the officer audit.
     Set {
-        /// sqlite://PATH
-        #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
-        database: String,
+        #[command(flatten)]
+        db: DbArgs,
         /// Collar number.
         #[arg(long)]
         officer: String,
@@ -132,27 +144,19 @@ enum OfficerCommand {
         /// New display name.
         #[arg(long)]
         name: Option<String>,
-        #[command(flatten)]
-        key: KeyArgs,
     },
     /// Show an officer and the audit of their creation and changes.
     Show {
-        /// sqlite://PATH
-        #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
-        database: String,
+        #[command(flatten)]
+        db: DbArgs,
         /// Collar number.
         #[arg(long)]
         officer: String,
-        #[command(flatten)]
-        key: KeyArgs,
     },
     /// List registered officers: id, name, role, team.
     List {
-        /// sqlite://PATH
-        #[arg(long, env = "FIELDBOOK_SERVER_DATABASE")]
-        database: String,
         #[command(flatten)]
-        key: KeyArgs,
+        db: DbArgs,
     },
 }
 
@@ -207,34 +211,28 @@ fn run(cli: Cli) -> Result<(), ServerError> {
             })
         }
         Command::Enrol {
-            database,
+            db,
             officer,
             name,
             role,
             team,
             no_team,
-            key,
         } => {
             let officer = officer_id(officer)?;
             let details = details(name, role, team, no_team)?;
-            let admin = open_admin(&database, &key)?;
+            let admin = db.admin()?;
             let code = admin.code_for(&officer, &details)?;
             println!("{code}");
             Ok(())
         }
         Command::Officer { command } => officer_command(command),
-        Command::Revoke {
-            database,
-            device,
-            key,
-        } => {
-            open_admin(&database, &key)?.revoke(&device)?;
+        Command::Revoke { db, device } => {
+            db.admin()?.revoke(&device)?;
             println!("revoked {device}");
             Ok(())
         }
-        Command::Devices { database, key } => {
-            let key = database_key(key.key_file.as_deref(), None)?;
-            let devices = Admin::open(&database_path(&database)?, &key)?.devices()?;
+        Command::Devices { db } => {
+            let devices = db.admin()?.devices()?;
             println!("id\tofficer\tlabel\tstatus");
             for d in devices {
                 let status = match (&d.replaced_by, d.revoked) {
@@ -252,20 +250,13 @@ fn run(cli: Cli) -> Result<(), ServerError> {
             }
             Ok(())
         }
-        Command::EncryptDatabase { database, key } => {
-            let key = database_key(key.key_file.as_deref(), None)?;
-            let path = database_path(&database)?;
+        Command::EncryptDatabase { db } => {
+            let (path, key) = db.open()?;
             SqliteStore::encrypt_plaintext(&path, &key)?;
             println!("encrypted {}", path.display());
             Ok(())
         }
     }
-}
-
-/// The database at `database` opened with the key `key` names (a file, or the environment).
-fn open_admin(database: &str, key: &KeyArgs) -> Result<Admin, ServerError> {
-    let key = database_key(key.key_file.as_deref(), None)?;
-    Admin::open(&database_path(database)?, &key)
 }
 
 fn officer_id(officer: String) -> Result<OfficerId, ServerError> {
@@ -297,17 +288,16 @@ fn details(
 fn officer_command(command: OfficerCommand) -> Result<(), ServerError> {
     match command {
         OfficerCommand::Set {
-            database,
+            db,
             officer,
             role,
             team,
             no_team,
             name,
-            key,
         } => {
             let officer = officer_id(officer)?;
             let details = details(name, role, team, no_team)?;
-            let admin = open_admin(&database, &key)?;
+            let admin = db.admin()?;
             let changes = admin.set_officer(&officer, &details)?;
             if changes.is_empty() {
                 println!("{officer}: nothing changed");
@@ -322,13 +312,9 @@ fn officer_command(command: OfficerCommand) -> Result<(), ServerError> {
             }
             Ok(())
         }
-        OfficerCommand::Show {
-            database,
-            officer,
-            key,
-        } => {
+        OfficerCommand::Show { db, officer } => {
             let officer = officer_id(officer)?;
-            let admin = open_admin(&database, &key)?;
+            let admin = db.admin()?;
             let o = admin.officer(&officer)?;
             print_officers(std::slice::from_ref(&o));
             println!();
@@ -338,8 +324,8 @@ fn officer_command(command: OfficerCommand) -> Result<(), ServerError> {
             }
             Ok(())
         }
-        OfficerCommand::List { database, key } => {
-            let admin = open_admin(&database, &key)?;
+        OfficerCommand::List { db } => {
+            let admin = db.admin()?;
             print_officers(&admin.officers()?);
             Ok(())
         }

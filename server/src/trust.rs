@@ -30,7 +30,7 @@
 use crate::documents::CachedDoc;
 use crate::store::Officer;
 use automerge::{ActorId, Automerge, Change, ChangeHash};
-use fieldbook_core::doc::bounded::{self, Bounds, BoundsError};
+use fieldbook_core::doc::bounded::{self, Bounds};
 use fieldbook_core::doc::lineage::{Admission, Lineage};
 use fieldbook_core::doc::{ChangeMessage, RecordDoc, record_at};
 use fieldbook_core::domain::{Record, RecordKind, Role, WorkflowAction};
@@ -128,12 +128,10 @@ pub(crate) fn check_push(
 /// may push them again whole); a change beyond a bound is refused under the bound's own code.
 fn read_change(bytes: &[u8]) -> Result<Change, (&'static str, String)> {
     bounded::read_change(bytes, &Bounds::RECORD).map_err(|e| {
-        let rule = match &e {
-            BoundsError::Malformed(_)
-            | BoundsError::NotAChange
-            | BoundsError::NotADocument
-            | BoundsError::Panicked => "malformed-change",
-            other => other.code(),
+        let rule = if e.is_malformed() {
+            "malformed-change"
+        } else {
+            e.code()
         };
         (rule, e.to_string())
     })

@@ -131,6 +131,19 @@ pub enum BoundsError {
 }
 
 impl BoundsError {
+    /// The bytes are not what they claim to be (not automerge, not one change or document, or
+    /// automerge panicked on them), as against well-formed bytes claiming more than the bounds
+    /// allow. Callers name the first "malformed" and the second "over the limits".
+    pub fn is_malformed(&self) -> bool {
+        matches!(
+            self,
+            BoundsError::Malformed(_)
+                | BoundsError::NotAChange
+                | BoundsError::NotADocument
+                | BoundsError::Panicked
+        )
+    }
+
     /// A stable code for scripts and apps.
     pub fn code(&self) -> &'static str {
         match self {

@@ -17,7 +17,7 @@ use super::quarantine::{self, Disposition, Refusal};
 use super::wire::{self, FeedEntry, Hash, PushOutcome, RecordPush, SyncRequest, SyncResponse};
 use crate::Error;
 use crate::device::{Loaded, document_save};
-use crate::doc::{Bounds, BoundsError, DocError, RecordDoc};
+use crate::doc::{Bounds, DocError, RecordDoc};
 use crate::domain::{RecordId, RecordKind, Timestamp};
 use crate::storage::{ChangeReceipt, NewHeldBack, SyncWrite};
 use crate::workflow::policy::Writer;
@@ -528,13 +528,9 @@ impl SyncSession {
                 let mut incoming =
                     match RecordDoc::load_untrusted(&document.0, &self.actor, &Bounds::RECORD) {
                         Ok(doc) => doc,
-                        Err(DocError::Bounds(
-                            BoundsError::TooLarge { .. }
-                            | BoundsError::TooManyOperations { .. }
-                            | BoundsError::TooManyEntries { .. }
-                            | BoundsError::TooManyChanges { .. }
-                            | BoundsError::TooDeep { .. },
-                        )) => return untouched(HoldReason::OverLimits),
+                        Err(DocError::Bounds(e)) if !e.is_malformed() => {
+                            return untouched(HoldReason::OverLimits);
+                        }
                         Err(_) => return untouched(HoldReason::NotADocument),
                     };
                 if let Err(reason) = check_record(*record, *kind, &mut incoming) {

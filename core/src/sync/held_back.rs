@@ -22,7 +22,7 @@
 
 use super::wire::ReceivedChange;
 use crate::doc::RecordDoc;
-use crate::doc::bounded::{self, Bounds, BoundsError};
+use crate::doc::bounded::{self, Bounds};
 use crate::domain::{RecordId, RecordKind, Timestamp};
 use crate::storage::ChangeReceipt;
 use serde::{Deserialize, Serialize};
@@ -130,14 +130,13 @@ pub(crate) fn apply_changes(
     let mut batch = Vec::with_capacity(changes.len());
     for change in changes {
         // Read bounded: nothing of automerge inflates or counts past the record's bounds.
-        let decoded =
-            bounded::read_change(&change.bytes.0, &Bounds::RECORD).map_err(|e| match e {
-                BoundsError::Malformed(_)
-                | BoundsError::NotAChange
-                | BoundsError::NotADocument
-                | BoundsError::Panicked => HoldReason::NotAChange,
-                _ => HoldReason::OverLimits,
-            })?;
+        let decoded = bounded::read_change(&change.bytes.0, &Bounds::RECORD).map_err(|e| {
+            if e.is_malformed() {
+                HoldReason::NotAChange
+            } else {
+                HoldReason::OverLimits
+            }
+        })?;
         receipts.push(ChangeReceipt {
             record,
             hash: decoded.hash().0.to_vec(),
