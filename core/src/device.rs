@@ -9,14 +9,12 @@ use crate::clock::Clock;
 use crate::doc::{ChangeAuthor, Conflict, DocError, FieldChange, RecordDoc};
 use crate::domain::{OfficerId, Record, RecordId, RecordKind, Role, Status, Timestamp};
 use crate::edit::{self, Assignment};
+use crate::loaded::{Loaded, document_save};
 use crate::refdata::{self, ReferenceData};
 use crate::rules::{self, Finding, RuleContext};
-use crate::storage::{
-    AccessLogEntry, Attention, DatabaseKey, DocumentSave, Projection, RecordQuery, Store,
-    StoreError,
-};
+use crate::storage::{AccessLogEntry, DatabaseKey, Projection, RecordQuery, Store, StoreError};
 use crate::workflow::{self, User};
-use crate::{Error, limits, projection};
+use crate::{Error, limits};
 use automerge::ActorId;
 use lru::LruCache;
 use serde_json::Value;
@@ -28,17 +26,12 @@ mod quarantine;
 mod review;
 mod sync;
 
+pub use crate::loaded::COMPACTION_FAILED;
 pub use crate::review::{ApprovalState, FieldDiff, QueueItem, ReturnedItem, diff_json};
 pub use quarantine::QuarantineItem;
 
 /// Loaded documents kept in memory (about 30 KB each).
 const CACHE_DOCUMENTS: usize = 64;
-/// Chunks a document may be stored as before it is compacted into one. A compaction that fails
-/// its check is tried again this many chunks later.
-const COMPACT_AFTER_CHUNKS: u32 = 32;
-
-/// The attention rule of a record whose document could not be compacted.
-pub const COMPACTION_FAILED: &str = "compaction-failed";
 
 /// Fields a user never sets directly.
 const MANAGED_FIELDS: [(&str, &str); 3] = [
@@ -55,102 +48,6 @@ const MANAGED_FIELDS: [(&str, &str); 3] = [
         "is assigned when the record is created and never changes",
     ),
 ];
-
-/// A document in memory, with how many chunks it is stored as (the compaction trigger).
-#[derive(Debug)]
-pub(crate) struct Loaded {
-    pub(crate) doc: RecordDoc,
-    pub(crate) chunks: u32,
-}
-
-/// What to write for `loaded` since its last save: an incremental chunk (or the whole document
-/// when it is new or due for compaction) with the projection derived from the hydrated document.
-/// `None` when nothing changed. Counts the chunk as written: on a failed write the caller drops
-/// the document, so the stored version stays the truth.
-///
-/// A compaction replaces every stored chunk, so its bytes are loaded back first
-/// ([`RecordDoc::save_compacted`]): a document holding changes that do not fit together (sent by
-/// a hostile device) can load from its chunks and yet compact into bytes that do not. Then the
-/// chunks are kept, the new one is appended, the record is marked as needing attention
-/// ([`COMPACTION_FAILED`]) and compaction is tried again [`COMPACT_AFTER_CHUNKS`] chunks later.
-pub(crate) fn document_save(
-    id: RecordId,
-    loaded: &mut Loaded,
-    now: Timestamp,
-    known: Option<Record>,
-) -> Result<Option<DocumentSave>, Error> {
-    // What the store held when this document was read (none for a record never stored).
-    let expected_heads = (loaded.chunks > 0).then(|| loaded.doc.saved_heads_bytes());
-    let compacting =
-        loaded.chunks >= COMPACT_AFTER_CHUNKS && loaded.chunks.is_multiple_of(COMPACT_AFTER_CHUNKS);
-    let mut attention = None;
-    let (bytes, replace) = if loaded.chunks == 0 {
-        (Some(loaded.doc.try_save()?), true)
-    } else if compacting {
-        match loaded.doc.save_compacted() {
-            Ok(bytes) => (Some(bytes), true),
-            Err(e) => {
-                tracing::warn!(record = %id, error = %e, "the document does not compact; its chunks are kept");
-                attention = Some(compaction_failed());
-                (loaded.doc.try_save_incremental()?, false)
-            }
-        }
-    } else {
-        (loaded.doc.try_save_incremental()?, false)
-    };
-    let Some(bytes) = bytes else {
-        return Ok(None);
-    };
-    // The caller may already hold the hydrated state (a save on the current heads).
-    let record = match known {
-        Some(r) => r,
-        None => loaded.doc.hydrate_cached()?,
-    };
-    let conflicts = u32::try_from(loaded.doc.try_conflict_count()?).unwrap_or(u32::MAX);
-    loaded.chunks = if replace { 1 } else { loaded.chunks + 1 };
-    Ok(Some(DocumentSave {
-        id,
-        bytes,
-        replace,
-        expected_heads,
-        heads: loaded.doc.heads_bytes(),
-        projection: projection::derive(&record, now.millis(), conflicts),
-        attention,
-    }))
-}
-
-/// The mark of a record whose document could not be compacted.
-fn compaction_failed() -> Attention {
-    Attention {
-        rule: COMPACTION_FAILED.to_owned(),
-        message: "this record's document holds changes that do not fit together, so it cannot be compacted: it is kept as stored and still syncs; report the record id to your IT team".to_owned(),
-        field: None,
-    }
-}
-
-/// A whole-document save of `loaded` replacing what the store holds, allowed only if the store
-/// still holds `expected` heads (a record rebuilt from the server's version after a refusal: a
-/// change another process stored meanwhile must not be lost). Counts the chunk as written.
-pub(crate) fn document_replace(
-    id: RecordId,
-    loaded: &mut Loaded,
-    expected: Vec<u8>,
-    now: Timestamp,
-) -> Result<DocumentSave, Error> {
-    let bytes = loaded.doc.save_compacted()?;
-    let record = loaded.doc.hydrate_cached()?;
-    let conflicts = u32::try_from(loaded.doc.try_conflict_count()?).unwrap_or(u32::MAX);
-    loaded.chunks = 1;
-    Ok(DocumentSave {
-        id,
-        bytes,
-        replace: true,
-        expected_heads: Some(expected),
-        heads: loaded.doc.heads_bytes(),
-        projection: projection::derive(&record, now.millis(), conflicts),
-        attention: None,
-    })
-}
 
 /// The version of a record a caller read: its document heads. Opaque to callers; text form is
 /// the heads in hex joined by commas.
@@ -179,6 +76,27 @@ impl std::str::FromStr for Version {
                     "not a record version: read the record again",
                 )
             })
+    }
+}
+
+/// What an edit made of a record's document: the caller's `value`, and the record the document
+/// now holds when the edit knows it (a change written on the current version), so the
+/// projection need not hydrate it again.
+struct Written<T> {
+    value: T,
+    known: Option<Record>,
+}
+
+impl<T> Written<T> {
+    fn known(value: T, record: Record) -> Written<T> {
+        Written {
+            value,
+            known: Some(record),
+        }
+    }
+
+    fn unknown(value: T) -> Written<T> {
+        Written { value, known: None }
     }
 }
 
@@ -349,7 +267,7 @@ impl Device {
         record.derive_fields(self.reference);
         limits::check(&record.to_json())?;
         let doc = RecordDoc::create(&record, &self.actor, &self.author(), now)?;
-        self.persist(record.id(), Loaded { doc, chunks: 0 }, now)?;
+        self.persist(record.id(), Loaded::new(doc), now, None)?;
         if kind == RecordKind::Person {
             self.log_access(record.id(), "create", "recorded at the scene")?;
         }
@@ -359,23 +277,28 @@ impl Device {
     /// Applies `field.path=value` assignments to a record as one change. The assignments are
     /// applied together, so `a.b=1 a.c=2` may build an object whose fields are all required.
     pub fn set_fields(&mut self, id: RecordId, assignments: &[String]) -> Result<Record, Error> {
-        let (record, version) = self.read_versioned(id)?;
-        let kind = record.kind();
-        let mut json = record.to_json();
-        for text in assignments {
-            let a = Assignment::parse(text)?;
-            if let Some((_, why)) = MANAGED_FIELDS.iter().find(|(f, _)| *f == a.root()) {
-                return Err(Error::invalid(a.field.as_str(), "managed-field", *why));
+        let parsed = assignments
+            .iter()
+            .map(|text| {
+                let a = Assignment::parse(text)?;
+                if let Some((_, why)) = MANAGED_FIELDS.iter().find(|(f, _)| *f == a.root()) {
+                    return Err(Error::invalid(a.field.as_str(), "managed-field", *why));
+                }
+                Ok(a)
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        self.edit(id, Some("edit"), |device, doc| {
+            let stored = doc.hydrate_cached()?;
+            let kind = stored.kind();
+            let mut json = stored.to_json();
+            for a in &parsed {
+                json = device.assign(kind, json, a)?;
             }
-            json = self.assign(kind, json, &a)?;
-        }
-        let edited = Record::from_json(kind, json)?;
-        // Written on the version read, so a sync committing meanwhile (from another handle on
-        // this store) is merged with the edit, never written over.
-        self.save_edit(record, edited.clone(), Some(&version))?;
-        Ok(edited)
+            let edited = Record::from_json(kind, json)?;
+            let written = device.edit_of(doc, &stored, edited, None)?;
+            Ok(Written::known(written.clone(), written))
+        })
     }
-
     /// Applies one assignment, choosing the first candidate value whose type fits the field.
     /// An error elsewhere (a sibling still missing) is left for the final check.
     fn assign(&self, kind: RecordKind, json: Value, a: &Assignment) -> Result<Value, Error> {
@@ -428,54 +351,48 @@ impl Device {
     /// record while sync may merge into it uses [`Device::get_versioned`] and
     /// [`Device::save_versioned`] instead, so merged changes are never written over.
     pub fn save(&mut self, record: Record) -> Result<(), Error> {
-        let stored = self.record(record.id())?;
-        self.save_edit(stored, record, None)
+        self.edit(record.id(), Some("edit"), |device, doc| {
+            let stored = doc.hydrate_cached()?;
+            let written = device.edit_of(doc, &stored, record.clone(), None)?;
+            Ok(Written::known((), written))
+        })
     }
 
     /// A record with the version it was read at.
     pub fn get_versioned(&mut self, id: RecordId) -> Result<(Record, Version), Error> {
-        let (record, version) = self.read_versioned(id)?;
+        let (record, version) = self.read(id, |_, doc| {
+            Ok((doc.hydrate_cached()?, Version(doc.heads())))
+        })?;
         if record.kind() == RecordKind::Person {
             self.log_access(id, "view", "shown on device")?;
         }
         Ok((record, version))
     }
 
-    /// A record and the version it was hydrated at, from one look-up (not logged).
-    fn read_versioned(&mut self, id: RecordId) -> Result<(Record, Version), Error> {
-        let mut loaded = self.take(id)?;
-        let version = Version(loaded.doc.heads());
-        let record = loaded.doc.hydrate_cached();
-        Ok((self.put_back(id, loaded, record)?, version))
-    }
-
-    /// Fails with `Stale` when the record moved on from `version` (another handle on this store
-    /// committed to it): a workflow step must act on exactly what was checked.
-    fn still_at(&mut self, id: RecordId, version: &Version) -> Result<(), Error> {
-        let loaded = self.take(id)?;
-        let current = loaded.doc.heads() == version.0;
-        self.cache.put(id, loaded);
-        if current {
-            Ok(())
-        } else {
-            Err(StoreError::Stale.into())
-        }
-    }
-
     /// Saves a record edited from the `version` it was read at: the edit is one change made on
     /// that version, so anything merged since is kept alongside it.
     pub fn save_versioned(&mut self, record: Record, version: &Version) -> Result<(), Error> {
-        let stored = self.record(record.id())?;
-        self.save_edit(stored, record, Some(version))
+        self.edit(record.id(), Some("edit"), |device, doc| {
+            let stored = doc.hydrate_cached()?;
+            let current = version.0 == doc.heads();
+            let written = device.edit_of(doc, &stored, record.clone(), Some(version))?;
+            // On an older version, merged changes join the edit: the projection reads them.
+            let known = current.then_some(written);
+            Ok(Written { value: (), known })
+        })
     }
 
-    /// Saves `record`, an edit of `stored` (the current version), made on `base` if given.
-    fn save_edit(
-        &mut self,
-        stored: Record,
+    /// Writes `record`, an edit of `stored` (the version in `doc`), into `doc` as one change,
+    /// made on `base` if given (an older version the caller read). Returns the record written.
+    fn edit_of(
+        &self,
+        doc: &mut RecordDoc,
+        stored: &Record,
         mut record: Record,
         base: Option<&Version>,
-    ) -> Result<(), Error> {
+    ) -> Result<Record, Error> {
+        // A base that is still the current version is the plain (faster) current-heads write.
+        let base = base.filter(|v| v.0 != doc.heads());
         // Workflow events may have been merged since the base; compare what the user could set.
         let (mut theirs, mut ours) = (stored.meta().clone(), record.meta().clone());
         if base.is_some() {
@@ -485,107 +402,79 @@ impl Device {
         if theirs != ours {
             return Err(Error::invalid("meta", "managed-field", MANAGED_FIELDS[0].1));
         }
-        workflow::may_edit(&self.user, &stored)?;
+        workflow::may_edit(&self.user, stored)?;
         record.derive_fields(self.reference);
         if let Some(base) = base {
             // Keep the workflow as it was at the base, so the edit does not touch it.
-            let at_base = self.record_at(record.id(), base)?;
+            let at_base = doc.hydrate_at(&base.0)?;
             record.meta_mut().workflow = at_base.meta().workflow.clone();
         }
-        self.write_at(record, "edit", base)
+        self.write_change(doc, &record, "edit", base)?;
+        Ok(record)
     }
 
-    fn record_at(&mut self, id: RecordId, version: &Version) -> Result<Record, Error> {
-        let loaded = self.take(id)?;
-        let record = loaded.doc.hydrate_at(&version.0);
-        self.put_back(id, loaded, record)
-    }
-
-    fn write_at(
-        &mut self,
-        record: Record,
+    /// Writes `record` into `doc` as one change named `action` (on `base`, or the current
+    /// version), after the size limits.
+    fn write_change(
+        &self,
+        doc: &mut RecordDoc,
+        record: &Record,
         action: &str,
         base: Option<&Version>,
     ) -> Result<(), Error> {
         limits::check(&record.to_json())?;
-        let id = record.id();
-        let now = self.now();
         let author = self.author();
-        let mut loaded = self.take(id)?;
-        // A base that is still the current version is the plain (faster) current-heads write.
-        let base = base.filter(|v| v.0 != loaded.doc.heads());
-        let written = match base {
-            Some(v) => loaded.doc.update_at(&record, &v.0, &author, action, now),
-            None => loaded.doc.update(&record, &author, action, now),
+        match base {
+            Some(v) => doc.update_at(record, &v.0, &author, action, self.now())?,
+            None => doc.update(record, &author, action, self.now())?,
         };
-        if written.is_err() {
-            return self.put_back(id, loaded, written.map(drop));
-        }
-        let is_person = record.kind() == RecordKind::Person;
-        // Written on the current heads, the document now holds exactly `record`: no need to
-        // hydrate it again for the projection. On an older base, merged changes join it.
-        let known = base.is_none().then_some(record);
-        self.persist_known(id, loaded, now, known)?;
-        // Logged once the alteration is stored, so the log never claims one that did not happen.
-        if is_person {
-            self.log_access(id, "alter", action)?;
-        }
         Ok(())
     }
 
-    /// Writes what changed since the last save, with the refreshed projection, in one
-    /// transaction. On failure the document is dropped from memory, so the stored version stays
-    /// the truth.
-    fn persist(&mut self, id: RecordId, loaded: Loaded, now: Timestamp) -> Result<(), Error> {
-        self.persist_known(id, loaded, now, None)
-    }
-
-    /// [`Device::persist`] when the caller already holds the document's hydrated state.
-    fn persist_known(
+    /// A workflow step: `step` moves the record as read (its findings checked on exactly that
+    /// version when `checked`), and the step is written as one change on that version.
+    fn workflow_step(
         &mut self,
         id: RecordId,
-        mut loaded: Loaded,
-        now: Timestamp,
-        known: Option<Record>,
-    ) -> Result<(), Error> {
-        let Some(save) = document_save(id, &mut loaded, now, known)? else {
-            self.cache.put(id, loaded);
-            return Ok(());
-        };
-        self.store.save(&save)?;
-        tracing::debug!(record = %id, kind = %save.projection.kind, replace = save.replace, bytes = save.bytes.len(), "saved");
-        self.cache.put(id, loaded);
-        Ok(())
+        action: &str,
+        checked: bool,
+        step: impl Fn(&Device, &mut Record, Vec<Finding>, &Version) -> Result<(), Error>,
+    ) -> Result<Record, Error> {
+        self.edit(id, Some(action), |device, doc| {
+            let mut record = doc.hydrate_cached()?;
+            let version = Version(doc.heads());
+            let findings = if checked {
+                device.check_record(&record)?
+            } else {
+                Vec::new()
+            };
+            step(device, &mut record, findings, &version)?;
+            device.write_change(doc, &record, action, None)?;
+            Ok(Written::known(record.clone(), record))
+        })
     }
 
     /// Runs the rules and, if none fails, submits the record for review.
     pub fn submit(&mut self, id: RecordId) -> Result<Record, Error> {
-        let (mut record, version) = self.read_versioned(id)?;
-        let findings = self.check(id)?;
-        self.still_at(id, &version)?;
-        workflow::submit(&mut record, &self.user, &findings, self.now())?;
-        self.write_at(record.clone(), "submit", Some(&version))?;
-        Ok(record)
+        self.workflow_step(id, "submit", true, |device, record, findings, _| {
+            workflow::submit(record, &device.user, &findings, device.now())
+        })
     }
 
     /// Supervisor: returns a submitted record to its author with a reason.
     pub fn return_to_author(&mut self, id: RecordId, reason: &str) -> Result<Record, Error> {
-        let (mut record, version) = self.read_versioned(id)?;
-        workflow::return_to_author(&mut record, &self.user, reason, self.now())?;
-        self.write_at(record.clone(), "return", Some(&version))?;
-        Ok(record)
+        self.workflow_step(id, "return", false, |device, record, _, _| {
+            workflow::return_to_author(record, &device.user, reason, device.now())
+        })
     }
 
     /// Supervisor: approves a submitted record at its current heads.
     pub fn approve(&mut self, id: RecordId) -> Result<Record, Error> {
-        let (mut record, version) = self.read_versioned(id)?;
-        let findings = self.check(id)?;
         // The approval pins exactly the version whose rules were just checked.
-        self.still_at(id, &version)?;
-        let heads = version.0.iter().map(|h| h.to_string()).collect();
-        workflow::approve(&mut record, &self.user, &findings, heads, self.now())?;
-        self.write_at(record.clone(), "approve", Some(&version))?;
-        Ok(record)
+        self.workflow_step(id, "approve", true, |device, record, findings, version| {
+            let heads = version.0.iter().map(|h| h.to_string()).collect();
+            workflow::approve(record, &device.user, &findings, heads, device.now())
+        })
     }
 
     /// Chooses a value for a conflicted legal field, as one change. Crime shorthands work here
@@ -596,30 +485,26 @@ impl Device {
         field: &str,
         value: &Value,
     ) -> Result<(), Error> {
-        let stored = self.record(id)?;
-        workflow::may_edit(&self.user, &stored)?;
-        let kind = stored.kind();
-        // A shorthand is written as text or a number (`16`, `8N`), as `set` accepts it.
-        let raw = match value {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        };
-        let value = raw
-            .and_then(|r| Assignment::parse(&format!("{field}={r}")).ok())
-            .and_then(|a| self.expand_shorthand(kind, &a))
-            .unwrap_or_else(|| value.clone());
-        let now = self.now();
-        let author = self.author();
-        let mut loaded = self.take(id)?;
-        let resolved = loaded.doc.resolve(field, &value, &author, now);
-        if resolved.is_err() {
-            return self.put_back(id, loaded, resolved.map(drop));
-        }
-        // The chosen value must fit the record; if not, the in-memory change is dropped (the
-        // document is not put back in the cache) and the stored version stays.
-        Record::from_json(kind, loaded.doc.try_to_json()?)?;
-        self.persist(id, loaded, now)
+        self.edit(id, None, |device, doc| {
+            let stored = doc.hydrate_cached()?;
+            workflow::may_edit(&device.user, &stored)?;
+            let kind = stored.kind();
+            // A shorthand is written as text or a number (`16`, `8N`), as `set` accepts it.
+            let raw = match value {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            };
+            let value = raw
+                .and_then(|r| Assignment::parse(&format!("{field}={r}")).ok())
+                .and_then(|a| device.expand_shorthand(kind, &a))
+                .unwrap_or_else(|| value.clone());
+            doc.resolve(field, &value, &device.author(), device.now())?;
+            // The chosen value must fit the record; if not, the change is dropped with the
+            // document and the stored version stays.
+            let resolved = Record::from_json(kind, doc.try_to_json()?)?;
+            Ok(Written::known((), resolved))
+        })
     }
 
     /// Imports a raw automerge document (e.g. from another device): a new record is stored, a
@@ -647,68 +532,118 @@ impl Device {
                     other => other,
                 },
             )?;
-        let record = incoming.hydrate()?;
+        let record = incoming.hydrate_cached()?;
         limits::check(&record.to_json())?;
         let id = record.id();
-        let now = self.now();
-        let loaded = match self.take(id) {
-            Ok(mut existing) => {
-                let kind = existing.doc.kind()?;
-                if kind != record.kind() {
-                    self.cache.put(id, existing);
-                    return Err(Error::WrongKind {
-                        id,
-                        expected: kind,
-                        actual: record.kind(),
-                    });
-                }
-                existing.doc.merge(&mut incoming)?;
-                if let Err(e) = existing.doc.hydrate() {
-                    return Err(e.into());
-                }
-                existing
+        match self.edit(id, None, |_, doc| {
+            let kind = doc.kind()?;
+            if kind != record.kind() {
+                return Err(Error::WrongKind {
+                    id,
+                    expected: kind,
+                    actual: record.kind(),
+                });
             }
-            Err(Error::NotFound(_)) => Loaded {
-                doc: incoming,
-                chunks: 0,
-            },
-            Err(e) => return Err(e),
-        };
-        self.persist(id, loaded, now)?;
-        Ok(id)
-    }
-
-    // -----------------------------------------------------------------------------------------
-    // Reading
-    // -----------------------------------------------------------------------------------------
-
-    /// A record, hydrated from its document. Reading a person is logged.
-    pub fn get(&mut self, id: RecordId) -> Result<Record, Error> {
-        let record = self.record(id)?;
-        if record.kind() == RecordKind::Person {
-            self.log_access(id, "view", "shown on device")?;
+            doc.merge(&mut incoming)?;
+            doc.hydrate_cached()?;
+            Ok(Written::unknown(()))
+        }) {
+            Ok(()) => Ok(id),
+            Err(Error::NotFound(_)) => {
+                let now = self.now();
+                self.persist(id, Loaded::new(incoming), now, Some(record))?;
+                Ok(id)
+            }
+            Err(e) => Err(e),
         }
-        Ok(record)
     }
 
-    fn record(&mut self, id: RecordId) -> Result<Record, Error> {
-        let mut loaded = self.take(id)?;
-        let record = loaded.doc.hydrate_cached();
-        self.put_back(id, loaded, record)
-    }
+    // -----------------------------------------------------------------------------------------
+    // Reading once, writing once
+    // -----------------------------------------------------------------------------------------
 
-    /// Puts a document back in the cache after reading it, unless automerge failed on it: an
-    /// inconsistent document is never kept in memory (the next read loads the stored one).
-    fn put_back<T>(
+    /// Reads record `id` once (from the cache if it is still what the store holds) and runs
+    /// `read` on its document. The document goes back to the cache unless automerge found it
+    /// inconsistent (then the next read loads the stored one).
+    fn read<T>(
         &mut self,
         id: RecordId,
-        loaded: Loaded,
-        read: Result<T, crate::doc::DocError>,
+        read: impl FnOnce(&mut Device, &mut RecordDoc) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        if !matches!(read, Err(crate::doc::DocError::Inconsistent(_))) {
+        let mut loaded = self.take(id)?;
+        let result = read(self, &mut loaded.doc);
+        if !matches!(result, Err(Error::Doc(DocError::Inconsistent(_)))) {
             self.cache.put(id, loaded);
         }
-        Ok(read?)
+        result
+    }
+
+    /// Reads record `id` once, lets `edit` write its change into the document (on the version
+    /// read), and stores what changed with the refreshed projection in one transaction. If the
+    /// edit or the write fails, nothing is stored and a document `edit` touched is dropped from
+    /// memory, so the stored version stays the truth. If another handle on this store committed
+    /// to the record between the read and the write (the store's compare-and-swap on heads
+    /// refuses it), the edit is made again, once, on what is stored now. A person's record
+    /// altered is logged with `log_as` as the purpose.
+    fn edit<T>(
+        &mut self,
+        id: RecordId,
+        log_as: Option<&str>,
+        mut edit: impl FnMut(&mut Device, &mut RecordDoc) -> Result<Written<T>, Error>,
+    ) -> Result<T, Error> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut loaded = self.take(id)?;
+            let read_at = loaded.doc.heads();
+            let written = match edit(self, &mut loaded.doc) {
+                Ok(written) => written,
+                Err(e) => {
+                    let untouched = loaded.doc.heads() == read_at;
+                    if untouched && !matches!(e, Error::Doc(DocError::Inconsistent(_))) {
+                        self.cache.put(id, loaded);
+                    }
+                    return Err(e);
+                }
+            };
+            let now = self.now();
+            let is_person = loaded.doc.kind().ok() == Some(RecordKind::Person);
+            match self.persist(id, loaded, now, written.known) {
+                Ok(()) => {}
+                Err(Error::Store(StoreError::Stale)) if attempts < 2 => {
+                    tracing::debug!(record = %id, "the record moved under the edit; editing it again");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            // Logged once the alteration is stored, so the log never claims one that did not
+            // happen.
+            if let Some(purpose) = log_as.filter(|_| is_person) {
+                self.log_access(id, "alter", purpose)?;
+            }
+            return Ok(written.value);
+        }
+    }
+
+    /// Writes what changed in `loaded` since its last save, with the refreshed projection (from
+    /// `known` when the caller holds the document's hydrated state), in one transaction, and
+    /// keeps the document in the cache. On failure the document is dropped from memory, so the
+    /// stored version stays the truth.
+    fn persist(
+        &mut self,
+        id: RecordId,
+        mut loaded: Loaded,
+        now: Timestamp,
+        known: Option<Record>,
+    ) -> Result<(), Error> {
+        let Some(save) = document_save(id, &mut loaded, now, known)? else {
+            self.cache.put(id, loaded);
+            return Ok(());
+        };
+        self.store.save(&save)?;
+        tracing::debug!(record = %id, kind = %save.projection.kind, replace = save.replace, bytes = save.bytes.len(), "saved");
+        self.cache.put(id, loaded);
+        Ok(())
     }
 
     /// Removes the loaded document from the cache (loading it if needed); callers put it back.
@@ -729,29 +664,44 @@ impl Device {
         })
     }
 
+    // -----------------------------------------------------------------------------------------
+    // Reading
+    // -----------------------------------------------------------------------------------------
+
+    /// A record, hydrated from its document. Reading a person is logged.
+    pub fn get(&mut self, id: RecordId) -> Result<Record, Error> {
+        let record = self.record(id)?;
+        if record.kind() == RecordKind::Person {
+            self.log_access(id, "view", "shown on device")?;
+        }
+        Ok(record)
+    }
+
+    fn record(&mut self, id: RecordId) -> Result<Record, Error> {
+        self.read(id, |_, doc| Ok(doc.hydrate_cached()?))
+    }
+
     /// Every finding for a record, with its linked people, assessments and crime gathered.
     pub fn check(&mut self, id: RecordId) -> Result<Vec<Finding>, Error> {
         let record = self.record(id)?;
+        self.check_record(&record)
+    }
+
+    /// [`Device::check`] of a record already read.
+    fn check_record(&mut self, record: &Record) -> Result<Vec<Finding>, Error> {
         let (now, role) = (self.now(), self.user.role);
-        let ctx = RuleContext::gather(&record, now, role, &mut HeldRecords(self))?;
-        Ok(rules::check(&record, &ctx, self.reference))
+        let ctx = RuleContext::gather(record, now, role, &mut HeldRecords(self))?;
+        Ok(rules::check(record, &ctx, self.reference))
     }
 
     /// Legal fields with concurrent values awaiting a person's choice.
     pub fn conflicts(&mut self, id: RecordId) -> Result<Vec<Conflict>, Error> {
-        let loaded = self.take(id)?;
-        let conflicts = loaded.doc.try_conflicts();
-        self.put_back(id, loaded, conflicts)
+        self.read(id, |_, doc| Ok(doc.try_conflicts()?))
     }
 
     /// Field-level history: who, when, old → new.
     pub fn history(&mut self, id: RecordId) -> Result<Vec<FieldChange>, Error> {
-        let loaded = self.take(id)?;
-        let read = loaded
-            .doc
-            .try_history()
-            .and_then(|history| Ok((history, loaded.doc.kind()?)));
-        let (history, kind) = self.put_back(id, loaded, read)?;
+        let (history, kind) = self.read(id, |_, doc| Ok((doc.try_history()?, doc.kind()?)))?;
         if kind == RecordKind::Person {
             self.log_access(id, "view", "history")?;
         }
@@ -760,11 +710,11 @@ impl Device {
 
     /// The whole document as raw automerge bytes.
     pub fn export_document(&mut self, id: RecordId) -> Result<Vec<u8>, Error> {
-        let loaded = self.take(id)?;
-        let am = loaded.doc.automerge();
-        let read = crate::doc::guarded("exporting it", || am.save())
-            .and_then(|bytes| Ok((bytes, loaded.doc.kind()?)));
-        let (bytes, kind) = self.put_back(id, loaded, read)?;
+        let (bytes, kind) = self.read(id, |_, doc| {
+            let am = doc.automerge();
+            let bytes = crate::doc::guarded("exporting it", || am.save())?;
+            Ok((bytes, doc.kind()?))
+        })?;
         if kind == RecordKind::Person {
             self.log_access(id, "export", "document export")?;
         }

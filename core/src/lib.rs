@@ -10,6 +10,7 @@ mod error;
 #[cfg(feature = "testing")]
 pub mod fuzzing;
 pub mod limits;
+mod loaded;
 pub mod projection;
 pub mod refdata;
 pub mod review;

@@ -22,11 +22,7 @@ impl Device {
     }
 
     fn approval_state_of(&mut self, record: &Record) -> Result<ApprovalState, Error> {
-        let id = record.id();
-        let loaded = self.take(id)?;
-        let state = review::approval_state(&loaded.doc, record);
-        self.cache.put(id, loaded);
-        state
+        self.read(record.id(), |_, doc| review::approval_state(doc, record))
     }
 
     /// Supervisor: the team's records waiting for review on this device, oldest report first:
@@ -105,9 +101,8 @@ impl Device {
     /// Re-opens an approved record for editing, with a reason (its author or a supervisor).
     /// It goes back to review when submitted, as changed since approval.
     pub fn reopen(&mut self, id: RecordId, reason: &str) -> Result<Record, Error> {
-        let (mut record, version) = self.read_versioned(id)?;
-        workflow::reopen(&mut record, &self.user, reason, self.now())?;
-        self.write_at(record.clone(), "reopen", Some(&version))?;
-        Ok(record)
+        self.workflow_step(id, "reopen", false, |device, record, _, _| {
+            workflow::reopen(record, &device.user, reason, device.now())
+        })
     }
 }

@@ -3,9 +3,10 @@
 //! store's data, commits what they return, and does the network calls through
 //! [`crate::sync::http`]. Nothing is held across an await but plain data and the store.
 
-use super::{Device, Loaded, document_save};
+use super::Device;
 use crate::Error;
 use crate::domain::{RecordId, RecordKind, Timestamp};
+use crate::loaded::{Loaded, document_save};
 use crate::storage::{NewHeldBack, StoreError, SyncWrite};
 use crate::sync::client::{
     LocalRecord, PendingRecord, ResponseTally, SyncSession, heads_bytes, heads_from_bytes,

@@ -31,9 +31,9 @@
 //! Sans-I/O like the rest of [`super`]: no SQLite, no clock (the caller passes `now`).
 
 use crate::Error;
-use crate::device::{Loaded, document_replace};
 use crate::doc::{ChangeAuthor, ChangeMessage, RecordDoc};
 use crate::domain::{Record, RecordId, Timestamp};
+use crate::loaded::{Loaded, document_replace};
 use crate::review::{FieldDiff, content, diff_json};
 use crate::storage::{Attention, NewQuarantine, SyncWrite};
 use crate::sync::wire::{Hash, PushOutcome};
