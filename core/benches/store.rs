@@ -8,7 +8,8 @@
 //!   reports means.
 //! - `feed_apply` (printed, not a criterion group): applying one feed page of 500 changes with
 //!   `Device::apply_sync_response`, every entry checked as `sync::held_back` checks it, in one
-//!   transaction: 500 records with one change each, and one record with 500 changes.
+//!   transaction: 500 records with one change each, one record with 500 changes, and 500
+//!   records received whole (snapshots) by an empty device, as a replacement phone's first pull.
 //! - `store_100k/{open,my_drafts,overdue_decisions}` on a store of 100,000 records, built once
 //!   through the core's own document and projection code and cached under the target directory
 //!   (`tmp/fieldbook-store-100k/`; delete it to rebuild). Peak memory of a process that opens it
@@ -355,6 +356,32 @@ fn apply_page(
     took
 }
 
+/// Applies one page of snapshot `entries` to `device`; returns the time taken.
+fn apply_snapshot_page(
+    device: &mut Device,
+    entries: Vec<fieldbook_core::sync::wire::FeedEntry>,
+) -> Duration {
+    use fieldbook_core::sync::wire::{FeedPage, SyncResponse};
+    let count = entries.len();
+    let mut session = device.begin_sync().expect("session");
+    session.next_request().expect("a pull");
+    let response = SyncResponse {
+        results: Vec::new(),
+        page: FeedPage {
+            entries,
+            cursor: 1,
+            more: false,
+        },
+    };
+    let started = Instant::now();
+    let tally = device
+        .apply_sync_response(&mut session, response)
+        .expect("applies");
+    let took = started.elapsed();
+    assert_eq!((tally.snapshots as usize, tally.held_back), (count, 0));
+    took
+}
+
 /// Times a page of 500 single-change entries (500 records held) and a page of 500 changes of
 /// one record, as a sync pull applies them.
 fn feed_apply_report() {
@@ -408,6 +435,31 @@ fn feed_apply_report() {
     }
     let entry = feed_entry(&mut author, one, &since);
     let deep = apply_page(&mut receiver, vec![entry]);
+    // A replacement phone's first pull: the same 500 records received whole, as snapshots.
+    let snapshots = ids
+        .iter()
+        .map(|id| {
+            use fieldbook_core::sync::wire::{Bytes, FeedEntry, Hash, Receipt};
+            let bytes = author.export_document(*id).expect("export");
+            let doc = automerge::Automerge::load(&bytes).expect("loads");
+            FeedEntry::Snapshot {
+                record: *id,
+                kind: RecordKind::CrimeReport,
+                receipts: doc
+                    .get_changes(&[])
+                    .iter()
+                    .map(|c| Receipt {
+                        hash: Hash::from(c.hash()),
+                        received_at: NOW_MS,
+                    })
+                    .collect(),
+                heads: doc.get_heads().into_iter().map(Hash::from).collect(),
+                document: Bytes(bytes),
+            }
+        })
+        .collect();
+    let mut fresh = device_at(dir.path(), "replacement.db");
+    let whole = apply_snapshot_page(&mut fresh, snapshots);
     let per = |d: Duration| d.as_secs_f64() * 1e6 / FEED_PAGE_CHANGES as f64;
     println!("applying one feed page of {FEED_PAGE_CHANGES} changes, checked entry by entry:");
     println!(
@@ -423,6 +475,11 @@ fn feed_apply_report() {
         "  one record, {FEED_PAGE_CHANGES} changes:     {:.1} ms ({:.0} us a change)",
         deep.as_secs_f64() * 1e3,
         per(deep)
+    );
+    println!(
+        "  {FEED_PAGE_CHANGES} records received whole (a new phone's first pull): {:.1} ms ({:.0} us a record)",
+        whole.as_secs_f64() * 1e3,
+        per(whole)
     );
 }
 

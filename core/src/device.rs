@@ -6,7 +6,7 @@
 //! nothing. Reads of personal data (person records) are written to the access log.
 
 use crate::clock::Clock;
-use crate::doc::{ChangeAuthor, Conflict, DocError, FieldChange, RecordDoc};
+use crate::doc::{ChangeAuthor, Conflict, DocError, FieldChange, Heads, RecordDoc};
 use crate::domain::{OfficerId, Record, RecordId, RecordKind, Role, Status, Timestamp};
 use crate::edit::{self, Assignment};
 use crate::loaded::{Loaded, document_save};
@@ -52,30 +52,24 @@ const MANAGED_FIELDS: [(&str, &str); 3] = [
 /// The version of a record a caller read: its document heads. Opaque to callers; text form is
 /// the heads in hex joined by commas.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Version(Vec<automerge::ChangeHash>);
+pub struct Version(Heads);
 
 impl std::fmt::Display for Version {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let hex: Vec<String> = self.0.iter().map(|h| h.to_string()).collect();
-        f.write_str(&hex.join(","))
+        self.0.fmt(f)
     }
 }
 
 impl std::str::FromStr for Version {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        s.split(',')
-            .filter(|h| !h.is_empty())
-            .map(|h| h.parse::<automerge::ChangeHash>())
-            .collect::<Result<Vec<_>, _>>()
-            .map(Version)
-            .map_err(|_| {
-                Error::invalid(
-                    "version",
-                    "heads",
-                    "not a record version: read the record again",
-                )
-            })
+        s.parse::<Heads>().map(Version).map_err(|_| {
+            Error::invalid(
+                "version",
+                "heads",
+                "not a record version: read the record again",
+            )
+        })
     }
 }
 
@@ -361,7 +355,7 @@ impl Device {
     /// A record with the version it was read at.
     pub fn get_versioned(&mut self, id: RecordId) -> Result<(Record, Version), Error> {
         let (record, version) = self.read(id, |_, doc| {
-            Ok((doc.hydrate_cached()?, Version(doc.heads())))
+            Ok((doc.hydrate_cached()?, Version(doc.version())))
         })?;
         if record.kind() == RecordKind::Person {
             self.log_access(id, "view", "shown on device")?;
@@ -374,7 +368,7 @@ impl Device {
     pub fn save_versioned(&mut self, record: Record, version: &Version) -> Result<(), Error> {
         self.edit(record.id(), Some("edit"), |device, doc| {
             let stored = doc.hydrate_cached()?;
-            let current = version.0 == doc.heads();
+            let current = version.0 == doc.version();
             let written = device.edit_of(doc, &stored, record.clone(), Some(version))?;
             // On an older version, merged changes join the edit: the projection reads them.
             let known = current.then_some(written);
@@ -392,7 +386,7 @@ impl Device {
         base: Option<&Version>,
     ) -> Result<Record, Error> {
         // A base that is still the current version is the plain (faster) current-heads write.
-        let base = base.filter(|v| v.0 != doc.heads());
+        let base = base.filter(|v| v.0 != doc.version());
         // Workflow events may have been merged since the base; compare what the user could set.
         let (mut theirs, mut ours) = (stored.meta().clone(), record.meta().clone());
         if base.is_some() {
@@ -406,7 +400,7 @@ impl Device {
         record.derive_fields(self.reference);
         if let Some(base) = base {
             // Keep the workflow as it was at the base, so the edit does not touch it.
-            let at_base = doc.hydrate_at(&base.0)?;
+            let at_base = doc.hydrate_at(base.0.hashes())?;
             record.meta_mut().workflow = at_base.meta().workflow.clone();
         }
         self.write_change(doc, &record, "edit", base)?;
@@ -425,7 +419,7 @@ impl Device {
         limits::check(&record.to_json())?;
         let author = self.author();
         match base {
-            Some(v) => doc.update_at(record, &v.0, &author, action, self.now())?,
+            Some(v) => doc.update_at(record, v.0.hashes(), &author, action, self.now())?,
             None => doc.update(record, &author, action, self.now())?,
         };
         Ok(())
@@ -442,7 +436,7 @@ impl Device {
     ) -> Result<Record, Error> {
         self.edit(id, Some(action), |device, doc| {
             let mut record = doc.hydrate_cached()?;
-            let version = Version(doc.heads());
+            let version = Version(doc.version());
             let findings = if checked {
                 device.check_record(&record)?
             } else {
@@ -472,7 +466,7 @@ impl Device {
     pub fn approve(&mut self, id: RecordId) -> Result<Record, Error> {
         // The approval pins exactly the version whose rules were just checked.
         self.workflow_step(id, "approve", true, |device, record, findings, version| {
-            let heads = version.0.iter().map(|h| h.to_string()).collect();
+            let heads = version.0.to_hex();
             workflow::approve(record, &device.user, &findings, heads, device.now())
         })
     }
@@ -551,7 +545,8 @@ impl Device {
             Ok(()) => Ok(id),
             Err(Error::NotFound(_)) => {
                 let now = self.now();
-                self.persist(id, Loaded::new(incoming), now, Some(record))?;
+                let loaded = Loaded::from_whole(incoming, bytes.to_vec());
+                self.persist(id, loaded, now, Some(record))?;
                 Ok(id)
             }
             Err(e) => Err(e),
@@ -657,11 +652,8 @@ impl Device {
             }
         }
         let stored = self.store.load(id)?.ok_or(Error::NotFound(id))?;
-        let doc = RecordDoc::load(&stored.bytes, &self.actor)?;
-        Ok(Loaded {
-            doc,
-            chunks: stored.chunks,
-        })
+        let doc = RecordDoc::load_stored(&stored.bytes, &self.actor)?;
+        Ok(Loaded::stored(doc, stored.chunks))
     }
 
     // -----------------------------------------------------------------------------------------

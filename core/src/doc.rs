@@ -37,16 +37,19 @@
 //! round-trips what it accepts); the device reads through their `try_` twins.
 
 pub mod bounded;
+mod heads;
 mod history;
 pub mod lineage;
 mod mapping;
 
 pub use bounded::{Bounds, BoundsError};
+pub use heads::{Heads, HeadsParseError};
 pub use history::FieldChange;
 
 use crate::domain::{OfficerId, Record, RecordKind, Role, Timestamp};
 use automerge::{
-    ActorId, Automerge, ChangeHash, LoadOptions, ReadDoc, TextEncoding, transaction::CommitOptions,
+    ActorId, Automerge, ChangeHash, LoadOptions, ReadDoc, TextEncoding, VerificationMode,
+    transaction::CommitOptions,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -223,8 +226,25 @@ impl RecordDoc {
     /// Loads a document from saved bytes (whole or concatenated incremental chunks), writing as
     /// `actor` from now on. Refuses anything that is not a whole, valid automerge document.
     pub fn load(bytes: &[u8], actor: &ActorId) -> Result<RecordDoc, DocError> {
+        RecordDoc::load_with(bytes, actor, VerificationMode::Check)
+    }
+
+    /// [`RecordDoc::load`] of bytes this store wrote itself: a device's saved chunks, each made
+    /// by automerge's own save or verified when it arrived (a received snapshot is loaded with
+    /// [`RecordDoc::load_untrusted`], a compaction is loaded back before it replaces anything),
+    /// inside an encrypted store whose pages are authenticated. Their head hashes are not
+    /// recomputed from every change, which is most of the cost of a load.
+    pub fn load_stored(bytes: &[u8], actor: &ActorId) -> Result<RecordDoc, DocError> {
+        RecordDoc::load_with(bytes, actor, VerificationMode::DontCheck)
+    }
+
+    fn load_with(
+        bytes: &[u8],
+        actor: &ActorId,
+        verification: VerificationMode,
+    ) -> Result<RecordDoc, DocError> {
         let mut doc = guarded("loading it", || {
-            Automerge::load_with_options(bytes, load_options())
+            Automerge::load_with_options(bytes, load_options().verification_mode(verification))
         })?
         .map_err(|e| DocError::NotADocument(e.to_string()))?;
         if doc.get_heads().is_empty() {
@@ -589,9 +609,14 @@ impl RecordDoc {
         Ok(bytes)
     }
 
+    /// True when nothing changed the document since it was loaded or last saved.
+    pub fn is_saved(&self) -> bool {
+        self.doc.get_heads() == self.saved_heads
+    }
+
     /// Heads at the last save to storage (or load), concatenated: what the store holds.
     pub fn saved_heads_bytes(&self) -> Vec<u8> {
-        self.saved_heads.iter().flat_map(|h| h.0).collect()
+        Heads::from(self.saved_heads.as_slice()).to_bytes()
     }
 
     /// Current heads.
@@ -601,12 +626,17 @@ impl RecordDoc {
 
     /// Current heads as concatenated 32-byte hashes (the form storage keeps).
     pub fn heads_bytes(&self) -> Vec<u8> {
-        self.doc.get_heads().iter().flat_map(|h| h.0).collect()
+        self.version().to_bytes()
+    }
+
+    /// Current heads as a [`Heads`] version.
+    pub fn version(&self) -> Heads {
+        Heads::new(self.doc.get_heads())
     }
 
     /// Current heads as hex strings (the form workflow events keep).
     pub fn heads_hex(&self) -> Vec<String> {
-        self.doc.get_heads().iter().map(|h| h.to_string()).collect()
+        self.version().to_hex()
     }
 
     /// The underlying automerge document (read only).

@@ -24,12 +24,43 @@ pub const COMPACTION_FAILED: &str = "compaction-failed";
 pub(crate) struct Loaded {
     pub(crate) doc: RecordDoc,
     pub(crate) chunks: u32,
+    /// For a document not yet stored, the whole-document bytes it was loaded from (a snapshot
+    /// received, a file imported): stored as they are while the document has not changed since,
+    /// instead of saving it again (the first pull of a new phone is mostly this).
+    whole: Option<Vec<u8>>,
 }
 
 impl Loaded {
+    /// A document read from the store, stored as `chunks` chunks.
+    pub(crate) fn stored(doc: RecordDoc, chunks: u32) -> Loaded {
+        Loaded {
+            doc,
+            chunks,
+            whole: None,
+        }
+    }
+
     /// A document not yet stored.
     pub(crate) fn new(doc: RecordDoc) -> Loaded {
-        Loaded { doc, chunks: 0 }
+        Loaded::stored(doc, 0)
+    }
+
+    /// A document not yet stored, loaded from `bytes` (a whole saved document) and unchanged
+    /// since.
+    pub(crate) fn from_whole(doc: RecordDoc, bytes: Vec<u8>) -> Loaded {
+        Loaded {
+            whole: Some(bytes),
+            ..Loaded::new(doc)
+        }
+    }
+
+    /// Bytes for the first store of this document: those it was loaded from if nothing changed
+    /// it since, else a whole save.
+    fn first_save(&mut self) -> Result<Vec<u8>, crate::doc::DocError> {
+        match self.whole.take() {
+            Some(bytes) if self.doc.is_saved() => Ok(bytes),
+            _ => self.doc.try_save(),
+        }
     }
 }
 
@@ -55,7 +86,7 @@ pub(crate) fn document_save(
         loaded.chunks >= COMPACT_AFTER_CHUNKS && loaded.chunks.is_multiple_of(COMPACT_AFTER_CHUNKS);
     let mut attention = None;
     let (bytes, replace) = if loaded.chunks == 0 {
-        (Some(loaded.doc.try_save()?), true)
+        (Some(loaded.first_save()?), true)
     } else if compacting {
         match loaded.doc.save_compacted() {
             Ok(bytes) => (Some(bytes), true),
@@ -108,6 +139,7 @@ pub(crate) fn document_replace(
     now: Timestamp,
 ) -> Result<DocumentSave, Error> {
     let bytes = loaded.doc.save_compacted()?;
+    loaded.whole = None;
     let record = loaded.doc.hydrate_cached()?;
     let conflicts = u32::try_from(loaded.doc.try_conflict_count()?).unwrap_or(u32::MAX);
     loaded.chunks = 1;

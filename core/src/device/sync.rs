@@ -5,17 +5,14 @@
 
 use super::Device;
 use crate::Error;
+use crate::doc::Heads;
 use crate::domain::{RecordId, RecordKind, Timestamp};
-use crate::loaded::{Loaded, document_save};
-use crate::storage::{NewHeldBack, StoreError, SyncWrite};
-use crate::sync::client::{
-    LocalRecord, PendingRecord, ResponseTally, SyncSession, heads_bytes, heads_from_bytes,
-};
-use crate::sync::held_back::{self, HeldBackItem, HoldReason};
+use crate::storage::{StoreError, SyncWrite};
+use crate::sync::client::{LocalRecord, PendingRecord, ResponseTally, SyncSession};
+use crate::sync::held_back::{HeldBackItem, HoldReason};
 use crate::sync::http::{HttpTransport, RetryPolicy};
-use crate::sync::quarantine::{self, Disposition, Refusal};
-use crate::sync::repair::RepairRun;
-use crate::sync::wire::{self, FeedEntry, ReceivedChange, SyncResponse};
+use crate::sync::repair::{self, RepairRun};
+use crate::sync::wire::{self, SyncResponse};
 use crate::sync::{
     AttentionItem, Enrolment, Receipt, SyncPhase, SyncProgress, SyncReport, SyncStatus, keys,
 };
@@ -212,7 +209,10 @@ impl Device {
                 }
                 Err(e) => return Err(e),
             };
-            let server = unsynced.server_heads.as_deref().map(heads_from_bytes);
+            let server = unsynced
+                .server_heads
+                .as_deref()
+                .map(|b| Heads::from_bytes(b).into_hashes());
             match PendingRecord::of(unsynced.id, &loaded.doc, server.as_deref()) {
                 Ok(pending) => {
                     self.cache.put(unsynced.id, loaded);
@@ -255,7 +255,7 @@ impl Device {
                         .store
                         .sync_heads(id)?
                         .and_then(|h| h.server_heads)
-                        .map(|s| heads_from_bytes(&s));
+                        .map(|s| Heads::from_bytes(&s).into_hashes());
                     local.insert(id, LocalRecord::new(loaded, server));
                 }
                 Err(Error::NotFound(_)) => {}
@@ -331,112 +331,36 @@ impl Device {
             }
         }
         let result = run.try_finish()?;
-        let now = self.now();
-        // What the repair brought, checked as a feed entry is; held back if it does not apply.
-        let changes: Vec<ReceivedChange> = result
-            .new_changes
-            .iter()
-            .map(|bytes| ReceivedChange {
-                bytes: wire::Bytes(bytes.clone()),
-                received_at: 0,
-            })
-            .collect();
-        let applied = match self.take(id) {
-            Ok(mut loaded) => {
-                held_back::apply_changes(id, kind, &mut loaded.doc, &changes).map(|_| loaded)
-            }
-            Err(Error::NotFound(_)) if !result.new_changes.is_empty() => {
-                self.repaired_whole(id, kind, &result.document)
-            }
-            Err(Error::NotFound(_)) => return Ok(false),
+        let complete = result.complete;
+        let local = match self.take(id) {
+            Ok(loaded) => Some(loaded),
+            Err(Error::NotFound(_)) => None,
             Err(e) => return Err(e),
         };
-        let mut loaded = match applied {
-            Ok(loaded) => loaded,
-            Err(reason) => {
-                let entry = FeedEntry::Changes {
-                    record: id,
-                    kind,
-                    changes,
-                    heads: result
-                        .server_heads
-                        .iter()
-                        .flatten()
-                        .copied()
-                        .map(wire::Hash::from)
-                        .collect(),
-                };
-                self.hold_back(id, kind, wire::encode(&entry), reason, report)?;
-                return Ok(false);
-            }
+        let Some(effects) =
+            result.effects(kind, local, &self.writer()?, &self.actor, self.now())?
+        else {
+            return Ok(false);
         };
-        let mut write = SyncWrite::default();
-        let refusal = result.rejected.as_ref().and_then(Refusal::of);
-        let mut removed = false;
-        if let Some(refusal) = &refusal {
-            report.rejected.push((id, refusal.rule.clone()));
-            // A stored record refused for good: keep its refused state, rebuild it from the
-            // server's version (as a push refusal does).
-            let stored = loaded.chunks > 0;
-            let quarantined = stored
-                && wire::refusal_is_final(&refusal.rule)
-                && match quarantine::quarantine_into(
-                    id,
-                    &mut loaded,
-                    result.server_heads.as_deref(),
-                    refusal,
-                    &self.writer()?,
-                    &self.actor,
-                    now,
-                    &mut write,
-                ) {
-                    Ok(disposition) => {
-                        removed = disposition == Disposition::Removed;
-                        true
-                    }
-                    Err(e) => {
-                        tracing::warn!(record = %id, error = %e, "a refused record could not be rebuilt");
-                        false
-                    }
-                };
-            if quarantined {
-                report.quarantined += 1;
-            } else {
-                write.attention.push((id, Some(refusal.attention())));
-            }
+        self.store.apply_sync(&effects.write)?;
+        if effects.held_back {
+            report.held_back += 1;
+            return Ok(false);
         }
-        if !removed {
-            if let Some(save) = document_save(id, &mut loaded, now, None)? {
-                write.saves.push(save);
-            }
-            if let Some(server) = &result.server_heads {
-                write.server_heads.push((id, heads_bytes(server)));
-            }
+        if let Some(rule) = effects.rejected {
+            report.rejected.push((id, rule));
         }
-        self.store.apply_sync(&write)?;
-        if !removed {
+        if effects.quarantined {
+            report.quarantined += 1;
+        }
+        if let Some(loaded) = effects.loaded {
             self.cache.put(id, loaded);
         }
-        Ok(result.complete)
+        Ok(complete)
     }
 
-    /// A record new to the device, received whole by repair: loaded and checked as a snapshot.
-    fn repaired_whole(
-        &self,
-        id: RecordId,
-        kind: RecordKind,
-        document: &Automerge,
-    ) -> Result<Loaded, HoldReason> {
-        let bytes = crate::doc::guarded("saving what a repair brought", || document.save())
-            .map_err(|_| HoldReason::NotADocument)?;
-        let mut doc = crate::doc::RecordDoc::load(&bytes, &self.actor)
-            .map_err(|_| HoldReason::NotADocument)?;
-        held_back::check_record(id, kind, &mut doc)?;
-        Ok(Loaded { doc, chunks: 0 })
-    }
-
-    /// Keeps what a repair received aside (`entry`: a feed entry, or the repair answer, as CBOR)
-    /// and counts it in the report. The record is then held: not repaired again by itself.
+    /// Keeps a repair answer that does not apply aside (as CBOR) and counts it in the report.
+    /// The record is then held: not repaired again by itself.
     fn hold_back(
         &mut self,
         id: RecordId,
@@ -446,13 +370,7 @@ impl Device {
         report: &mut SyncReport,
     ) -> Result<(), Error> {
         self.store.apply_sync(&SyncWrite {
-            held_back: vec![NewHeldBack {
-                record: id,
-                kind,
-                entry,
-                reason: reason.code().to_owned(),
-                at: self.now().millis(),
-            }],
+            held_back: vec![repair::held_back_entry(id, kind, entry, reason, self.now())],
             ..SyncWrite::default()
         })?;
         report.held_back += 1;

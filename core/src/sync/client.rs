@@ -16,7 +16,7 @@ use super::held_back::{HoldReason, apply_changes, check_record};
 use super::quarantine::{self, Disposition, Refusal};
 use super::wire::{self, FeedEntry, Hash, PushOutcome, RecordPush, SyncRequest, SyncResponse};
 use crate::Error;
-use crate::doc::{Bounds, DocError, RecordDoc};
+use crate::doc::{Bounds, DocError, Heads, RecordDoc};
 use crate::domain::{RecordId, RecordKind, Timestamp};
 use crate::loaded::{Loaded, document_save};
 use crate::storage::{ChangeReceipt, NewHeldBack, SyncWrite};
@@ -384,11 +384,9 @@ impl SyncSession {
                 .receipts
                 .extend(page.receipts.remove(&id).unwrap_or_default());
             let heads = page.entry_heads.remove(&id).unwrap_or_default();
-            let server: Vec<ChangeHash> = heads
-                .iter()
-                .map(ChangeHash::try_from)
-                .collect::<Result<_, _>>()
-                .map_err(|e| Error::Protocol(e.to_string()))?;
+            let server = Heads::from_wire(&heads)
+                .map_err(|e| Error::Protocol(e.to_string()))?
+                .into_hashes();
             let doc = local_record.loaded.doc.automerge();
             if server.iter().any(|h| doc.get_change_by_hash(h).is_none()) {
                 // The server holds changes whose dependencies did not arrive: repair.
@@ -407,7 +405,9 @@ impl SyncSession {
                 None => server,
             };
             local_record.server_heads = Some(server.clone());
-            write.server_heads.push((id, heads_bytes(&server)));
+            write
+                .server_heads
+                .push((id, Heads::from(server.as_slice()).to_bytes()));
         }
         for entries in page.applied.values() {
             for entry in entries {
@@ -550,10 +550,8 @@ impl SyncSession {
                         }
                     }
                     None => {
-                        let loaded = Loaded {
-                            doc: incoming,
-                            chunks: 0,
-                        };
+                        // Stored as received: the bytes were just read bounded and loaded.
+                        let loaded = Loaded::from_whole(incoming, document.0.clone());
                         local.insert(*record, LocalRecord::new(loaded, None));
                     }
                 }
@@ -609,7 +607,9 @@ impl SyncSession {
                     }
                     match &part.heads_when_complete {
                         Some(heads) => {
-                            write.server_heads.push((id, heads_bytes(heads)));
+                            write
+                                .server_heads
+                                .push((id, Heads::from(heads.as_slice()).to_bytes()));
                             write.attention.push((id, None));
                             self.accepted.insert(id, heads.clone());
                             self.partly_accepted.remove(&id);
@@ -860,19 +860,6 @@ fn union_heads(
     let fork = crate::doc::guarded("finding what the server holds", || doc.fork_at(&all))?
         .map_err(|e| Error::Doc(crate::doc::DocError::Automerge(e)))?;
     Ok(fork.get_heads())
-}
-
-/// Heads as concatenated 32-byte hashes (the form storage keeps).
-pub fn heads_bytes(heads: &[ChangeHash]) -> Vec<u8> {
-    heads.iter().flat_map(|h| h.0).collect()
-}
-
-/// Heads from concatenated 32-byte hashes.
-pub fn heads_from_bytes(bytes: &[u8]) -> Vec<ChangeHash> {
-    bytes
-        .chunks_exact(32)
-        .filter_map(|c| <[u8; 32]>::try_from(c).ok().map(ChangeHash))
-        .collect()
 }
 
 #[cfg(test)]

@@ -191,7 +191,7 @@ pub(crate) fn quarantine_into(
             Ok(Disposition::Removed)
         }
         Some(doc) => {
-            *loaded = Loaded { doc, chunks: 0 };
+            *loaded = Loaded::new(doc);
             write.saves.push(document_replace(id, loaded, stored, now)?);
             Ok(Disposition::Rebuilt)
         }

@@ -6,12 +6,20 @@
 //! `/v1/repair`, [`RepairRun::receive`] takes the server's answer. The run keeps a fresh
 //! `sync::State` on the device side; the server keeps none between rounds. It ends when the
 //! device has nothing to say after the server's last message, or after [`MAX_ROUNDS`].
+//! [`RepairResult::effects`] then says what to store, still without I/O: what the repair brought
+//! checked as a feed entry is (or held back), a refusal handled as a push refusal is (the
+//! refused state to the quarantine, the record rebuilt), the document and the server's heads.
 
-use super::wire::{self, PushOutcome, RepairRequest, RepairResponse};
+use super::held_back::{self, HoldReason};
+use super::quarantine::{self, Disposition, Refusal};
+use super::wire::{self, FeedEntry, PushOutcome, ReceivedChange, RepairRequest, RepairResponse};
 use crate::Error;
-use crate::domain::{RecordId, RecordKind};
+use crate::domain::{RecordId, RecordKind, Timestamp};
+use crate::loaded::{Loaded, document_save};
+use crate::storage::{NewHeldBack, SyncWrite};
+use crate::workflow::policy::Writer;
 use automerge::sync::{self, SyncDoc};
-use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
 
 /// Rounds one repair may take before it gives up (it is retried at the next sync).
 pub const MAX_ROUNDS: u32 = 16;
@@ -156,6 +164,167 @@ pub struct RepairResult {
     pub server_heads: Option<Vec<ChangeHash>>,
     /// Set when the server refused changes the device sent.
     pub rejected: Option<PushOutcome>,
+}
+
+/// What the device must do once a repair finished ([`RepairResult::effects`]): commit `write` in
+/// one transaction, then keep `loaded` in memory (`None`: nothing to keep, the record was
+/// removed to the quarantine or what the repair brought was held back).
+#[derive(Debug)]
+pub struct RepairEffects {
+    /// Everything to store, in one transaction.
+    pub write: SyncWrite,
+    /// The repaired document, with its chunk count updated for the write.
+    pub(crate) loaded: Option<Loaded>,
+    /// What the repair brought did not apply and is kept aside ([`super::held_back`]).
+    pub held_back: bool,
+    /// The server refused what the device sent, with this rule.
+    pub rejected: Option<String>,
+    /// That refused state went to the quarantine.
+    pub quarantined: bool,
+}
+
+impl RepairResult {
+    /// Interprets a finished repair of a record of `kind` against `local`, the device's
+    /// document (`None`: the device does not hold the record), for the device's user `writer`
+    /// and `actor`, without I/O. What the repair brought is checked as a feed entry is, and held
+    /// back if it does not apply; a refusal for good keeps the refused state in the quarantine
+    /// and rebuilds the record from the server's version (as a push refusal does). `None` when
+    /// there is nothing to store (a record not held, of which the repair brought nothing).
+    pub(crate) fn effects(
+        self,
+        kind: RecordKind,
+        local: Option<Loaded>,
+        writer: &Writer,
+        actor: &ActorId,
+        now: Timestamp,
+    ) -> Result<Option<RepairEffects>, Error> {
+        let id = self.record;
+        let changes: Vec<ReceivedChange> = self
+            .new_changes
+            .iter()
+            .map(|bytes| ReceivedChange {
+                bytes: wire::Bytes(bytes.clone()),
+                received_at: 0,
+            })
+            .collect();
+        let applied = match local {
+            Some(mut loaded) => {
+                held_back::apply_changes(id, kind, &mut loaded.doc, &changes).map(|_| loaded)
+            }
+            None if !self.new_changes.is_empty() => repaired_whole(id, kind, &self.document, actor),
+            None => return Ok(None),
+        };
+        let mut write = SyncWrite::default();
+        let mut loaded = match applied {
+            Ok(loaded) => loaded,
+            Err(reason) => {
+                let entry = FeedEntry::Changes {
+                    record: id,
+                    kind,
+                    changes,
+                    heads: self
+                        .server_heads
+                        .iter()
+                        .flatten()
+                        .copied()
+                        .map(wire::Hash::from)
+                        .collect(),
+                };
+                write
+                    .held_back
+                    .push(held_back_entry(id, kind, wire::encode(&entry), reason, now));
+                return Ok(Some(RepairEffects {
+                    write,
+                    loaded: None,
+                    held_back: true,
+                    rejected: None,
+                    quarantined: false,
+                }));
+            }
+        };
+        let refusal = self.rejected.as_ref().and_then(Refusal::of);
+        let mut removed = false;
+        let mut quarantined = false;
+        if let Some(refusal) = &refusal {
+            // A stored record refused for good: keep its refused state, rebuild it from the
+            // server's version.
+            let stored = loaded.chunks > 0;
+            quarantined = stored
+                && wire::refusal_is_final(&refusal.rule)
+                && match quarantine::quarantine_into(
+                    id,
+                    &mut loaded,
+                    self.server_heads.as_deref(),
+                    refusal,
+                    writer,
+                    actor,
+                    now,
+                    &mut write,
+                ) {
+                    Ok(disposition) => {
+                        removed = disposition == Disposition::Removed;
+                        true
+                    }
+                    Err(e) => {
+                        tracing::warn!(record = %id, error = %e, "a refused record could not be rebuilt");
+                        false
+                    }
+                };
+            if !quarantined {
+                write.attention.push((id, Some(refusal.attention())));
+            }
+        }
+        if !removed {
+            if let Some(save) = document_save(id, &mut loaded, now, None)? {
+                write.saves.push(save);
+            }
+            if let Some(server) = &self.server_heads {
+                write
+                    .server_heads
+                    .push((id, crate::doc::Heads::from(server.as_slice()).to_bytes()));
+            }
+        }
+        Ok(Some(RepairEffects {
+            write,
+            loaded: (!removed).then_some(loaded),
+            held_back: false,
+            rejected: refusal.map(|r| r.rule),
+            quarantined,
+        }))
+    }
+}
+
+/// What a repair received (`entry`: a feed entry, or the repair answer, as CBOR), kept aside
+/// with `reason`: the record is then held, not repaired again by itself.
+pub(crate) fn held_back_entry(
+    record: RecordId,
+    kind: RecordKind,
+    entry: Vec<u8>,
+    reason: HoldReason,
+    now: Timestamp,
+) -> NewHeldBack {
+    NewHeldBack {
+        record,
+        kind,
+        entry,
+        reason: reason.code().to_owned(),
+        at: now.millis(),
+    }
+}
+
+/// A record new to the device, received whole by repair: loaded and checked as a snapshot.
+fn repaired_whole(
+    id: RecordId,
+    kind: RecordKind,
+    document: &Automerge,
+    actor: &ActorId,
+) -> Result<Loaded, HoldReason> {
+    let bytes = crate::doc::guarded("saving what a repair brought", || document.save())
+        .map_err(|_| HoldReason::NotADocument)?;
+    let mut doc =
+        crate::doc::RecordDoc::load(&bytes, actor).map_err(|_| HoldReason::NotADocument)?;
+    held_back::check_record(id, kind, &mut doc)?;
+    Ok(Loaded::from_whole(doc, bytes))
 }
 
 #[cfg(test)]

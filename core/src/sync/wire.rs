@@ -57,6 +57,22 @@ impl TryFrom<&Hash> for automerge::ChangeHash {
     }
 }
 
+impl crate::doc::Heads {
+    /// The wire form: one [`Hash`] a head.
+    pub fn to_wire(&self) -> Vec<Hash> {
+        self.hashes().iter().copied().map(Hash::from).collect()
+    }
+
+    /// Heads from their wire form; a hash that is not 32 bytes is malformed.
+    pub fn from_wire(hashes: &[Hash]) -> Result<crate::doc::Heads, WireError> {
+        hashes
+            .iter()
+            .map(automerge::ChangeHash::try_from)
+            .collect::<Result<Vec<_>, _>>()
+            .map(crate::doc::Heads::new)
+    }
+}
+
 /// Bytes carried as a CBOR byte string (an automerge change, document or sync message).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
