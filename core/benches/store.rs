@@ -117,17 +117,9 @@ impl DeviceSaver {
 }
 
 fn full_crime_report(device: &mut Device) -> RecordId {
-    let fields = serde_json::json!({
-        "reported_at": Timestamp::from_millis(NOW_MS - HOUR_MS).map(|t| t.to_rfc3339()),
-        "location": { "lat": 51.5007, "lon": -0.1246, "description": "Outside the station" },
-        "classification": {
-            "offence": { "code": "8N", "label": "Assault with injury" },
-            "category": "violent-crime"
-        },
-        "narrative": "The victim reports being pushed to the ground outside the station.",
-        "property": [{ "description": "Mobile phone, screen cracked", "value_pence": 25_000 }],
-        "flags": { "domestic_abuse": false, "vulnerable_victim": true }
-    });
+    let mut fields = fieldbook_core::testing::crime_report_fields("Outside the station");
+    fields["reported_at"] =
+        serde_json::json!(Timestamp::from_millis(NOW_MS - HOUR_MS).map(|t| t.to_rfc3339()));
     device
         .create(RecordKind::CrimeReport, Some(fields))
         .expect("create")
@@ -328,11 +320,12 @@ fn feed_entry(
     }
 }
 
-/// Applies one page of `entries` to `device`; returns the time taken.
+/// Applies one page of `entries` to `device`, as a sync pull does; returns the time taken and
+/// what it did.
 fn apply_page(
     device: &mut Device,
     entries: Vec<fieldbook_core::sync::wire::FeedEntry>,
-) -> Duration {
+) -> (Duration, fieldbook_core::sync::client::ResponseTally) {
     use fieldbook_core::sync::wire::{FeedPage, SyncResponse};
     let mut session = device.begin_sync().expect("session");
     session.next_request().expect("a pull");
@@ -348,37 +341,19 @@ fn apply_page(
     let tally = device
         .apply_sync_response(&mut session, response)
         .expect("applies");
-    let took = started.elapsed();
+    (started.elapsed(), tally)
+}
+
+/// [`apply_page`] of a page of changes: every one of its [`FEED_PAGE_CHANGES`] changes applies.
+fn apply_changes_page(
+    device: &mut Device,
+    entries: Vec<fieldbook_core::sync::wire::FeedEntry>,
+) -> Duration {
+    let (took, tally) = apply_page(device, entries);
     assert_eq!(
         (tally.changes as usize, tally.held_back),
         (FEED_PAGE_CHANGES, 0)
     );
-    took
-}
-
-/// Applies one page of snapshot `entries` to `device`; returns the time taken.
-fn apply_snapshot_page(
-    device: &mut Device,
-    entries: Vec<fieldbook_core::sync::wire::FeedEntry>,
-) -> Duration {
-    use fieldbook_core::sync::wire::{FeedPage, SyncResponse};
-    let count = entries.len();
-    let mut session = device.begin_sync().expect("session");
-    session.next_request().expect("a pull");
-    let response = SyncResponse {
-        results: Vec::new(),
-        page: FeedPage {
-            entries,
-            cursor: 1,
-            more: false,
-        },
-    };
-    let started = Instant::now();
-    let tally = device
-        .apply_sync_response(&mut session, response)
-        .expect("applies");
-    let took = started.elapsed();
-    assert_eq!((tally.snapshots as usize, tally.held_back), (count, 0));
     took
 }
 
@@ -424,7 +399,7 @@ fn feed_apply_report() {
     let loading = started.elapsed();
     drop(loader);
     let mut receiver = Device::open(&receiver_path, &key(), clock()).expect("open");
-    let many = apply_page(&mut receiver, entries);
+    let many = apply_changes_page(&mut receiver, entries);
 
     let one = ids[0];
     let since = heads(&mut author, one);
@@ -434,7 +409,7 @@ fn feed_apply_report() {
             .expect("edit");
     }
     let entry = feed_entry(&mut author, one, &since);
-    let deep = apply_page(&mut receiver, vec![entry]);
+    let deep = apply_changes_page(&mut receiver, vec![entry]);
     // A replacement phone's first pull: the same 500 records received whole, as snapshots.
     let snapshots = ids
         .iter()
@@ -459,7 +434,11 @@ fn feed_apply_report() {
         })
         .collect();
     let mut fresh = device_at(dir.path(), "replacement.db");
-    let whole = apply_snapshot_page(&mut fresh, snapshots);
+    let (whole, tally) = apply_page(&mut fresh, snapshots);
+    assert_eq!(
+        (tally.snapshots as usize, tally.held_back),
+        (FEED_PAGE_CHANGES, 0)
+    );
     let per = |d: Duration| d.as_secs_f64() * 1e6 / FEED_PAGE_CHANGES as f64;
     println!("applying one feed page of {FEED_PAGE_CHANGES} changes, checked entry by entry:");
     println!(

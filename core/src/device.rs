@@ -438,7 +438,7 @@ impl Device {
             let mut record = doc.hydrate_cached()?;
             let version = Version(doc.version());
             let findings = if checked {
-                device.check_record(&record)?
+                device.findings_of(&record)?
             } else {
                 Vec::new()
             };
@@ -676,11 +676,11 @@ impl Device {
     /// Every finding for a record, with its linked people, assessments and crime gathered.
     pub fn check(&mut self, id: RecordId) -> Result<Vec<Finding>, Error> {
         let record = self.record(id)?;
-        self.check_record(&record)
+        self.findings_of(&record)
     }
 
     /// [`Device::check`] of a record already read.
-    fn check_record(&mut self, record: &Record) -> Result<Vec<Finding>, Error> {
+    fn findings_of(&mut self, record: &Record) -> Result<Vec<Finding>, Error> {
         let (now, role) = (self.now(), self.user.role);
         let ctx = RuleContext::gather(record, now, role, &mut HeldRecords(self))?;
         Ok(rules::check(record, &ctx, self.reference))

@@ -6,6 +6,21 @@
 //! The free functions give a few of them as bytes, as the device's tests feed them. Never used by
 //! the library itself.
 
+/// The fields of a full crime report (location described as `place`, classification, narrative,
+/// property, flags), as `Device::create` takes them: what benchmarks and scenarios create.
+pub fn crime_report_fields(place: &str) -> serde_json::Value {
+    serde_json::json!({
+        "location": { "lat": 51.5007, "lon": -0.1246, "description": place },
+        "classification": {
+            "offence": { "code": "8N", "label": "Assault with injury" },
+            "category": "violent-crime"
+        },
+        "narrative": "The victim reports being pushed to the ground outside the station.",
+        "property": [{ "description": "Mobile phone, screen cracked", "value_pence": 25_000 }],
+        "flags": { "domestic_abuse": false, "vulnerable_victim": true }
+    })
+}
+
 /// Hand-made automerge changes that break the claims automerge takes on trust.
 pub mod hostile {
     use automerge::transaction::{CommitOptions, Transactable};

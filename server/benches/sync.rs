@@ -163,16 +163,7 @@ impl Drop for Bench {
 }
 
 fn crime_fields(n: usize) -> serde_json::Value {
-    serde_json::json!({
-        "location": { "lat": 51.5007, "lon": -0.1246, "description": format!("Outside number {n}, High Street") },
-        "classification": {
-            "offence": { "code": "8N", "label": "Assault with injury" },
-            "category": "violent-crime"
-        },
-        "narrative": "The victim reports being pushed to the ground outside the station.",
-        "property": [{ "description": "Mobile phone, screen cracked", "value_pence": 25_000 }],
-        "flags": { "domestic_abuse": false, "vulnerable_victim": true }
-    })
+    fieldbook_core::testing::crime_report_fields(&format!("Outside number {n}, High Street"))
 }
 
 /// One officer's world: the measured device `a`, the editing device `b`, and the per-record

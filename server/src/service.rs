@@ -100,14 +100,6 @@ pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-fn split_heads(bytes: &[u8]) -> Vec<Hash> {
-    Heads::from_bytes(bytes).to_wire()
-}
-
-fn join_heads(heads: &[ChangeHash]) -> Vec<u8> {
-    Heads::from(heads).to_bytes()
-}
-
 /// The actors enrolled to `device`.
 fn bound_actors(device: &DeviceAuth) -> HashSet<ActorId> {
     device
@@ -486,7 +478,7 @@ impl SyncService {
                     Verdict::Store(write, _) => {
                         accepted += write.changes.len() as u64;
                         PushOutcome::Accepted {
-                            heads: split_heads(&write.heads),
+                            heads: Heads::from_bytes(&write.heads).to_wire(),
                             received_at: prepared.received_at,
                             new_changes: write.changes.len() as u32,
                         }
@@ -668,7 +660,7 @@ impl SyncService {
                 hash: c.hash().0.to_vec(),
                 actor: c.actor_id().to_hex_string(),
                 bytes: c.raw_bytes().to_vec(),
-                heads_after: join_heads(&heads),
+                heads_after: Heads::from(heads.as_slice()).to_bytes(),
             });
         }
         let since = base.map_or(0, |b| b.changes_since_snapshot) + changes.len() as u32;
@@ -781,7 +773,7 @@ impl SyncService {
                 page.entries.get_mut(*index),
                 page.heads.get(record).and_then(|seq| bodies.get(seq)),
             ) {
-                *heads = split_heads(&b.heads_after);
+                *heads = Heads::from_bytes(&b.heads_after).to_wire();
             }
         }
         for (index, seq) in std::mem::take(&mut page.pending) {

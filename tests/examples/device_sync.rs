@@ -94,16 +94,8 @@ fn create_reports(device: &mut Device, n: usize) -> Vec<RecordId> {
             if i > 0 && i % 2_000 == 0 {
                 eprintln!("  created {i}/{n}");
             }
-            let fields = serde_json::json!({
-                "location": { "lat": 51.5007, "lon": -0.1246, "description": format!("Outside number {i}") },
-                "classification": {
-                    "offence": { "code": "8N", "label": "Assault with injury" },
-                    "category": "violent-crime"
-                },
-                "narrative": "The victim reports being pushed to the ground outside the station.",
-                "property": [{ "description": "Mobile phone, screen cracked", "value_pence": 25_000 }],
-                "flags": { "domestic_abuse": false, "vulnerable_victim": true }
-            });
+            let fields =
+                fieldbook_core::testing::crime_report_fields(&format!("Outside number {i}"));
             device
                 .create(RecordKind::CrimeReport, Some(fields))
                 .expect("create")
