@@ -109,6 +109,12 @@ fn summary(findings: &[Finding]) -> String {
         .join("; ")
 }
 
+impl From<fieldbook_core::Invalid> for FieldbookError {
+    fn from(e: fieldbook_core::Invalid) -> Self {
+        CoreError::from(e).into()
+    }
+}
+
 impl From<CoreError> for FieldbookError {
     fn from(e: CoreError) -> Self {
         let code = e.code().to_owned();

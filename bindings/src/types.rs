@@ -451,7 +451,7 @@ impl From<fieldbook_core::sync::SyncReport> for SyncReport {
                 .into_iter()
                 .map(|(id, rule)| Rejection {
                     id: id.to_string(),
-                    rule,
+                    rule: rule.to_string(),
                 })
                 .collect(),
             quarantined: r.quarantined,

@@ -16,17 +16,16 @@ macro_rules! out {
     };
 }
 
+#[cfg(feature = "demo-server")]
 mod demo;
 mod output;
 mod progress;
 
 use clap::{Parser, Subcommand};
-use fieldbook_core::audit::{self, AuditRow};
 use fieldbook_core::clock::{Clock, SystemClock};
 use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status, Timestamp};
 use fieldbook_core::storage::{DatabaseKey, RecordQuery};
 use fieldbook_core::{Device, Error};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -312,9 +311,24 @@ fn quiet_guarded_panics() {
     }));
 }
 
+#[cfg(feature = "demo-server")]
+fn run_demo() -> Result<ExitCode, Error> {
+    demo::run().map(|()| ExitCode::SUCCESS)
+}
+
+/// A device-only build links no server, so it has nothing to run the demo against.
+#[cfg(not(feature = "demo-server"))]
+fn run_demo() -> Result<ExitCode, Error> {
+    Err(Error::invalid(
+        "demo",
+        "demo-server",
+        "this fieldbook was built without its embedded demo server (cargo feature `demo-server`)",
+    ))
+}
+
 fn run(cli: Cli) -> Result<ExitCode, Error> {
     if let Command::Demo = cli.command {
-        return demo::run().map(|()| ExitCode::SUCCESS);
+        return run_demo();
     }
     let store = cli.store.clone().ok_or_else(|| {
         Error::invalid(
@@ -429,7 +443,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             outln!("re-opened {}: submit it again for review", record.id());
         }
         Command::History { id: i, json, csv } => {
-            let rows = audit_rows(&mut device, id(&i)?)?;
+            let rows = device.audit_rows(id(&i)?)?;
             let format = match (json, csv) {
                 (true, _) => output::Format::Json,
                 (_, true) => output::Format::Csv,
@@ -544,28 +558,6 @@ fn read_key(key_file: Option<&Path>) -> Result<DatabaseKey, Error> {
 
 fn parse_key(text: &str) -> Result<DatabaseKey, Error> {
     DatabaseKey::from_text(text).map_err(|e| Error::invalid("key", "non-empty", e.to_string()))
-}
-
-/// The record's audit rows as this device knows them: receipt times of the changes the server
-/// acknowledged, and this device's server id for its own changes (other devices by actor).
-fn audit_rows(device: &mut Device, id: RecordId) -> Result<Vec<AuditRow>, Error> {
-    let history = device.history(id)?;
-    let received: HashMap<String, i64> = match device.receipts(id) {
-        Ok(receipts) => receipts
-            .into_iter()
-            .map(|r| (r.change, r.received_at))
-            .collect(),
-        // Never synced: no receipts yet.
-        Err(Error::NotFound(_)) => HashMap::new(),
-        Err(e) => return Err(e),
-    };
-    let devices: HashMap<String, String> = device
-        .sync_status()?
-        .device_id
-        .map(|d| (device.actor_hex(), d))
-        .into_iter()
-        .collect();
-    Ok(audit::rows(id, &history, &received, &devices))
 }
 
 fn read_json(path: &Path) -> Result<serde_json::Value, Error> {

@@ -35,6 +35,33 @@ pub fn print_error(e: &Error) {
         Error::Invalid { .. } => eprintln!("error: {e}"),
         other => eprintln!("error: {other} [{}]", other.code()),
     }
+    if let Some(hint) = hint(e) {
+        eprintln!("  {hint}");
+    }
+}
+
+/// The command that answers an error, for the errors the core words for any app: the core's
+/// texts name no command or flag, so the CLI says which of its own to run.
+fn hint(e: &Error) -> Option<&'static str> {
+    use fieldbook_core::storage::StoreError;
+    match e {
+        Error::Store(StoreError::Missing) => Some("run `fieldbook init` first"),
+        Error::Store(StoreError::Empty) => {
+            Some("to start again: remove it and run `fieldbook init`")
+        }
+        Error::Store(StoreError::WalMissing) => Some(
+            "if the -wal file is gone for good, `fieldbook accept-lost-saves` opens the store without those saves",
+        ),
+        Error::NotInitialised => Some("run `fieldbook init --officer ID --role ROLE` first"),
+        Error::NotEnrolled => Some("run `fieldbook enrol --server URL --code CODE`"),
+        Error::Invalid { rule, .. } => match rule.as_str() {
+            "server-url" => Some("give it with --server"),
+            "enrolled-user" => Some("give a code issued to this store's officer with --code"),
+            "unknown-quarantine" => Some("list them with `fieldbook quarantine`"),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 pub fn print_json(v: &impl serde::Serialize) {

@@ -64,15 +64,58 @@ pub struct AuditRow {
     pub reason: Option<String>,
 }
 
+/// Where a record's changes came from: the server's receipt time of each change (by hash, hex)
+/// and the device that wrote each actor (by actor, hex). The server and a device know different
+/// parts of it; the rows are built the same way from either.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Origins {
+    received: HashMap<String, i64>,
+    devices: HashMap<String, String>,
+}
+
+impl Origins {
+    /// As the server knows them: each pushed change (hash, pushing device, receipt time in ms).
+    /// Each change's actor is bound to the device that pushed it (checked at push), so a
+    /// history change's actor is named by the device that pushed that change.
+    pub fn of_pushes<'a>(
+        history: &[FieldChange],
+        pushes: impl IntoIterator<Item = (&'a str, &'a str, i64)>,
+    ) -> Origins {
+        let mut received = HashMap::new();
+        let mut by_change = HashMap::new();
+        for (hash, device, at) in pushes {
+            received.insert(hash.to_owned(), at);
+            by_change.insert(hash, device);
+        }
+        let devices = history
+            .iter()
+            .filter_map(|h| {
+                by_change
+                    .get(h.change.as_str())
+                    .map(|d| (h.actor.clone(), (*d).to_owned()))
+            })
+            .collect();
+        Origins { received, devices }
+    }
+
+    /// As a device knows them: the receipts of the changes the server acknowledged (hash,
+    /// receipt time in ms), and this device's own actor with its server id once enrolled.
+    /// Other devices' changes are named by their actor.
+    pub fn of_device(
+        receipts: impl IntoIterator<Item = (String, i64)>,
+        own: Option<(String, String)>,
+    ) -> Origins {
+        Origins {
+            received: receipts.into_iter().collect(),
+            devices: own.into_iter().collect(),
+        }
+    }
+}
+
 /// Builds the audit rows of `record` from its history (causal order, as
-/// [`crate::doc::RecordDoc::history`] gives it). `received` maps change hashes (hex) to server
-/// receipt times (ms since epoch); `devices` maps actors (hex) to device ids.
-pub fn rows(
-    record: RecordId,
-    history: &[FieldChange],
-    received: &HashMap<String, i64>,
-    devices: &HashMap<String, String>,
-) -> Vec<AuditRow> {
+/// [`crate::doc::RecordDoc::history`] gives it) and where its changes came from.
+pub fn rows(record: RecordId, history: &[FieldChange], origins: &Origins) -> Vec<AuditRow> {
+    let Origins { received, devices } = origins;
     let mut out = Vec::with_capacity(history.len());
     for h in history {
         let base = AuditRow {
@@ -259,9 +302,8 @@ mod tests {
             Some(json!([submitted.clone()])),
             Some(json!([submitted, returned.clone()])),
         )];
-        let received = HashMap::from([("c1".to_owned(), 5_000)]);
-        let devices = HashMap::from([("aa".to_owned(), "dev-1".to_owned())]);
-        let rows = rows(RecordId::generate(), &history, &received, &devices);
+        let origins = Origins::of_pushes(&history, [("c1", "dev-1", 5_000)]);
+        let rows = rows(RecordId::generate(), &history, &origins);
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].action.as_deref(), Some("returned"));
         assert_eq!(rows[0].reason.as_deref(), Some("say where, \"exactly\""));
@@ -271,17 +313,36 @@ mod tests {
     }
 
     #[test]
+    fn a_device_names_its_own_changes_by_its_server_id_and_others_by_their_actor() {
+        let mut theirs = change("narrative", None, Some(json!("b")));
+        theirs.change = "c2".into();
+        theirs.actor = "bb".into();
+        let history = [change("narrative", None, Some(json!("a"))), theirs];
+        let origins = Origins::of_device(
+            [("c1".to_owned(), 7_000)],
+            Some(("aa".to_owned(), "dev-9".to_owned())),
+        );
+        let rows = rows(RecordId::generate(), &history, &origins);
+        assert_eq!(rows[0].device, "dev-9");
+        assert_eq!(rows[0].server_received_at, Timestamp::from_millis(7_000));
+        assert_eq!(rows[1].device, "bb");
+        assert_eq!(rows[1].server_received_at, None, "not acknowledged yet");
+        // Not enrolled yet: the device's own changes are named by its actor too.
+        let unenrolled = rows_of_unenrolled(&history);
+        assert_eq!(unenrolled[0].device, "aa");
+    }
+
+    fn rows_of_unenrolled(history: &[FieldChange]) -> Vec<AuditRow> {
+        rows(RecordId::generate(), history, &Origins::of_device([], None))
+    }
+
+    #[test]
     fn csv_quotes_commas_quotes_and_line_breaks_and_parses_back() {
         let history = [
             change("narrative", None, Some(json!("a, \"b\"\nc\r\nd"))),
             change("victims", Some(json!([])), Some(json!([{"n": 1}]))),
         ];
-        let rows = rows(
-            RecordId::generate(),
-            &history,
-            &HashMap::new(),
-            &HashMap::new(),
-        );
+        let rows = rows(RecordId::generate(), &history, &Origins::default());
         let text = to_csv(&rows);
         assert!(text.starts_with("record,change,officer,role,device,device_time,"));
         assert!(text.contains("\"a, \"\"b\"\"\nc\r\nd\""), "{text}");
@@ -314,12 +375,7 @@ mod tests {
                 change("narrative", None, Some(json!("a = b, -c"))),
             ])
             .collect();
-        let rows = rows(
-            RecordId::generate(),
-            &history,
-            &HashMap::new(),
-            &HashMap::new(),
-        );
+        let rows = rows(RecordId::generate(), &history, &Origins::default());
         let text = to_csv(&rows);
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let back: Vec<String> = reader
@@ -352,8 +408,7 @@ mod tests {
         let rows = rows(
             RecordId::generate(),
             &[change("narrative", None, Some(json!("x")))],
-            &HashMap::new(),
-            &HashMap::new(),
+            &Origins::default(),
         );
         let back: Value = serde_json::from_str(&to_json(&rows)).expect("json");
         let object = back[0].as_object().expect("object");

@@ -262,7 +262,7 @@ impl Device {
         limits::check(&record.to_json())?;
         let doc = RecordDoc::create(&record, &self.actor, &self.author(), now)?;
         self.persist(record.id(), Loaded::new(doc), now, None)?;
-        if kind == RecordKind::Person {
+        if kind.profile().personal {
             self.log_access(record.id(), "create", "recorded at the scene")?;
         }
         Ok(record)
@@ -305,7 +305,7 @@ impl Device {
             let mut attempt = json.clone();
             edit::apply(&mut attempt, a, value)?;
             match Record::from_json(kind, attempt.clone()) {
-                Err(Error::Invalid { field, .. }) if !is_within(&field, &a.field) => {
+                Err(crate::Invalid { field, .. }) if !is_within(&field, &a.field) => {
                     return Ok(attempt);
                 }
                 Ok(_) => return Ok(attempt),
@@ -315,7 +315,8 @@ impl Device {
             }
         }
         Err(first_error
-            .unwrap_or_else(|| Error::invalid(a.field.as_str(), "well-typed", "no value fits")))
+            .unwrap_or_else(|| crate::Invalid::new(a.field.as_str(), "well-typed", "no value fits"))
+            .into())
     }
 
     /// `classification=8N` and `outcome=16` expand to the coded values from reference data.
@@ -357,7 +358,7 @@ impl Device {
         let (record, version) = self.read(id, |_, doc| {
             Ok((doc.hydrate_cached()?, Version(doc.version())))
         })?;
-        if record.kind() == RecordKind::Person {
+        if record.kind().profile().personal {
             self.log_access(id, "view", "shown on device")?;
         }
         Ok((record, version))
@@ -602,7 +603,7 @@ impl Device {
                 }
             };
             let now = self.now();
-            let is_person = loaded.doc.kind().ok() == Some(RecordKind::Person);
+            let is_person = loaded.doc.kind().is_ok_and(|k| k.profile().personal);
             match self.persist(id, loaded, now, written.known) {
                 Ok(()) => {}
                 Err(Error::Store(StoreError::Stale)) if attempts < 2 => {
@@ -663,7 +664,7 @@ impl Device {
     /// A record, hydrated from its document. Reading a person is logged.
     pub fn get(&mut self, id: RecordId) -> Result<Record, Error> {
         let record = self.record(id)?;
-        if record.kind() == RecordKind::Person {
+        if record.kind().profile().personal {
             self.log_access(id, "view", "shown on device")?;
         }
         Ok(record)
@@ -691,10 +692,32 @@ impl Device {
         self.read(id, |_, doc| Ok(doc.try_conflicts()?))
     }
 
+    /// The record's audit trail as this device knows it ([`crate::audit::rows`]): the receipt
+    /// times of the changes the server acknowledged, this device's server id for its own
+    /// changes, other devices by their actor.
+    pub fn audit_rows(&mut self, id: RecordId) -> Result<Vec<crate::audit::AuditRow>, Error> {
+        let history = self.history(id)?;
+        let receipts = match self.receipts(id) {
+            Ok(receipts) => receipts,
+            // Never synced: no receipts yet.
+            Err(Error::NotFound(_)) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let own = self
+            .sync_status()?
+            .device_id
+            .map(|device| (self.actor_hex(), device));
+        let origins = crate::audit::Origins::of_device(
+            receipts.into_iter().map(|r| (r.change, r.received_at)),
+            own,
+        );
+        Ok(crate::audit::rows(id, &history, &origins))
+    }
+
     /// Field-level history: who, when, old → new.
     pub fn history(&mut self, id: RecordId) -> Result<Vec<FieldChange>, Error> {
         let (history, kind) = self.read(id, |_, doc| Ok((doc.try_history()?, doc.kind()?)))?;
-        if kind == RecordKind::Person {
+        if kind.profile().personal {
             self.log_access(id, "view", "history")?;
         }
         Ok(history)
@@ -707,7 +730,7 @@ impl Device {
             let bytes = crate::doc::guarded("exporting it", || am.save())?;
             Ok((bytes, doc.kind()?))
         })?;
-        if kind == RecordKind::Person {
+        if kind.profile().personal {
             self.log_access(id, "export", "document export")?;
         }
         Ok(bytes)

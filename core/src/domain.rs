@@ -37,13 +37,13 @@ impl Role {
 }
 
 impl std::str::FromStr for Role {
-    type Err = crate::Error;
+    type Err = crate::Invalid;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "officer" => Ok(Role::Officer),
             "pcso" => Ok(Role::Pcso),
             "supervisor" => Ok(Role::Supervisor),
-            other => Err(crate::Error::invalid(
+            other => Err(crate::Invalid::new(
                 "role",
                 "known-role",
                 format!("unknown role '{other}': use officer, pcso or supervisor"),
@@ -52,9 +52,24 @@ impl std::str::FromStr for Role {
     }
 }
 
-/// The kinds of record Fieldbook keeps, one automerge document each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum RecordKind {
+/// Declares [`RecordKind`] and its [`RecordKind::ALL`] from one list, so a kind added to the enum
+/// is in `ALL` too (every loop over the kinds, and every test that walks them, meets it).
+macro_rules! record_kinds {
+    ($($(#[$attr:meta])* $kind:ident,)+) => {
+        /// The kinds of record Fieldbook keeps, one automerge document each.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum RecordKind {
+            $($(#[$attr])* $kind,)+
+        }
+
+        impl RecordKind {
+            /// Every kind, in declaration order.
+            pub const ALL: [RecordKind; [$(RecordKind::$kind),+].len()] = [$(RecordKind::$kind),+];
+        }
+    };
+}
+
+record_kinds! {
     /// A crime report (National Crime Recording Standard).
     #[serde(rename = "crime")]
     CrimeReport,
@@ -73,36 +88,91 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    /// Every kind, in a stable order.
-    pub const ALL: [RecordKind; 5] = [
-        RecordKind::CrimeReport,
-        RecordKind::VictimNeedsAssessment,
-        RecordKind::StopSearch,
-        RecordKind::NeighbourhoodIssue,
-        RecordKind::Person,
-    ];
+    /// What the rest of Fieldbook needs to know about this kind, answered in one place: a new
+    /// kind does not compile until it answers every question (`docs/architecture.md`, "Adding
+    /// a record kind", lists what else it needs).
+    pub const fn profile(self) -> KindProfile {
+        match self {
+            RecordKind::CrimeReport => KindProfile {
+                name: "crime",
+                label: "crime report",
+                personal: false,
+                shared: false,
+                reaches: Reaches::Directly,
+            },
+            RecordKind::VictimNeedsAssessment => KindProfile {
+                name: "vna",
+                label: "victim needs assessment",
+                personal: false,
+                shared: false,
+                reaches: Reaches::WithItsCrime,
+            },
+            RecordKind::StopSearch => KindProfile {
+                name: "stop-search",
+                label: "stop and search",
+                personal: false,
+                shared: false,
+                reaches: Reaches::Directly,
+            },
+            RecordKind::NeighbourhoodIssue => KindProfile {
+                name: "issue",
+                label: "neighbourhood issue",
+                personal: false,
+                shared: false,
+                reaches: Reaches::DirectlyAndToTheTeamsPcsos,
+            },
+            RecordKind::Person => KindProfile {
+                name: "person",
+                label: "person",
+                personal: true,
+                shared: true,
+                reaches: Reaches::WithEveryLink,
+            },
+        }
+    }
 
     /// The short name used on the command line, in documents and in the store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordKind::CrimeReport => "crime",
-            RecordKind::VictimNeedsAssessment => "vna",
-            RecordKind::StopSearch => "stop-search",
-            RecordKind::NeighbourhoodIssue => "issue",
-            RecordKind::Person => "person",
-        }
+    pub const fn as_str(self) -> &'static str {
+        self.profile().name
     }
 
     /// A label a person reads.
-    pub fn label(self) -> &'static str {
-        match self {
-            RecordKind::CrimeReport => "crime report",
-            RecordKind::VictimNeedsAssessment => "victim needs assessment",
-            RecordKind::StopSearch => "stop and search",
-            RecordKind::NeighbourhoodIssue => "neighbourhood issue",
-            RecordKind::Person => "person",
-        }
+    pub const fn label(self) -> &'static str {
+        self.profile().label
     }
+}
+
+/// One record kind's answers ([`RecordKind::profile`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindProfile {
+    /// The short name: the command line, documents, the store and the wire.
+    pub name: &'static str,
+    /// A label a person reads.
+    pub label: &'static str,
+    /// It holds personal details: every read, export and erasure of it on a device is written
+    /// to the access log.
+    pub personal: bool,
+    /// It is shared between officers rather than owned: any officer may put its details right
+    /// (the policy matrix's edit rows say the same; a test holds them together), and any
+    /// officer's device may write to it.
+    pub shared: bool,
+    /// Which devices the feed brings it to ([`Reaches`]).
+    pub reaches: Reaches,
+}
+
+/// Which devices the feed brings a kind of record to, besides its author's and attending
+/// officers' (`docs/sync-protocol.md`, "Who receives what").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaches {
+    /// Its author and attending officers, and the team's supervisors once submitted.
+    Directly,
+    /// As [`Reaches::Directly`], and every PCSO of the author's team.
+    DirectlyAndToTheTeamsPcsos,
+    /// As [`Reaches::Directly`], and any officer or supervisor holding the crime it assesses
+    /// (never a PCSO).
+    WithItsCrime,
+    /// As [`Reaches::Directly`], and every device holding a record that links it.
+    WithEveryLink,
 }
 
 impl std::fmt::Display for RecordKind {
@@ -112,18 +182,17 @@ impl std::fmt::Display for RecordKind {
 }
 
 impl std::str::FromStr for RecordKind {
-    type Err = crate::Error;
+    type Err = crate::Invalid;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         RecordKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
-                crate::Error::invalid(
+                let names: Vec<&str> = RecordKind::ALL.iter().map(|k| k.as_str()).collect();
+                crate::Invalid::new(
                     "kind",
                     "known-kind",
-                    format!(
-                        "unknown record kind '{s}': use crime, vna, stop-search, issue or person"
-                    ),
+                    format!("unknown record kind '{s}': use one of {}", names.join(", ")),
                 )
             })
     }
@@ -162,14 +231,14 @@ impl std::fmt::Display for Status {
 }
 
 impl std::str::FromStr for Status {
-    type Err = crate::Error;
+    type Err = crate::Invalid;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "draft" => Ok(Status::Draft),
             "submitted" => Ok(Status::Submitted),
             "returned" => Ok(Status::Returned),
             "approved" => Ok(Status::Approved),
-            other => Err(crate::Error::invalid(
+            other => Err(crate::Invalid::new(
                 "status",
                 "known-status",
                 format!("unknown status '{other}': use draft, submitted, returned or approved"),
@@ -1005,13 +1074,13 @@ impl Record {
     }
 
     /// Reads a record of `kind` from JSON, naming the offending field on error.
-    pub fn from_json(kind: RecordKind, value: serde_json::Value) -> Result<Record, crate::Error> {
+    pub fn from_json(kind: RecordKind, value: serde_json::Value) -> Result<Record, crate::Invalid> {
         fn typed<T: serde::de::DeserializeOwned>(
             value: serde_json::Value,
-        ) -> Result<T, crate::Error> {
+        ) -> Result<T, crate::Invalid> {
             serde_path_to_error::deserialize(value).map_err(|e| {
                 let path = e.path().to_string();
-                crate::Error::invalid(
+                crate::Invalid::new(
                     if path == "." {
                         "record".into()
                     } else {
@@ -1097,4 +1166,32 @@ fn receipt_reference(id: &RecordId, now: Timestamp) -> String {
         now.0.day(),
         hex[hex.len() - 8..].to_uppercase()
     )
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_one_name_that_parses_back_and_serialises_as_itself() {
+        let names: std::collections::HashSet<&str> =
+            RecordKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), RecordKind::ALL.len());
+        for kind in RecordKind::ALL {
+            assert_eq!(kind.as_str().parse::<RecordKind>(), Ok(kind));
+            assert_eq!(
+                serde_json::to_value(kind).expect("serialises"),
+                serde_json::json!(kind.as_str())
+            );
+        }
+        let personal: Vec<RecordKind> = RecordKind::ALL
+            .into_iter()
+            .filter(|k| k.profile().personal)
+            .collect();
+        assert_eq!(
+            personal,
+            [RecordKind::Person],
+            "personal details live in one kind"
+        );
+    }
 }

@@ -5,7 +5,7 @@
 //! `path=` clears. Values are read as JSON where they parse (numbers, `true`, objects), else as
 //! text; the typed record decides which fits.
 
-use crate::Error;
+use crate::Invalid;
 use serde_json::{Map, Value};
 
 /// One step of a field path.
@@ -32,9 +32,9 @@ pub struct Assignment {
 
 impl Assignment {
     /// Parses `path=value` / `path+=value`.
-    pub fn parse(text: &str) -> Result<Assignment, Error> {
+    pub fn parse(text: &str) -> Result<Assignment, Invalid> {
         let Some((lhs, raw)) = text.split_once('=') else {
-            return Err(Error::invalid(
+            return Err(Invalid::new(
                 crate::limits::preview(text),
                 "assignment",
                 "write field.path=value (or field+=value to append)",
@@ -73,9 +73,9 @@ impl Assignment {
     }
 }
 
-fn parse_path(field: &str) -> Result<Vec<Segment>, Error> {
+fn parse_path(field: &str) -> Result<Vec<Segment>, Invalid> {
     let bad = || {
-        Error::invalid(
+        Invalid::new(
             field,
             "field-path",
             "use dotted names with optional [index], e.g. location.lat or victims[0]",
@@ -105,7 +105,7 @@ fn parse_path(field: &str) -> Result<Vec<Segment>, Error> {
 }
 
 /// Applies `value` at the assignment's path, creating missing objects on the way.
-pub fn apply(json: &mut Value, a: &Assignment, value: Value) -> Result<(), Error> {
+pub fn apply(json: &mut Value, a: &Assignment, value: Value) -> Result<(), Invalid> {
     let mut node = json;
     for (i, seg) in a.path.iter().enumerate() {
         let last = i + 1 == a.path.len();
@@ -115,7 +115,7 @@ pub fn apply(json: &mut Value, a: &Assignment, value: Value) -> Result<(), Error
                     *node = Value::Object(Map::new());
                 }
                 let Value::Object(map) = node else {
-                    return Err(Error::invalid(
+                    return Err(Invalid::new(
                         &a.field,
                         "field-path",
                         format!("'{k}' is not inside an object"),
@@ -129,7 +129,7 @@ pub fn apply(json: &mut Value, a: &Assignment, value: Value) -> Result<(), Error
             }
             Segment::Index(idx) => {
                 let Value::Array(items) = node else {
-                    return Err(Error::invalid(
+                    return Err(Invalid::new(
                         &a.field,
                         "field-path",
                         "an [index] needs a list",
@@ -137,7 +137,7 @@ pub fn apply(json: &mut Value, a: &Assignment, value: Value) -> Result<(), Error
                 };
                 let len = items.len();
                 let slot = items.get_mut(*idx).ok_or_else(|| {
-                    Error::invalid(
+                    Invalid::new(
                         &a.field,
                         "list-index",
                         format!("index {idx} is past the end (the list has {len} items)"),
@@ -150,10 +150,10 @@ pub fn apply(json: &mut Value, a: &Assignment, value: Value) -> Result<(), Error
             }
         }
     }
-    Err(Error::invalid(&a.field, "field-path", "empty field path"))
+    Err(Invalid::new(&a.field, "field-path", "empty field path"))
 }
 
-fn set(slot: &mut Value, a: &Assignment, value: Value) -> Result<(), Error> {
+fn set(slot: &mut Value, a: &Assignment, value: Value) -> Result<(), Invalid> {
     if !a.append {
         *slot = value;
         return Ok(());
@@ -171,7 +171,7 @@ fn set(slot: &mut Value, a: &Assignment, value: Value) -> Result<(), Error> {
             items.push(v);
             Ok(())
         }
-        _ => Err(Error::invalid(
+        _ => Err(Invalid::new(
             &a.field,
             "append",
             "+= appends to text or to a list",
@@ -196,7 +196,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn run(start: Value, text: &str) -> Result<Value, Error> {
+    fn run(start: Value, text: &str) -> Result<Value, Invalid> {
         let a = Assignment::parse(text)?;
         let mut v = start;
         apply(&mut v, &a, a.candidates().remove(0))?;
@@ -248,7 +248,7 @@ mod tests {
         ];
         for (text, rule) in cases {
             match run(json!({"names": []}), text) {
-                Err(Error::Invalid { rule: r, .. }) => assert_eq!(r, rule, "{text}"),
+                Err(Invalid { rule: r, .. }) => assert_eq!(r, rule, "{text}"),
                 other => panic!("{text}: expected Invalid, got {other:?}"),
             }
         }

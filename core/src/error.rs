@@ -53,7 +53,7 @@ pub enum Error {
     #[error("not permitted: {0}")]
     Forbidden(String),
     /// The device has not been set up with `init`.
-    #[error("this store has no enrolled user: run `fieldbook init --officer ID --role ROLE` first")]
+    #[error("this store has no enrolled user: set it up with an officer and a role first")]
     NotInitialised,
     /// Storage failed (wrong key, corrupt file, disk full...).
     #[error(transparent)]
@@ -91,7 +91,7 @@ pub enum Error {
     TokenExpired,
     /// The device has not been enrolled with a server.
     #[error(
-        "this device is not enrolled with a server: run `fieldbook enrol --server URL --code CODE`"
+        "this device is not enrolled with a server: enrol it with the server's address and an enrolment code"
     )]
     NotEnrolled,
     /// The server refused the request as a whole (a 4xx other than 401).
@@ -171,6 +171,21 @@ impl Error {
             field: field.into(),
             rule: rule.into(),
             message: message.into(),
+        }
+    }
+}
+
+impl From<crate::Invalid> for Error {
+    fn from(e: crate::Invalid) -> Error {
+        let crate::Invalid {
+            field,
+            rule,
+            message,
+        } = e;
+        Error::Invalid {
+            field,
+            rule,
+            message,
         }
     }
 }

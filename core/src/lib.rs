@@ -9,6 +9,7 @@ pub mod edit;
 mod error;
 #[cfg(feature = "testing")]
 pub mod fuzzing;
+pub mod invalid;
 pub mod limits;
 mod loaded;
 pub mod projection;
@@ -23,3 +24,4 @@ pub mod workflow;
 
 pub use device::{Device, Version};
 pub use error::{Error, Result};
+pub use invalid::Invalid;

@@ -277,6 +277,44 @@ pub fn sort_queue(items: &mut [QueueItem]) {
     items.sort_by_key(|a| (a.reported_at, a.id));
 }
 
+/// What a review queue is built from: the device's store or the server's. The queue's loop is
+/// [`queue`], written once.
+pub trait QueueRecords {
+    /// The source's error.
+    type Error;
+    /// The records in [`QUEUE_STATUSES`] the reviewer may see, with their status.
+    fn candidates(&mut self) -> Result<Vec<(RecordId, Status)>, Self::Error>;
+    /// The record and where it stands against its last approval; `None` when it went since.
+    fn load(&mut self, id: RecordId) -> Result<Option<(Record, ApprovalState)>, Self::Error>;
+    /// Every rule finding of the record, with its linked records as the source holds them.
+    fn findings(&mut self, record: &Record) -> Result<Vec<Finding>, Self::Error>;
+}
+
+/// The review queue `reviewer` sees at `now_ms`: every submitted candidate and every approved
+/// one changed since its approval ([`queue_item`]), oldest report first. An approved record
+/// unchanged since its approval (the common case) is skipped before its rules are run.
+pub fn queue<S: QueueRecords>(
+    source: &mut S,
+    reviewer: &OfficerId,
+    now_ms: i64,
+) -> Result<Vec<QueueItem>, S::Error> {
+    let mut items = Vec::new();
+    for (id, status) in source.candidates()? {
+        let Some((record, approval)) = source.load(id)? else {
+            continue;
+        };
+        if status == Status::Approved
+            && !matches!(approval, ApprovalState::ChangedSinceApproval { .. })
+        {
+            continue;
+        }
+        let findings = source.findings(&record)?;
+        items.extend(queue_item(&record, approval, findings, reviewer, now_ms));
+    }
+    sort_queue(&mut items);
+    Ok(items)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,17 +105,17 @@ pub enum StoreError {
         supported: u32,
     },
     /// No store at this path.
-    #[error("no store at this path: run `fieldbook init` first")]
+    #[error("no store at this path: set one up first")]
     Missing,
     /// The store file exists but is empty (0 bytes). The file is untouched.
     #[error(
-        "the store file is empty (0 bytes): it was never set up, or it was cut short; it was left untouched: restore it from a backup, or remove it and run `fieldbook init`"
+        "the store file is empty (0 bytes): it was never set up, or it was cut short; it was left untouched: restore it from a backup, or remove it and set up a new store"
     )]
     Empty,
     /// The store was not closed cleanly and its write-ahead log (the `-wal` file beside it) is
     /// gone: the saves made since its last checkpoint were in that file. The store is untouched.
     #[error(
-        "the store's write-ahead log (the -wal file beside it) is missing after a session that did not close cleanly: the saves made since its last checkpoint were in that file and are not in the store; nothing was changed: put the -wal file back beside the store and open it again (if it is gone for good, `fieldbook accept-lost-saves` opens the store without them)"
+        "the store's write-ahead log (the -wal file beside it) is missing after a session that did not close cleanly: the saves made since its last checkpoint were in that file and are not in the store; nothing was changed: put the -wal file back beside the store and open it again (if it is gone for good, the store can be opened without them, accepting their loss)"
     )]
     WalMissing,
     /// A key that is not usable (e.g. wrong length).

@@ -78,7 +78,7 @@ pub struct SyncReport {
     pub accepted: u64,
     /// Records the server refused, with the rule (none is dropped: each is quarantined, or
     /// needs attention).
-    pub rejected: Vec<(RecordId, String)>,
+    pub rejected: Vec<(RecordId, wire::RefusalCode)>,
     /// Refused records whose refused state went to the quarantine: rebuilt from the server's
     /// version with the allowed edits re-applied, or removed if the server never held them.
     pub quarantined: u64,

@@ -3,8 +3,11 @@
 //! [`hostile`] makes the automerge changes a hostile enrolled device could push: an honest
 //! change re-encoded with rewritten claims (dependencies, sequence number, operation counter),
 //! compressed chunks that inflate far beyond their size, and changes with very many operations.
-//! The free functions give a few of them as bytes, as the device's tests feed them. Never used by
-//! the library itself.
+//! The free functions give a few of them as bytes, as the device's tests feed them. [`devices`]
+//! is the integration tests' kit: devices on real stores and the steps every test repeats. Never
+//! used by the library itself.
+
+pub mod devices;
 
 /// The fields of a full crime report (location described as `place`, classification, narrative,
 /// property, flags), as `Device::create` takes them: what benchmarks and scenarios create.

@@ -44,36 +44,24 @@ pub fn may_create(user: &User, kind: RecordKind) -> Result<(), Error> {
     }
 }
 
-/// Whether `user` may edit a record in its current state: its author or an attending officer
-/// while it is a draft or returned; anyone for a person's details.
+/// Whether `user` may edit a record in its current state: the policy matrix's edit rows
+/// ([`policy::check_edit_by`]), the same table the server checks a pushed edit against (its
+/// author or an attending officer while it is a draft or returned; anyone for a person's
+/// details). A submitted or approved record is [`Error::NotEditable`]; anyone else's is
+/// [`Error::Forbidden`], naming the policy rule.
 pub fn may_edit(user: &User, record: &Record) -> Result<(), Error> {
+    let Some(v) = policy::check_edit_by(user.role, &user.officer, record) else {
+        return Ok(());
+    };
     let meta = record.meta();
-    let status = status(&meta.workflow);
-    match status {
-        Status::Submitted => Err(Error::NotEditable {
+    match status(&meta.workflow) {
+        status @ (Status::Submitted | Status::Approved) => Err(Error::NotEditable {
             id: meta.id,
             status,
-            message: "it waits for a supervisor; it can be edited again if it is returned".into(),
-        }),
-        Status::Approved => Err(Error::NotEditable {
-            id: meta.id,
-            status,
-            message: "re-open it first (with a reason); it then goes back to review".into(),
+            message: v.message,
         }),
         Status::Draft | Status::Returned => {
-            // People are shared entities: any officer may rectify a person's details.
-            if meta.kind == RecordKind::Person
-                || meta.author == user.officer
-                || record.attending_officers().contains(&user.officer)
-            {
-                Ok(())
-            } else {
-                Err(Error::Forbidden(format!(
-                    "only its author ({}) edits this {} while it is a {status}",
-                    meta.author,
-                    meta.kind.label()
-                )))
-            }
+            Err(Error::Forbidden(format!("{} [{}]", v.message, v.rule)))
         }
     }
 }

@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use fieldbook_core::audit::{self, AuditRow};
 use fieldbook_core::doc::RecordDoc;
 use fieldbook_core::domain::{RecordId, Role};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// How the rows are written.
@@ -95,24 +94,13 @@ fn rows(
         tracing::error!(record = %record, error = %e, "stored document's history does not read");
         ApiError::internal()
     })?;
-    let received: HashMap<String, i64> = origins
-        .iter()
-        .map(|o| (o.hash.clone(), o.received_at))
-        .collect();
-    let by_change: HashMap<&str, &str> = origins
-        .iter()
-        .map(|o| (o.hash.as_str(), o.device.as_str()))
-        .collect();
-    // Each change's actor is bound to the device that pushed it (checked at push).
-    let devices: HashMap<String, String> = history
-        .iter()
-        .filter_map(|h| {
-            by_change
-                .get(h.change.as_str())
-                .map(|d| (h.actor.clone(), (*d).to_owned()))
-        })
-        .collect();
-    Ok(audit::rows(record, &history, &received, &devices))
+    let origins = audit::Origins::of_pushes(
+        &history,
+        origins
+            .iter()
+            .map(|o| (o.hash.as_str(), o.device.as_str(), o.received_at)),
+    );
+    Ok(audit::rows(record, &history, &origins))
 }
 
 /// `GET /v1/records/{id}/audit`.

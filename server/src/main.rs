@@ -265,7 +265,7 @@ fn officer_id(officer: String) -> Result<OfficerId, ServerError> {
 
 fn role(role: &str) -> Result<Role, ServerError> {
     role.parse()
-        .map_err(|e: fieldbook_core::Error| ServerError::Config(e.to_string()))
+        .map_err(|e: fieldbook_core::Invalid| ServerError::Config(e.to_string()))
 }
 
 fn details(

@@ -13,7 +13,7 @@
 use crate::error::ApiError;
 use crate::http::{App, authenticate, blocking, finish};
 use crate::service::SyncService;
-use crate::store::DeviceAuth;
+use crate::store::{DeviceAuth, Officer};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,7 @@ use fieldbook_core::domain::{
     Record, RecordId, RecordKind, Role, Status, Timestamp, WorkflowAction,
 };
 use fieldbook_core::review::{self, ApprovalState};
-use fieldbook_core::rules::{self, LinkedRecords, RuleContext};
+use fieldbook_core::rules::{self, Finding, LinkedRecords, RuleContext};
 use fieldbook_core::sync::wire::{self, ReviewQueue};
 use std::sync::Arc;
 
@@ -90,16 +90,47 @@ fn queue(service: &SyncService, device: &DeviceAuth) -> Result<ReviewQueue, ApiE
             items: Vec::new(),
         });
     };
-    let mut items = Vec::new();
-    for facts in service
-        .store()
-        .team_records(team, &review::QUEUE_STATUSES)?
-    {
-        let Some(doc) = service.document(facts.id)? else {
-            continue;
+    let mut source = ServerQueue {
+        service,
+        team,
+        reviewer: officer,
+        now,
+    };
+    let items = review::queue(&mut source, &officer.id, now_ms)?;
+    Ok(ReviewQueue {
+        team: Some(team.to_owned()),
+        at: now,
+        items,
+    })
+}
+
+/// The review queue's records as the server holds them: the team's, by the author's team.
+struct ServerQueue<'a> {
+    service: &'a SyncService,
+    team: &'a str,
+    reviewer: &'a Officer,
+    now: Timestamp,
+}
+
+impl review::QueueRecords for ServerQueue<'_> {
+    type Error = ApiError;
+
+    fn candidates(&mut self) -> Result<Vec<(RecordId, Status)>, ApiError> {
+        Ok(self
+            .service
+            .store()
+            .team_records(self.team, &review::QUEUE_STATUSES)?
+            .into_iter()
+            .map(|facts| (facts.id, facts.status))
+            .collect())
+    }
+
+    fn load(&mut self, id: RecordId) -> Result<Option<(Record, ApprovalState)>, ApiError> {
+        let Some(doc) = self.service.document(id)? else {
+            return Ok(None);
         };
         let record = doc.doc.hydrate().map_err(|e| {
-            tracing::error!(record = %facts.id, error = %e, "stored document is not a record");
+            tracing::error!(record = %id, error = %e, "stored document is not a record");
             ApiError::internal()
         })?;
         let approval = match review::approval_state(&doc.doc, &record) {
@@ -107,7 +138,7 @@ fn queue(service: &SyncService, device: &DeviceAuth) -> Result<ReviewQueue, ApiE
             Err(e) => {
                 // Pushed approvals pin heads the record has (`approval-heads-unknown`); one
                 // stored before that check is shown as changed, with no diff, not hidden.
-                tracing::warn!(record = %facts.id, error = %e, "an approval names no version of its record");
+                tracing::warn!(record = %id, error = %e, "an approval names no version of its record");
                 let approved = record
                     .meta()
                     .workflow
@@ -115,35 +146,29 @@ fn queue(service: &SyncService, device: &DeviceAuth) -> Result<ReviewQueue, ApiE
                     .rev()
                     .find(|e| e.action == WorkflowAction::Approved);
                 ApprovalState::ChangedSinceApproval {
-                    by: approved.map_or_else(|| officer.id.clone(), |e| e.by.clone()),
-                    at: approved.map_or(now, |e| e.at),
+                    by: approved.map_or_else(|| self.reviewer.id.clone(), |e| e.by.clone()),
+                    at: approved.map_or(self.now, |e| e.at),
                     approved_heads: approved.map(|e| e.heads.clone()).unwrap_or_default(),
                     changed_fields: Vec::new(),
                 }
             }
         };
-        if facts.status == Status::Approved
-            && !matches!(approval, ApprovalState::ChangedSinceApproval { .. })
-        {
-            // The common case for approved records: skip the rules.
-            continue;
-        }
-        let ctx = RuleContext::gather(&record, now, officer.role, &mut ServerRecords(service))?;
-        let findings = rules::check(&record, &ctx, fieldbook_core::refdata::current());
-        items.extend(review::queue_item(
-            &record,
-            approval,
-            findings,
-            &officer.id,
-            now_ms,
-        ));
+        Ok(Some((record, approval)))
     }
-    review::sort_queue(&mut items);
-    Ok(ReviewQueue {
-        team: Some(team.to_owned()),
-        at: now,
-        items,
-    })
+
+    fn findings(&mut self, record: &Record) -> Result<Vec<Finding>, ApiError> {
+        let ctx = RuleContext::gather(
+            record,
+            self.now,
+            self.reviewer.role,
+            &mut ServerRecords(self.service),
+        )?;
+        Ok(rules::check(
+            record,
+            &ctx,
+            fieldbook_core::refdata::current(),
+        ))
+    }
 }
 
 /// `GET /v1/review-queue`.

@@ -2,7 +2,7 @@
 //! the service looks up the facts and links; this module only decides.
 
 use crate::store::RecordFacts;
-use fieldbook_core::domain::{RecordKind, Role, Status};
+use fieldbook_core::domain::{Reaches, RecordKind, Role, Status};
 
 /// The user of the requesting device.
 #[derive(Debug, Clone, Copy)]
@@ -26,7 +26,7 @@ impl Viewer<'_> {
         match self.role {
             Role::Officer => self.attends(record),
             Role::Pcso => {
-                record.kind == RecordKind::NeighbourhoodIssue
+                record.kind.profile().reaches == Reaches::DirectlyAndToTheTeamsPcsos
                     && (self.attends(record) || self.same_team(record))
             }
             Role::Supervisor => {
@@ -39,10 +39,10 @@ impl Viewer<'_> {
     /// Whether a record of `kind` comes along when a record in scope links it (persons for
     /// everyone; needs assessments of a crime in scope for officers and supervisors).
     pub fn follows_links_to(&self, kind: RecordKind) -> bool {
-        match kind {
-            RecordKind::Person => true,
-            RecordKind::VictimNeedsAssessment => self.role != Role::Pcso,
-            _ => false,
+        match kind.profile().reaches {
+            Reaches::WithEveryLink => true,
+            Reaches::WithItsCrime => self.role != Role::Pcso,
+            Reaches::Directly | Reaches::DirectlyAndToTheTeamsPcsos => false,
         }
     }
 }

@@ -485,7 +485,8 @@ impl SyncService {
                     }
                 };
                 if let PushOutcome::Rejected { rule, .. } = &outcome {
-                    self.metrics.rejected(rule, push.changes.len() as u64);
+                    self.metrics
+                        .rejected(rule.as_str(), push.changes.len() as u64);
                     tracing::info!(device = %job.device.device_id, record = %push.record, rule = %rule, changes = push.changes.len(), "record push rejected");
                 }
                 results.push(PushResult {

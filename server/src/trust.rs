@@ -33,9 +33,9 @@ use automerge::{ActorId, Automerge, Change, ChangeHash};
 use fieldbook_core::doc::bounded::{self, Bounds};
 use fieldbook_core::doc::lineage::{Admission, Lineage};
 use fieldbook_core::doc::{ChangeMessage, RecordDoc, record_at};
-use fieldbook_core::domain::{Record, RecordKind, Role, WorkflowAction};
+use fieldbook_core::domain::{Record, Role, WorkflowAction};
 use fieldbook_core::limits;
-use fieldbook_core::sync::wire::{Hash, PushOutcome, RecordPush};
+use fieldbook_core::sync::wire::{Hash, PushOutcome, RecordPush, RefusalCode};
 use fieldbook_core::workflow::policy::{self, Writer};
 use std::collections::{BTreeSet, HashSet};
 
@@ -84,18 +84,18 @@ pub(crate) enum Checked {
     OverBudget(usize),
 }
 
-fn refused(rule: &str, message: impl Into<String>, change: Option<ChangeHash>) -> Checked {
+fn refused(rule: RefusalCode, message: impl Into<String>, change: Option<ChangeHash>) -> Checked {
     Checked::Refused(rejected(rule, message, change, None))
 }
 
 fn rejected(
-    rule: &str,
+    rule: RefusalCode,
     message: impl Into<String>,
     change: Option<ChangeHash>,
     field: Option<String>,
 ) -> PushOutcome {
     PushOutcome::Rejected {
-        rule: rule.to_owned(),
+        rule,
         message: message.into(),
         change: change.map(Hash::from),
         field,
@@ -115,7 +115,7 @@ pub(crate) fn check_push(
         Err(_) => {
             tracing::error!(record = %push.record, "checking a pushed record panicked; refused");
             refused(
-                "malformed-change",
+                RefusalCode::MalformedChange,
                 "the changes could not be read: push them again from the device's document",
                 None,
             )
@@ -126,12 +126,12 @@ pub(crate) fn check_push(
 /// Reads one pushed change, bounded ([`bounded::read_change`]): the refusal's rule and message
 /// when it may not be read. Bytes that are not a whole change are `malformed-change` (the device
 /// may push them again whole); a change beyond a bound is refused under the bound's own code.
-fn read_change(bytes: &[u8]) -> Result<Change, (&'static str, String)> {
+fn read_change(bytes: &[u8]) -> Result<Change, (RefusalCode, String)> {
     bounded::read_change(bytes, &Bounds::RECORD).map_err(|e| {
         let rule = if e.is_malformed() {
-            "malformed-change"
+            RefusalCode::MalformedChange
         } else {
-            e.code()
+            RefusalCode::parse(e.code())
         };
         (rule, e.to_string())
     })
@@ -172,7 +172,7 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
         return match base {
             Some(_) => Checked::Known,
             None => refused(
-                "not-a-record",
+                RefusalCode::NotARecord,
                 "the server does not hold this record and the push carries no change: push all of its changes",
                 None,
             ),
@@ -181,7 +181,7 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
     // 2. Identity.
     if let Some(c) = unknown.iter().find(|c| !ctx.bound.contains(c.actor_id())) {
         return refused(
-            "actor-not-bound",
+            RefusalCode::ActorNotBound,
             "a change was written by an actor that is not enrolled to this device: write with the device's enrolled actor",
             Some(c.hash()),
         );
@@ -193,7 +193,7 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
             .is_some_and(|m| m.by == ctx.writer.id && m.role == ctx.writer.role)
     }) {
         return refused(
-            "author-not-device-officer",
+            RefusalCode::AuthorNotDeviceOfficer,
             "a change names another officer or role than the one enrolled on this device: write with the device's own user",
             Some(c.hash()),
         );
@@ -202,7 +202,7 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
         && b.kind != push.kind
     {
         return refused(
-            "kind-mismatch",
+            RefusalCode::KindMismatch,
             format!(
                 "the server holds this record as a {}, not a {}",
                 b.kind.label(),
@@ -215,7 +215,7 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
     let mut lineage = match base {
         Some(b) => match &b.lineage {
             Ok(l) => l.clone(),
-            Err(e) => return refused(e.rule(), e.to_string(), None),
+            Err(e) => return refused(RefusalCode::parse(e.rule()), e.to_string(), None),
         },
         None => Lineage::new(),
     };
@@ -226,7 +226,9 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
                 missing: missing.into_iter().map(Hash::from).collect(),
             });
         }
-        Err(e) => return refused(e.rule(), e.to_string(), e.change()),
+        Err(e) => {
+            return refused(RefusalCode::parse(e.rule()), e.to_string(), e.change());
+        }
     };
     // 4. A record.
     let (doc, saved) = match base {
@@ -234,7 +236,7 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
             let mut fork = b.doc.fork_as(ctx.actor);
             if fork.apply(changes.clone()).is_err() {
                 return refused(
-                    "malformed-change",
+                    RefusalCode::MalformedChange,
                     "the changes could not be applied: push them again from the device's document",
                     None,
                 );
@@ -245,7 +247,7 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
             let mut plain = Automerge::new();
             if bounded::apply_changes(&mut plain, changes.clone()).is_err() {
                 return refused(
-                    "malformed-change",
+                    RefusalCode::MalformedChange,
                     "the changes could not be applied: push them again from the device's document",
                     None,
                 );
@@ -255,7 +257,7 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
                 Ok(doc) => (doc, Some(saved)),
                 Err(_) => {
                     return refused(
-                        "not-a-record",
+                        RefusalCode::NotARecord,
                         "these changes do not create a Fieldbook record: push the record's first change with the rest",
                         None,
                     );
@@ -267,7 +269,7 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
         Ok(r) => r,
         Err(_) => {
             return refused(
-                "not-a-record",
+                RefusalCode::NotARecord,
                 "with these changes the document is no longer a valid record: rebuild the record from the server's version",
                 None,
             );
@@ -275,7 +277,7 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
     };
     if record.kind() != push.kind {
         return refused(
-            "kind-mismatch",
+            RefusalCode::KindMismatch,
             format!(
                 "the document holds a {}, not a {}",
                 record.kind().label(),
@@ -286,16 +288,14 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
     }
     if record.id() != push.record {
         return refused(
-            "record-mismatch",
+            RefusalCode::RecordMismatch,
             "the document holds another record's id: push each record under its own id",
             None,
         );
     }
-    if let Err(fieldbook_core::Error::Invalid { field, message, .. }) =
-        limits::check(&record.to_json())
-    {
+    if let Err(fieldbook_core::Invalid { field, message, .. }) = limits::check(&record.to_json()) {
         return Checked::Refused(rejected(
-            "over-limits",
+            RefusalCode::OverLimits,
             format!("{field} {message}"),
             None,
             Some(field),
@@ -305,7 +305,7 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
         Ok(before) => before,
         Err(_) => {
             return refused(
-                "not-a-record",
+                RefusalCode::NotARecord,
                 "the server's copy of this record cannot be read",
                 None,
             );
@@ -341,7 +341,7 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
     };
     if saved.len() > limits::MAX_DOCUMENT_BYTES {
         return Checked::Refused(rejected(
-            "over-limits",
+            RefusalCode::OverLimits,
             format!(
                 "with these changes the record's document is {} bytes; at most {} are kept",
                 saved.len(),
@@ -354,7 +354,7 @@ fn check(base: Option<&CachedDoc>, push: &RecordPush, ctx: &PushContext<'_>) -> 
     if !loaded_from_save && !round_trips(&saved, &doc.heads()) {
         tracing::warn!(record = %push.record, "a push would leave a document that does not load again; refused");
         return refused(
-            "history-unloadable",
+            RefusalCode::HistoryUnloadable,
             "with these changes the record's history no longer saves and loads: rebuild the record from the server's version",
             None,
         );
@@ -433,26 +433,30 @@ fn round_trips(saved: &[u8], heads: &[ChangeHash]) -> bool {
 /// officer; nobody changes its author. Field-level policy by role and workflow state is checked
 /// on top of this.
 fn check_writer(before: Option<&Record>, record: &Record, writer: &Officer) -> Option<PushOutcome> {
-    let refusal =
-        |rule: &str, message: &str| rejected(rule, message, None, Some("meta.author".to_owned()));
+    let refusal = |rule: RefusalCode, message: &str| {
+        rejected(rule, message, None, Some("meta.author".to_owned()))
+    };
     let Some(before) = before else {
         return (record.meta().author != writer.id).then(|| {
             refusal(
-                "author-mismatch",
+                RefusalCode::AuthorMismatch,
                 "a new record must be authored by the officer enrolled on this device",
             )
         });
     };
     if before.meta().author != record.meta().author {
-        return Some(refusal("author-changed", "a record's author never changes"));
+        return Some(refusal(
+            RefusalCode::AuthorChanged,
+            "a record's author never changes",
+        ));
     }
     let may_write = before.meta().author == writer.id
         || before.attending_officers().contains(&writer.id)
-        || before.kind() == RecordKind::Person
+        || before.kind().profile().shared
         || writer.role == Role::Supervisor;
     (!may_write).then(|| {
         refusal(
-            "not-permitted",
+            RefusalCode::NotPermitted,
             "this device's officer neither wrote nor attends this record: ask its author to add them as attending",
         )
     })
@@ -521,7 +525,7 @@ fn judge(
     {
         None => Ok(()),
         Some(v) => Err(rejected(
-            &v.rule,
+            RefusalCode::parse(&v.rule),
             v.message,
             Some(change.hash()),
             Some(v.field),
@@ -558,7 +562,7 @@ fn check_approval_heads(
         return Ok(());
     }
     Err(rejected(
-        "approval-heads-unknown",
+        RefusalCode::ApprovalHeadsUnknown,
         "the approval pins a version this record never had before it: approve the version you read, after syncing",
         Some(change.hash()),
         Some("meta.workflow".into()),
@@ -567,7 +571,7 @@ fn check_approval_heads(
 
 fn unreadable(change: &Change) -> PushOutcome {
     rejected(
-        "not-a-record",
+        RefusalCode::NotARecord,
         "with this change the document is not a valid record: rebuild the record from the server's version",
         Some(change.hash()),
         None,

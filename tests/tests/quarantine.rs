@@ -11,6 +11,7 @@ use fieldbook_core::doc::{ChangeAuthor, RecordDoc};
 use fieldbook_core::domain::{
     Record, RecordId, RecordKind, Role, Status, WorkflowAction, WorkflowEvent,
 };
+use fieldbook_core::sync::wire::RefusalCode;
 use fieldbook_core::sync::{NoProgress, SyncReport};
 use fieldbook_core::{Device, Error};
 use fieldbook_scenarios::fleet::{Fleet, Member, doc_heads, heads_of, sync_until_quiet};
@@ -134,7 +135,7 @@ async fn an_edit_after_approval_without_reopening_is_quarantined_and_the_live_re
     let report = sync(&mut phone).await;
     assert_eq!(
         report.rejected,
-        vec![(id, "policy-approved-locked".to_owned())]
+        vec![(id, RefusalCode::parse("policy-approved-locked"))]
     );
     assert_eq!(report.quarantined, 1);
 
@@ -218,7 +219,7 @@ async fn the_allowed_narrative_of_a_refused_save_is_reapplied_and_the_refused_st
     let report = sync(&mut phone).await;
     assert_eq!(
         report.rejected,
-        vec![(id, "policy-supervisor-only".to_owned())]
+        vec![(id, RefusalCode::parse("policy-supervisor-only"))]
     );
     assert_eq!(report.quarantined, 1);
 
@@ -304,7 +305,7 @@ async fn a_stop_search_a_pcso_recorded_never_reaches_the_server_and_stays_readab
     let report = sync(&mut pcso).await;
     assert_eq!(
         report.rejected,
-        vec![(search_id, "policy-pcso-stop-search".to_owned())]
+        vec![(search_id, RefusalCode::parse("policy-pcso-stop-search"))]
     );
     assert_eq!((report.accepted, report.quarantined), (1, 1));
 

@@ -75,7 +75,7 @@ fn unknown(quarantine_id: u64) -> Error {
         "quarantine",
         "unknown-quarantine",
         format!(
-            "no quarantined item {quarantine_id} of this record on this device: list them with `fieldbook quarantine`"
+            "no quarantined item {quarantine_id} of this record on this device: list the record's quarantined items for their numbers"
         ),
     )
 }
@@ -89,7 +89,7 @@ impl Device {
             .into_iter()
             .map(QuarantineItem::from_row)
             .collect::<Result<Vec<_>, _>>()?;
-        for item in items.iter().filter(|i| i.kind == RecordKind::Person) {
+        for item in items.iter().filter(|i| i.kind.profile().personal) {
             self.log_access(item.record, "view", "quarantine list")?;
         }
         Ok(items)
@@ -102,7 +102,7 @@ impl Device {
             .quarantined_document(quarantine_id)?
             .ok_or_else(|| unknown(quarantine_id))?;
         let item = QuarantineItem::from_row(row)?;
-        if item.kind == RecordKind::Person {
+        if item.kind.profile().personal {
             self.log_access(item.record, "view", "quarantine item")?;
         }
         Ok(item)
@@ -123,7 +123,7 @@ impl Device {
         // A throwaway actor: this copy is read, never written to or merged anywhere.
         let doc = RecordDoc::load(&bytes, &ActorId::random())?;
         let record = doc.hydrate()?;
-        if row.entry.kind == RecordKind::Person {
+        if row.entry.kind.profile().personal {
             self.log_access(id, "view", "quarantined version")?;
         }
         Ok(record)
@@ -139,7 +139,7 @@ impl Device {
         if !self.store.dismiss_quarantined(quarantine_id)? {
             return Err(unknown(quarantine_id));
         }
-        if row.entry.kind == RecordKind::Person {
+        if row.entry.kind.profile().personal {
             self.log_access(row.entry.record, "erase", "quarantine dismissed")?;
         }
         Ok(())

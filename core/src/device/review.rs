@@ -10,6 +10,7 @@ use super::Device;
 use crate::Error;
 use crate::domain::{Record, RecordId, Role, Status, WorkflowAction};
 use crate::review::{self, ApprovalState, QueueItem, ReturnedItem, last_event};
+use crate::rules::Finding;
 use crate::storage::RecordQuery;
 use crate::workflow;
 
@@ -35,35 +36,9 @@ impl Device {
                 "the review queue is a supervisor's: ask your sergeant".into(),
             ));
         }
-        let mut rows = Vec::new();
-        for status in review::QUEUE_STATUSES {
-            rows.extend(self.store.list(&RecordQuery {
-                status: Some(status),
-                limit: Some(u32::MAX),
-                ..RecordQuery::default()
-            })?);
-        }
         let now = self.now().millis();
-        let mut items = Vec::new();
-        for p in rows {
-            let record = self.record(p.id)?;
-            let approval = self.approval_state_of(&record)?;
-            if p.status == Status::Approved
-                && !matches!(approval, ApprovalState::ChangedSinceApproval { .. })
-            {
-                continue;
-            }
-            let findings = self.check(p.id)?;
-            items.extend(review::queue_item(
-                &record,
-                approval,
-                findings,
-                &self.user.officer,
-                now,
-            ));
-        }
-        review::sort_queue(&mut items);
-        Ok(items)
+        let reviewer = self.user.officer.clone();
+        review::queue(&mut DeviceQueue(self), &reviewer, now)
     }
 
     /// Records authored or attended by this user that a supervisor returned, with the reason,
@@ -104,5 +79,40 @@ impl Device {
         self.workflow_step(id, "reopen", false, |device, record, _, _| {
             workflow::reopen(record, &device.user, reason, device.now())
         })
+    }
+}
+
+/// The review queue's records as this device holds them.
+struct DeviceQueue<'a>(&'a mut Device);
+
+impl review::QueueRecords for DeviceQueue<'_> {
+    type Error = Error;
+
+    fn candidates(&mut self) -> Result<Vec<(RecordId, Status)>, Error> {
+        let mut rows = Vec::new();
+        for status in review::QUEUE_STATUSES {
+            rows.extend(
+                self.0
+                    .store
+                    .list(&RecordQuery {
+                        status: Some(status),
+                        limit: Some(u32::MAX),
+                        ..RecordQuery::default()
+                    })?
+                    .into_iter()
+                    .map(|p| (p.id, p.status)),
+            );
+        }
+        Ok(rows)
+    }
+
+    fn load(&mut self, id: RecordId) -> Result<Option<(Record, ApprovalState)>, Error> {
+        let record = self.0.record(id)?;
+        let approval = self.0.approval_state_of(&record)?;
+        Ok(Some((record, approval)))
+    }
+
+    fn findings(&mut self, record: &Record) -> Result<Vec<Finding>, Error> {
+        self.0.check(record.id())
     }
 }

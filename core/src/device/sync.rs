@@ -51,7 +51,7 @@ impl Device {
         let answer = transport.enrol(&request).await?.value;
         if answer.officer != self.user.officer || answer.role != self.user.role {
             return Err(Error::invalid(
-                "--code",
+                "code",
                 "enrolled-user",
                 format!(
                     "the code was issued to {} ({}) but this store belongs to {} ({}): use a code issued to this store's officer",

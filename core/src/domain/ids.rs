@@ -21,10 +21,10 @@ impl std::fmt::Display for RecordId {
 }
 
 impl std::str::FromStr for RecordId {
-    type Err = crate::Error;
+    type Err = crate::Invalid;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Uuid::parse_str(s.trim()).map(RecordId).map_err(|_| {
-            crate::Error::invalid(
+            crate::Invalid::new(
                 "id",
                 "uuid",
                 format!(
@@ -61,14 +61,14 @@ pub struct OfficerId(String);
 
 impl OfficerId {
     /// Checks the shape and makes an officer id.
-    pub fn new(s: impl Into<String>) -> Result<OfficerId, crate::Error> {
+    pub fn new(s: impl Into<String>) -> Result<OfficerId, crate::Invalid> {
         let s = s.into();
         let ok =
             (2..=16).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if ok {
             Ok(OfficerId(s.to_ascii_uppercase()))
         } else {
-            Err(crate::Error::invalid(
+            Err(crate::Invalid::new(
                 "officer",
                 "officer-id",
                 format!(

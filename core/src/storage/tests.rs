@@ -474,20 +474,65 @@ fn schema_of(conn: &Connection) -> (Vec<(String, String, Option<String>)>, i64) 
     (objects, version)
 }
 
-#[test]
-fn a_frozen_v1_store_upgrades_to_the_schema_of_a_fresh_store_and_keeps_its_rows() {
+/// Every frozen schema, by version: the SQL that builds a store as that version's app left it
+/// (`sql/tests/create_vN_db.sql`, never edited once released). A new schema version freezes the
+/// one before it here.
+const FROZEN: [(u32, &str); 4] = [
+    (1, include_str!("../../sql/tests/create_v1_db.sql")),
+    (2, include_str!("../../sql/tests/create_v2_db.sql")),
+    (3, include_str!("../../sql/tests/create_v3_db.sql")),
+    (4, include_str!("../../sql/tests/create_v4_db.sql")),
+];
+
+/// A store built at frozen `version`, then opened (so upgraded) by this build, after checking
+/// the upgraded schema is exactly a fresh store's, at the current version.
+fn upgraded_from(version: u32) -> (TempDir, std::path::PathBuf, Store) {
+    let (_, sql) = FROZEN
+        .iter()
+        .find(|(v, _)| *v == version)
+        .expect("a frozen schema");
     let dir = TempDir::new().unwrap();
-    let path = dir.path().join("v1.db");
-    let v1 = open_keyed(&path, &key(), true).unwrap();
-    v1.execute_batch(include_str!("../../sql/tests/create_v1_db.sql"))
-        .unwrap();
-    drop(v1);
+    let path = dir.path().join(format!("v{version}.db"));
+    let old = open_keyed(&path, &key(), true).unwrap();
+    old.execute_batch(sql).unwrap();
+    assert_eq!(
+        schema_of(&old).1,
+        i64::from(version),
+        "the frozen SQL sets its version"
+    );
+    drop(old);
 
     let upgraded = Store::open(&path, &key(), false).unwrap();
     let (_fresh_dir, _fresh_path, fresh) = new_store();
     let (objects, version) = schema_of(&upgraded.conn);
     assert_eq!(version, i64::from(schema::FieldbookSchema::END_VERSION));
     assert_eq!((objects, version), schema_of(&fresh.conn));
+    (dir, path, upgraded)
+}
+
+#[test]
+fn every_frozen_schema_upgrades_to_a_fresh_stores_and_a_second_open_changes_nothing() {
+    let versions: Vec<u32> = FROZEN.iter().map(|(v, _)| *v).collect();
+    let every: Vec<u32> = (1..schema::FieldbookSchema::END_VERSION).collect();
+    assert_eq!(versions, every, "every released schema version is frozen");
+    for (version, _) in FROZEN {
+        let (_dir, path, upgraded) = upgraded_from(version);
+        let once = schema_of(&upgraded.conn);
+        let count = upgraded.count().unwrap();
+        drop(upgraded);
+        let again = Store::open(&path, &key(), false).unwrap();
+        assert_eq!(schema_of(&again.conn), once, "v{version} opened twice");
+        assert_eq!(
+            again.count().unwrap(),
+            count,
+            "v{version} keeps its records"
+        );
+    }
+}
+
+#[test]
+fn a_frozen_v1_store_upgrades_to_the_schema_of_a_fresh_store_and_keeps_its_rows() {
+    let (_dir, path, upgraded) = upgraded_from(1);
 
     let crime = RecordId(uuid::Uuid::parse_str("0192f3c4-0000-7000-8000-000000000001").unwrap());
     let vna = RecordId(uuid::Uuid::parse_str("0192f3c4-0000-7000-8000-000000000002").unwrap());
@@ -951,18 +996,7 @@ fn a_wrong_key_leaves_a_crashed_stores_wal_and_file_untouched() {
 
 #[test]
 fn a_frozen_v2_store_upgrades_to_the_schema_of_a_fresh_store_and_keeps_its_rows() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("v2.db");
-    let v2 = open_keyed(&path, &key(), true).unwrap();
-    v2.execute_batch(include_str!("../../sql/tests/create_v2_db.sql"))
-        .unwrap();
-    drop(v2);
-
-    let upgraded = Store::open(&path, &key(), false).unwrap();
-    let (_fresh_dir, _fresh_path, fresh) = new_store();
-    let (objects, version) = schema_of(&upgraded.conn);
-    assert_eq!(version, i64::from(schema::FieldbookSchema::END_VERSION));
-    assert_eq!((objects, version), schema_of(&fresh.conn));
+    let (_dir, _path, upgraded) = upgraded_from(2);
 
     let crime = RecordId(uuid::Uuid::parse_str("0192f3c4-0000-7000-8000-000000000001").unwrap());
     let doc = upgraded.load(crime).unwrap().unwrap();
@@ -1216,18 +1250,7 @@ fn a_save_built_on_heads_the_store_no_longer_holds_is_refused_and_writes_nothing
 
 #[test]
 fn a_frozen_v3_store_upgrades_to_the_schema_of_a_fresh_store_and_keeps_its_rows() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("v3.db");
-    let v3 = open_keyed(&path, &key(), true).unwrap();
-    v3.execute_batch(include_str!("../../sql/tests/create_v3_db.sql"))
-        .unwrap();
-    drop(v3);
-
-    let upgraded = Store::open(&path, &key(), false).unwrap();
-    let (_fresh_dir, _fresh_path, fresh) = new_store();
-    let (objects, version) = schema_of(&upgraded.conn);
-    assert_eq!(version, i64::from(schema::FieldbookSchema::END_VERSION));
-    assert_eq!((objects, version), schema_of(&fresh.conn));
+    let (_dir, _path, upgraded) = upgraded_from(3);
 
     let crime = rid(1);
     let search = rid(3);
@@ -1347,18 +1370,7 @@ fn a_dismissed_quarantine_id_is_never_given_to_another_item() {
 
 #[test]
 fn a_frozen_v4_store_upgrades_to_the_schema_of_a_fresh_store_and_keeps_its_rows() {
-    let dir = TempDir::new().unwrap();
-    let path = dir.path().join("v4.db");
-    let v4 = open_keyed(&path, &key(), true).unwrap();
-    v4.execute_batch(include_str!("../../sql/tests/create_v4_db.sql"))
-        .unwrap();
-    drop(v4);
-
-    let upgraded = Store::open(&path, &key(), false).unwrap();
-    let (_fresh_dir, _fresh_path, fresh) = new_store();
-    let (objects, version) = schema_of(&upgraded.conn);
-    assert_eq!(version, 5);
-    assert_eq!((objects, version), schema_of(&fresh.conn));
+    let (_dir, _path, upgraded) = upgraded_from(4);
 
     let crime = rid(1);
     let doc = upgraded.load(crime).unwrap().unwrap();

@@ -14,7 +14,9 @@
 
 use super::held_back::{HoldReason, apply_changes, check_record};
 use super::quarantine::{self, Disposition, Refusal};
-use super::wire::{self, FeedEntry, Hash, PushOutcome, RecordPush, SyncRequest, SyncResponse};
+use super::wire::{
+    self, FeedEntry, Hash, PushOutcome, RecordPush, RefusalCode, SyncRequest, SyncResponse,
+};
 use crate::Error;
 use crate::doc::{Bounds, DocError, Heads, RecordDoc};
 use crate::domain::{RecordId, RecordKind, Timestamp};
@@ -141,7 +143,7 @@ pub struct ResponseTally {
     /// Records whose push was accepted.
     pub accepted: u32,
     /// Records refused, with the rule.
-    pub rejected: Vec<(RecordId, String)>,
+    pub rejected: Vec<(RecordId, RefusalCode)>,
     /// Refused records whose refused state went to the quarantine (rebuilt from the server's
     /// version, or removed when the server never held them).
     pub quarantined: u32,
@@ -282,7 +284,7 @@ impl SyncSession {
     /// it holds.
     pub fn records_needed(response: &SyncResponse) -> Vec<RecordId> {
         let refused = response.results.iter().filter_map(|r| match &r.outcome {
-            PushOutcome::Rejected { rule, .. } if wire::refusal_is_final(rule) => Some(r.record),
+            PushOutcome::Rejected { rule, .. } if rule.is_final() => Some(r.record),
             _ => None,
         });
         let mut ids: Vec<RecordId> = response
@@ -626,7 +628,7 @@ impl SyncSession {
                     let Some(refusal) = Refusal::of(&result.outcome) else {
                         continue;
                     };
-                    if wire::refusal_is_final(rule) {
+                    if rule.is_final() {
                         refused.push((id, refusal));
                     } else {
                         write.attention.push((id, Some(refusal.attention())));

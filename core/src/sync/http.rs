@@ -325,7 +325,7 @@ fn too_large() -> TransportError {
 /// `http://` only to this machine (loopback: tests, the demo, a local proxy).
 pub fn check_server_url(server: &str) -> Result<String, crate::Error> {
     let server = server.trim().trim_end_matches('/');
-    let bad = |message: &str| crate::Error::invalid("--server", "server-url", message);
+    let bad = |message: &str| crate::Error::invalid("server", "server-url", message);
     let url = reqwest::Url::parse(server)
         .map_err(|_| bad("give the server as a URL, e.g. https://sync.example.police.uk"))?;
     let Some(host) = url.host_str() else {

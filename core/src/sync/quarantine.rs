@@ -1,5 +1,5 @@
 //! What the device does when the server refuses a record's changes for good
-//! ([`super::wire::refusal_is_final`]): nothing the officer typed is lost, and nothing refused is
+//! ([`super::wire::RefusalCode::is_final`]): nothing the officer typed is lost, and nothing refused is
 //! pushed again.
 //!
 //! 1. The whole local document, refused changes and all, is kept in the quarantine with the
@@ -36,7 +36,7 @@ use crate::domain::{Record, RecordId, Timestamp};
 use crate::loaded::{Loaded, document_replace};
 use crate::review::{FieldDiff, content, diff_json};
 use crate::storage::{Attention, NewQuarantine, SyncWrite};
-use crate::sync::wire::{Hash, PushOutcome};
+use crate::sync::wire::{Hash, PushOutcome, RefusalCode};
 use crate::workflow::policy::{self, Writer};
 use crate::{limits, refdata};
 use automerge::{ActorId, ChangeHash, ReadDoc};
@@ -45,8 +45,8 @@ use serde_json::{Map, Value};
 /// The server's reason for refusing a record's changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// Stable rule id.
-    pub rule: String,
+    /// The stable rule.
+    pub rule: RefusalCode,
     /// What is wrong (no personal data).
     pub message: String,
     /// The field to blame, if one.
@@ -59,7 +59,7 @@ impl Refusal {
     /// The record's "needs attention" mark for this refusal (when it is not quarantined).
     pub fn attention(&self) -> Attention {
         Attention {
-            rule: self.rule.clone(),
+            rule: self.rule.to_string(),
             message: self.message.clone(),
             field: self.field.clone(),
         }
@@ -150,7 +150,7 @@ pub fn keep_refused(
     let entry = NewQuarantine {
         record: typed.id(),
         kind: typed.kind(),
-        rule: refusal.rule.clone(),
+        rule: refusal.rule.to_string(),
         message: refusal.message.clone(),
         field: refusal.field.clone(),
         change: refusal.change.as_ref().map(|h| h.0.clone()),
@@ -290,7 +290,7 @@ mod tests {
 
     fn refusal(rule: &str) -> Refusal {
         Refusal {
-            rule: rule.into(),
+            rule: RefusalCode::parse(rule),
             message: "refused".into(),
             field: None,
             change: None,

@@ -12,7 +12,9 @@
 
 use super::held_back::{self, HoldReason};
 use super::quarantine::{self, Disposition, Refusal};
-use super::wire::{self, FeedEntry, PushOutcome, ReceivedChange, RepairRequest, RepairResponse};
+use super::wire::{
+    self, FeedEntry, PushOutcome, ReceivedChange, RefusalCode, RepairRequest, RepairResponse,
+};
 use crate::Error;
 use crate::domain::{RecordId, RecordKind, Timestamp};
 use crate::loaded::{Loaded, document_save};
@@ -178,7 +180,7 @@ pub struct RepairEffects {
     /// What the repair brought did not apply and is kept aside ([`super::held_back`]).
     pub held_back: bool,
     /// The server refused what the device sent, with this rule.
-    pub rejected: Option<String>,
+    pub rejected: Option<RefusalCode>,
     /// That refused state went to the quarantine.
     pub quarantined: bool,
 }
@@ -250,7 +252,7 @@ impl RepairResult {
             // server's version.
             let stored = loaded.chunks > 0;
             quarantined = stored
-                && wire::refusal_is_final(&refusal.rule)
+                && refusal.rule.is_final()
                 && match quarantine::quarantine_into(
                     id,
                     &mut loaded,

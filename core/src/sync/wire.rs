@@ -177,8 +177,8 @@ pub enum PushOutcome {
     },
     /// Refused: none of the record's pushed changes entered the server's history.
     Rejected {
-        /// Stable rule id, e.g. `actor-not-bound`, `not-a-record`, `kind-mismatch`.
-        rule: String,
+        /// The stable rule, e.g. `actor-not-bound`, `not-a-record`, `policy-approved-locked`.
+        rule: RefusalCode,
         /// What is wrong and what to do (no personal data).
         message: String,
         /// The first refused change, when one change is to blame.
@@ -193,22 +193,142 @@ pub enum PushOutcome {
     },
 }
 
-/// Rules of a [`PushOutcome::Rejected`] that are about the pushing device or the bytes, not the
-/// record: the device's actor is not enrolled, a change names another officer, a change arrived
-/// garbled. The same changes may be accepted once the device is enrolled again or pushes them
-/// whole, so the device keeps them in its outbox and marks the record as needing attention.
-pub const RETRYABLE_REFUSALS: [&str; 3] = [
-    "actor-not-bound",
-    "author-not-device-officer",
-    "malformed-change",
-];
+/// Why the server refused a record's push: the stable `rule` of a [`PushOutcome::Rejected`], one
+/// list shared by the server (which sends it), the device (which decides what to do with the
+/// refused changes) and the wire (a string, e.g. `actor-not-bound`). The trust checks' own codes
+/// are variants; the rules stated in their own modules (the record's history `history-*`,
+/// [`crate::doc::lineage::LineageError::rule`]; the automerge bounds,
+/// [`crate::doc::bounded::BoundsError::code`]; the workflow policy `policy-*`, its matrix) travel
+/// as [`RefusalCode::Rule`], as does a code from a newer server this build does not know.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+pub enum RefusalCode {
+    /// A change was written by an actor that is not enrolled to the pushing device.
+    ActorNotBound,
+    /// A change names another officer or role than the device's own.
+    AuthorNotDeviceOfficer,
+    /// A change arrived garbled, or could not be applied.
+    MalformedChange,
+    /// The changes do not make (or no longer make) a Fieldbook record.
+    NotARecord,
+    /// The record is of another kind than the push says.
+    KindMismatch,
+    /// The document holds another record's id.
+    RecordMismatch,
+    /// A new record is not authored by the device's officer.
+    AuthorMismatch,
+    /// A record's author was changed.
+    AuthorChanged,
+    /// The device's officer neither wrote nor attends the record.
+    NotPermitted,
+    /// The record, or its document, is beyond the limits the server keeps.
+    OverLimits,
+    /// With these changes the record's history no longer saves and loads.
+    HistoryUnloadable,
+    /// An approval pins a version the record never had before it.
+    ApprovalHeadsUnknown,
+    /// A rule stated in its own module (history, bounds, policy), or one this build does not know.
+    Rule(String),
+}
 
-/// Whether a refusal with `rule` is final for the refused changes: every rule but
-/// [`RETRYABLE_REFUSALS`] (a rule this build does not know is final too). The device answers a
-/// final refusal by keeping its refused state in the quarantine and rebuilding the record from
-/// the server's version (`docs/sync-protocol.md`, "Quarantine").
-pub fn refusal_is_final(rule: &str) -> bool {
-    !RETRYABLE_REFUSALS.contains(&rule)
+impl RefusalCode {
+    /// Every code with a variant of its own, in declaration order.
+    pub const OWN: [RefusalCode; 12] = [
+        RefusalCode::ActorNotBound,
+        RefusalCode::AuthorNotDeviceOfficer,
+        RefusalCode::MalformedChange,
+        RefusalCode::NotARecord,
+        RefusalCode::KindMismatch,
+        RefusalCode::RecordMismatch,
+        RefusalCode::AuthorMismatch,
+        RefusalCode::AuthorChanged,
+        RefusalCode::NotPermitted,
+        RefusalCode::OverLimits,
+        RefusalCode::HistoryUnloadable,
+        RefusalCode::ApprovalHeadsUnknown,
+    ];
+
+    /// The code on the wire.
+    pub fn as_str(&self) -> &str {
+        match self {
+            RefusalCode::ActorNotBound => "actor-not-bound",
+            RefusalCode::AuthorNotDeviceOfficer => "author-not-device-officer",
+            RefusalCode::MalformedChange => "malformed-change",
+            RefusalCode::NotARecord => "not-a-record",
+            RefusalCode::KindMismatch => "kind-mismatch",
+            RefusalCode::RecordMismatch => "record-mismatch",
+            RefusalCode::AuthorMismatch => "author-mismatch",
+            RefusalCode::AuthorChanged => "author-changed",
+            RefusalCode::NotPermitted => "not-permitted",
+            RefusalCode::OverLimits => "over-limits",
+            RefusalCode::HistoryUnloadable => "history-unloadable",
+            RefusalCode::ApprovalHeadsUnknown => "approval-heads-unknown",
+            RefusalCode::Rule(rule) => rule,
+        }
+    }
+
+    /// The code for a wire string: its own variant when it has one, else [`RefusalCode::Rule`].
+    pub fn parse(code: &str) -> RefusalCode {
+        RefusalCode::OWN
+            .into_iter()
+            .find(|c| c.as_str() == code)
+            .unwrap_or_else(|| RefusalCode::Rule(code.to_owned()))
+    }
+
+    /// Whether the refusal is final for the refused changes. Three codes are about the pushing
+    /// device or the bytes, not the record (the actor is not enrolled, a change names another
+    /// officer, a change arrived garbled): the same changes may be accepted once the device is
+    /// enrolled again or pushes them whole, so the device keeps them in its outbox and marks the
+    /// record as needing attention. Every other code is final (one this build does not know
+    /// too): the device keeps its refused state in the quarantine and rebuilds the record from
+    /// the server's version (`docs/sync-protocol.md`, "Quarantine").
+    pub fn is_final(&self) -> bool {
+        !matches!(
+            self,
+            RefusalCode::ActorNotBound
+                | RefusalCode::AuthorNotDeviceOfficer
+                | RefusalCode::MalformedChange
+        )
+    }
+}
+
+impl std::fmt::Display for RefusalCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<RefusalCode> for String {
+    fn from(code: RefusalCode) -> String {
+        match code {
+            RefusalCode::Rule(rule) => rule,
+            own => own.as_str().to_owned(),
+        }
+    }
+}
+
+impl From<String> for RefusalCode {
+    fn from(code: String) -> RefusalCode {
+        RefusalCode::parse(&code)
+    }
+}
+
+impl From<&str> for RefusalCode {
+    fn from(code: &str) -> RefusalCode {
+        RefusalCode::parse(code)
+    }
+}
+
+impl PartialEq<str> for RefusalCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for RefusalCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 /// A page of the change feed.
@@ -358,6 +478,51 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_code_travels_as_its_string_and_a_code_this_build_does_not_know_is_kept_and_final()
+    {
+        for code in RefusalCode::OWN {
+            let wire = encode(&code);
+            assert_eq!(decode::<String>(&wire).expect("a string"), code.as_str());
+            assert_eq!(decode::<RefusalCode>(&wire).expect("a code"), code);
+            assert_eq!(RefusalCode::parse(code.as_str()), code);
+        }
+        let codes: std::collections::HashSet<&str> =
+            RefusalCode::OWN.iter().map(RefusalCode::as_str).collect();
+        assert_eq!(
+            codes.len(),
+            RefusalCode::OWN.len(),
+            "every code is distinct"
+        );
+
+        let newer = decode::<RefusalCode>(&encode(&"policy-from-a-newer-server")).expect("a code");
+        assert_eq!(
+            newer,
+            RefusalCode::Rule("policy-from-a-newer-server".into())
+        );
+        assert_eq!(encode(&newer), encode(&"policy-from-a-newer-server"));
+        assert!(
+            newer.is_final(),
+            "an unknown refusal quarantines, never retries forever"
+        );
+
+        let retryable: Vec<&str> = RefusalCode::OWN
+            .iter()
+            .filter(|c| !c.is_final())
+            .map(RefusalCode::as_str)
+            .collect();
+        assert_eq!(
+            retryable,
+            [
+                "actor-not-bound",
+                "author-not-device-officer",
+                "malformed-change"
+            ]
+        );
+        assert!(RefusalCode::parse("history-gap").is_final());
+        assert!(RefusalCode::parse("policy-approved-locked").is_final());
+    }
 
     #[test]
     fn a_sync_request_round_trips_through_cbor_with_changes_as_byte_strings() {

@@ -513,6 +513,36 @@ pub fn check_creation_by(role: Role, kind: RecordKind) -> Option<Violation> {
     }
 }
 
+/// Whether `officer`, in `role`, may edit the content of `record` as it stands: the matrix's
+/// edit rows, the same ones [`check_change`] applies to a pushed change of a content field, so
+/// a device refuses exactly the edits the server would. `None` when allowed; else the refusing
+/// rule (`policy-submitted-locked`, `policy-approved-locked`, `policy-not-author`).
+pub fn check_edit_by(role: Role, officer: &OfficerId, record: &Record) -> Option<Violation> {
+    let state = status(&record.meta().workflow);
+    let relation = relation_of(record, officer);
+    match lookup(role, record.kind(), Some(state), Action::Edit, relation) {
+        // The edit rows carry no guards.
+        Some(row) if row.effect == Effect::Allow => None,
+        Some(row) => Some(violation("meta.workflow", row.rule, row.message)),
+        None => Some(violation(
+            "meta.workflow",
+            "policy-no-rule",
+            "no policy rule allows this change",
+        )),
+    }
+}
+
+/// How `officer` stands to `record`.
+fn relation_of(record: &Record, officer: &OfficerId) -> Relation {
+    if record.meta().author == *officer {
+        Relation::Author
+    } else if record.attending_officers().contains(officer) {
+        Relation::Attending
+    } else {
+        Relation::Stranger
+    }
+}
+
 /// The first row of the matrix that matches.
 fn lookup(
     role: Role,
@@ -643,14 +673,7 @@ struct Context<'a> {
 
 impl Context<'_> {
     fn relation(&self) -> Relation {
-        let record = self.before.unwrap_or(self.after);
-        if record.meta().author == self.writer.officer {
-            Relation::Author
-        } else if record.attending_officers().contains(&self.writer.officer) {
-            Relation::Attending
-        } else {
-            Relation::Stranger
-        }
+        relation_of(self.before.unwrap_or(self.after), &self.writer.officer)
     }
 
     /// Looks the action up in the matrix and reports a refusal against `field`.
@@ -690,7 +713,7 @@ impl Context<'_> {
             Guard::SameTeam => match (self.author_team, self.writer.team.as_deref()) {
                 (Some(author), Some(writer)) if author == writer => None,
                 (None, _) => Some(
-                    "the author's team is not known (they had none when the record was last written), so no supervisor may review it: an administrator gives them one with `fieldbook-server officer set --team`, and the record takes it with its author's next change",
+                    "the author's team is not known (they had none when the record was last written), so no supervisor may review it: an administrator gives them one at the server, and the record takes it with its author's next change",
                 ),
                 (_, None) => Some(
                     "you are enrolled without a team, so you review no one's records: ask an administrator to set your team",

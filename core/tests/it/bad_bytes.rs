@@ -6,82 +6,29 @@
 //! loads but does not compact keeps its chunks and needs attention; automerge's panics are
 //! typed errors.
 
-use automerge::{ActorId, Automerge, Change, ChangeHash};
-use fieldbook_core::clock::FixedClock;
+use automerge::{ActorId, Change};
 use fieldbook_core::doc::{DocError, RecordDoc};
-use fieldbook_core::domain::{OfficerId, Record, RecordId, RecordKind, Role, Timestamp};
-use fieldbook_core::storage::{DatabaseKey, DocumentSave, Store};
+use fieldbook_core::domain::{OfficerId, Record, RecordId, RecordKind, Role};
+use fieldbook_core::storage::{DocumentSave, Store};
 use fieldbook_core::sync::client::ResponseTally;
-use fieldbook_core::sync::wire::{
-    Bytes, FeedEntry, FeedPage, Hash, PushOutcome, PushResult, ReceivedChange, SyncResponse,
+use fieldbook_core::sync::wire::{Bytes, FeedEntry, FeedPage, ReceivedChange, SyncResponse};
+use fieldbook_core::testing::devices::{
+    KEY, RECEIVED, clock, device_at, doc_of, hashes, push_and_accept, set,
 };
 use fieldbook_core::{Device, Error, testing};
 use std::path::Path;
-use std::sync::Arc;
-
-const KEY: DatabaseKey = DatabaseKey::Raw([6; 32]);
-const RECEIVED: i64 = 1_795_000_000_000;
-
-fn clock() -> Arc<FixedClock> {
-    Arc::new(FixedClock::new(
-        Timestamp::parse("2026-11-22T21:00:00Z").expect("valid time"),
-    ))
-}
 
 fn device(dir: &Path, name: &str) -> Device {
-    Device::init(
+    device_at(
         &dir.join(format!("{name}.fbk")),
-        &KEY,
-        OfficerId::new("PC1").expect("valid id"),
+        "PC1",
         Role::Officer,
         clock(),
     )
-    .expect("init")
 }
 
 fn reopen(dir: &Path, name: &str) -> Device {
     Device::open(&dir.join(format!("{name}.fbk")), &KEY, clock()).expect("open")
-}
-
-fn set(device: &mut Device, id: RecordId, fields: &[&str]) {
-    let owned: Vec<String> = fields.iter().map(|s| (*s).to_owned()).collect();
-    device.set_fields(id, &owned).expect("set");
-}
-
-fn doc_of(device: &mut Device, id: RecordId) -> Automerge {
-    Automerge::load(&device.export_document(id).expect("export")).expect("loads")
-}
-
-fn hashes(heads: &[ChangeHash]) -> Vec<Hash> {
-    heads.iter().copied().map(Hash::from).collect()
-}
-
-/// Pushes `device`'s outbox and answers every record with `Accepted`.
-fn push_and_accept(device: &mut Device) {
-    let mut session = device.begin_sync().expect("session");
-    let request = session.next_request().expect("a request");
-    let response = SyncResponse {
-        results: request
-            .push
-            .iter()
-            .map(|p| PushResult {
-                record: p.record,
-                outcome: PushOutcome::Accepted {
-                    heads: Vec::new(),
-                    received_at: RECEIVED,
-                    new_changes: 1,
-                },
-            })
-            .collect(),
-        page: FeedPage {
-            entries: Vec::new(),
-            cursor: request.cursor,
-            more: false,
-        },
-    };
-    device
-        .apply_sync_response(&mut session, response)
-        .expect("applies");
 }
 
 /// Applies one feed page to `device` as the answer to a pull.

@@ -1,48 +1,13 @@
 //! Integration tests of the `Device` façade on real encrypted SQLite files.
 
-use fieldbook_core::clock::{Clock, FixedClock};
-use fieldbook_core::domain::{OfficerId, Record, RecordId, RecordKind, Role, Status, Timestamp};
+use fieldbook_core::clock::Clock;
+use fieldbook_core::domain::{OfficerId, Record, RecordId, RecordKind, Role, Status};
 use fieldbook_core::storage::{DatabaseKey, RecordQuery, StoreError};
-use fieldbook_core::{Device, Error, projection};
+use fieldbook_core::testing::devices::{
+    KEY, assert_projection_matches_document, clock, device_at as device, set, start,
+};
+use fieldbook_core::{Device, Error};
 use proptest::prelude::*;
-use std::path::Path;
-use std::sync::Arc;
-
-const KEY: DatabaseKey = DatabaseKey::Raw([9; 32]);
-
-fn start() -> Timestamp {
-    Timestamp::parse("2026-11-22T21:00:00Z").expect("valid time")
-}
-
-fn clock() -> Arc<FixedClock> {
-    Arc::new(FixedClock::new(start()))
-}
-
-fn device(path: &Path, officer: &str, role: Role, clock: Arc<FixedClock>) -> Device {
-    Device::init(
-        path,
-        &KEY,
-        OfficerId::new(officer).expect("valid id"),
-        role,
-        clock,
-    )
-    .expect("init")
-}
-
-fn set(device: &mut Device, id: RecordId, fields: &[&str]) {
-    let owned: Vec<String> = fields.iter().map(|s| (*s).to_owned()).collect();
-    device.set_fields(id, &owned).expect("set");
-}
-
-/// The stored projection equals one derived now from the hydrated document (but for the time
-/// of the last change, which only the store knows).
-fn assert_projection_matches_document(device: &mut Device, id: RecordId) {
-    let stored = device.projection(id).expect("projection");
-    let record = device.get(id).expect("record");
-    let conflicts = u32::try_from(device.conflicts(id).expect("conflicts").len()).expect("few");
-    let derived = projection::derive(&record, stored.updated_at, conflicts);
-    assert_eq!(stored, derived);
-}
 
 #[test]
 fn records_survive_closing_and_reopening_the_store() {

@@ -7,47 +7,20 @@
 //! them: with the device's own actor and user, bypassing `Device`'s workflow checks (`forge`).
 
 use automerge::ActorId;
-use fieldbook_core::clock::FixedClock;
-use fieldbook_core::doc::{ChangeAuthor, RecordDoc};
+use fieldbook_core::doc::RecordDoc;
 use fieldbook_core::domain::{
-    OfficerId, Record, RecordId, RecordKind, Role, Status, Timestamp, WorkflowAction, WorkflowEvent,
+    Record, RecordId, RecordKind, Role, Status, Timestamp, WorkflowAction, WorkflowEvent,
 };
-use fieldbook_core::storage::DatabaseKey;
 use fieldbook_core::sync::client::ResponseTally;
 use fieldbook_core::sync::wire::{
-    Bytes, FeedEntry, FeedPage, Hash, PushOutcome, PushResult, ReceivedChange, SyncResponse,
+    self, FeedEntry, FeedPage, Hash, PushOutcome, PushResult, SyncResponse,
 };
+use fieldbook_core::testing::devices::{RECEIVED, author_of, changes_entry, clock, device_in, set};
 use fieldbook_core::{Device, Error};
 use std::path::Path;
-use std::sync::Arc;
-
-const KEY: DatabaseKey = DatabaseKey::Raw([9; 32]);
-const RECEIVED: i64 = 1_795_000_000_000;
 
 fn device(dir: &Path, officer: &str, role: Role) -> Device {
-    let clock = Arc::new(FixedClock::new(
-        Timestamp::parse("2026-11-22T21:00:00Z").expect("valid time"),
-    ));
-    Device::init(
-        &dir.join(format!("{officer}.fbk")),
-        &KEY,
-        OfficerId::new(officer).expect("valid id"),
-        role,
-        clock,
-    )
-    .expect("init")
-}
-
-fn set(device: &mut Device, id: RecordId, fields: &[&str]) {
-    let owned: Vec<String> = fields.iter().map(|s| (*s).to_owned()).collect();
-    device.set_fields(id, &owned).expect("set");
-}
-
-fn author(device: &Device) -> ChangeAuthor {
-    ChangeAuthor {
-        by: device.user().officer.clone(),
-        role: device.user().role,
-    }
+    device_in(dir, officer, role, clock())
 }
 
 fn actor(device: &Device) -> ActorId {
@@ -61,7 +34,7 @@ fn forge(device: &mut Device, id: RecordId, edit: impl FnOnce(&mut Record)) {
     let mut doc = RecordDoc::load(&bytes, &actor(device)).expect("loads");
     let mut record = doc.hydrate().expect("record");
     edit(&mut record);
-    doc.update(&record, &author(device), "edit", device.now())
+    doc.update(&record, &author_of(device), "edit", device.now())
         .expect("update");
     device
         .import_document(&doc.automerge().save())
@@ -121,30 +94,6 @@ fn rejected(rule: &str, field: &str) -> PushOutcome {
     }
 }
 
-/// The changes of a record on `from` after `since`, as a feed entry.
-fn changes_entry(
-    from: &mut Device,
-    id: RecordId,
-    kind: RecordKind,
-    since: &[automerge::ChangeHash],
-) -> FeedEntry {
-    let doc =
-        automerge::Automerge::load(&from.export_document(id).expect("export")).expect("loads");
-    FeedEntry::Changes {
-        record: id,
-        kind,
-        changes: doc
-            .get_changes(since)
-            .iter()
-            .map(|c| ReceivedChange {
-                bytes: Bytes(c.raw_bytes().to_vec()),
-                received_at: RECEIVED,
-            })
-            .collect(),
-        heads: doc.get_heads().into_iter().map(Hash::from).collect(),
-    }
-}
-
 fn heads(device: &mut Device, id: RecordId) -> Vec<automerge::ChangeHash> {
     device
         .get_versioned(id)
@@ -193,7 +142,7 @@ fn a_refused_save_is_rebuilt_on_the_servers_version_with_the_allowed_narrative_a
     );
     assert_eq!(
         tally.rejected,
-        vec![(id, "policy-supervisor-only".to_owned())]
+        vec![(id, wire::RefusalCode::parse("policy-supervisor-only"))]
     );
     assert_eq!(tally.quarantined, 1);
 
@@ -289,7 +238,8 @@ fn a_record_the_server_never_held_leaves_the_outbox_and_lives_whole_in_the_quara
     if let Record::StopSearch(s) = &mut search {
         s.grounds = Some(GROUNDS.into());
     }
-    let doc = RecordDoc::create(&search, &actor(&pcso), &author(&pcso), pcso.now()).expect("doc");
+    let doc =
+        RecordDoc::create(&search, &actor(&pcso), &author_of(&pcso), pcso.now()).expect("doc");
     let search_id = pcso
         .import_document(&doc.automerge().save())
         .expect("import");

@@ -4,41 +4,16 @@
 
 use fieldbook_core::clock::FixedClock;
 use fieldbook_core::device::ApprovalState;
-use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status, Timestamp};
-use fieldbook_core::storage::DatabaseKey;
+use fieldbook_core::domain::{RecordId, RecordKind, Role, Status};
+use fieldbook_core::testing::devices::{clock, device_in, send, set};
 use fieldbook_core::workflow;
 use fieldbook_core::{Device, Error};
 use serde_json::json;
 use std::path::Path;
 use std::sync::Arc;
 
-const KEY: DatabaseKey = DatabaseKey::Raw([7; 32]);
-
-fn clock() -> Arc<FixedClock> {
-    Arc::new(FixedClock::new(
-        Timestamp::parse("2026-11-22T21:00:00Z").expect("valid time"),
-    ))
-}
-
 fn device(dir: &Path, officer: &str, role: Role, clock: &Arc<FixedClock>) -> Device {
-    Device::init(
-        &dir.join(format!("{officer}.fbk")),
-        &KEY,
-        OfficerId::new(officer).expect("valid id"),
-        role,
-        clock.clone(),
-    )
-    .expect("init")
-}
-
-fn set(device: &mut Device, id: RecordId, fields: &[&str]) {
-    let owned: Vec<String> = fields.iter().map(|s| (*s).to_owned()).collect();
-    device.set_fields(id, &owned).expect("set");
-}
-
-fn send(from: &mut Device, to: &mut Device, id: RecordId) {
-    let bytes = from.export_document(id).expect("export");
-    to.import_document(&bytes).expect("import");
+    device_in(dir, officer, role, clock.clone())
 }
 
 /// A neighbourhood issue that passes every rule, reported at `reported_at`, submitted.

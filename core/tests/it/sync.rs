@@ -6,31 +6,21 @@
 use automerge::{Automerge, ChangeHash, ReadDoc};
 use fieldbook_core::clock::FixedClock;
 use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Timestamp};
-use fieldbook_core::storage::DatabaseKey;
 use fieldbook_core::sync::wire::{
-    self, Bytes, ErrorBody, FeedEntry, FeedPage, Hash, PushOutcome, PushResult, Receipt,
-    ReceivedChange, SyncResponse,
+    self, Bytes, ErrorBody, FeedEntry, FeedPage, Hash, PushOutcome, PushResult, ReceivedChange,
+    SyncResponse,
 };
 use fieldbook_core::sync::{NoProgress, SyncProgress};
-use fieldbook_core::{Device, Error, projection};
+use fieldbook_core::testing::devices::{
+    KEY, RECEIVED, assert_projection_matches_document, changes_entry, clock, device_at, doc_of,
+    hashes, page, push_and_accept, set, snapshot_entry,
+};
+use fieldbook_core::{Device, Error};
 use std::path::Path;
 use std::sync::Arc;
 
-const KEY: DatabaseKey = DatabaseKey::Raw([4; 32]);
-const RECEIVED: i64 = 1_795_000_000_000;
-
 fn device(path: &Path) -> Device {
-    let clock = Arc::new(FixedClock::new(
-        Timestamp::parse("2026-11-22T21:00:00Z").expect("valid time"),
-    ));
-    Device::init(
-        path,
-        &KEY,
-        OfficerId::new("PC1").expect("valid id"),
-        Role::Officer,
-        clock,
-    )
-    .expect("init")
+    device_at(path, "PC1", Role::Officer, clock())
 }
 
 /// Two devices of one officer (a phone and a tablet), each with its own store.
@@ -39,106 +29,6 @@ fn two_devices() -> (tempfile::TempDir, Device, Device) {
     let a = device(&dir.path().join("a.fbk"));
     let b = device(&dir.path().join("b.fbk"));
     (dir, a, b)
-}
-
-fn set(device: &mut Device, id: RecordId, fields: &[&str]) {
-    let owned: Vec<String> = fields.iter().map(|s| (*s).to_owned()).collect();
-    device.set_fields(id, &owned).expect("set");
-}
-
-fn doc_of(device: &mut Device, id: RecordId) -> Automerge {
-    Automerge::load(&device.export_document(id).expect("export")).expect("loads")
-}
-
-fn hashes(heads: &[ChangeHash]) -> Vec<Hash> {
-    heads.iter().copied().map(Hash::from).collect()
-}
-
-fn page(entries: Vec<FeedEntry>, cursor: u64) -> SyncResponse {
-    SyncResponse {
-        results: Vec::new(),
-        page: FeedPage {
-            entries,
-            cursor,
-            more: false,
-        },
-    }
-}
-
-/// The changes `from` holds of `id` beyond `since`, as a feed entry.
-fn changes_entry(from: &mut Device, id: RecordId, since: &[ChangeHash]) -> FeedEntry {
-    let doc = doc_of(from, id);
-    FeedEntry::Changes {
-        record: id,
-        kind: RecordKind::CrimeReport,
-        changes: doc
-            .get_changes(since)
-            .iter()
-            .map(|c| ReceivedChange {
-                bytes: Bytes(c.raw_bytes().to_vec()),
-                received_at: RECEIVED,
-            })
-            .collect(),
-        heads: hashes(&doc.get_heads()),
-    }
-}
-
-fn snapshot_entry(from: &mut Device, id: RecordId, kind: RecordKind) -> FeedEntry {
-    let doc = doc_of(from, id);
-    FeedEntry::Snapshot {
-        record: id,
-        kind,
-        document: Bytes(doc.save()),
-        heads: hashes(&doc.get_heads()),
-        receipts: doc
-            .get_changes(&[])
-            .iter()
-            .map(|c| Receipt {
-                hash: c.hash().into(),
-                received_at: RECEIVED,
-            })
-            .collect(),
-    }
-}
-
-/// Pushes `device`'s outbox and answers every record with `Accepted`; returns the changes sent.
-fn push_and_accept(device: &mut Device) -> usize {
-    let mut session = device.begin_sync().expect("session");
-    let request = session.next_request().expect("a request");
-    let sent = request.push.iter().map(|p| p.changes.len()).sum();
-    let response = SyncResponse {
-        results: request
-            .push
-            .iter()
-            .map(|p| PushResult {
-                record: p.record,
-                outcome: PushOutcome::Accepted {
-                    heads: Vec::new(),
-                    received_at: RECEIVED,
-                    new_changes: u32::try_from(p.changes.len()).expect("few"),
-                },
-            })
-            .collect(),
-        page: FeedPage {
-            entries: Vec::new(),
-            cursor: request.cursor,
-            more: false,
-        },
-    };
-    device
-        .apply_sync_response(&mut session, response)
-        .expect("applies");
-    sent
-}
-
-fn assert_projection_matches_document(device: &mut Device, id: RecordId) {
-    let stored = device.projection(id).expect("projection");
-    let record = device.get(id).expect("record");
-    let conflicts = u32::try_from(device.conflicts(id).expect("conflicts").len()).expect("few");
-    assert_eq!(
-        stored,
-        projection::derive(&record, stored.updated_at, conflicts)
-    );
 }
 
 #[test]
@@ -209,7 +99,10 @@ fn a_changes_page_applies_to_the_document_and_the_projection_follows_it() {
     session.next_request().expect("a pull");
     a.apply_sync_response(
         &mut session,
-        page(vec![changes_entry(&mut b, id, &a_heads)], 5),
+        page(
+            vec![changes_entry(&mut b, id, RecordKind::CrimeReport, &a_heads)],
+            5,
+        ),
     )
     .expect("applies");
 
@@ -320,7 +213,7 @@ fn a_rejected_record_needs_attention_and_keeps_its_changes_in_the_outbox() {
     let tally = a
         .apply_sync_response(&mut session, response)
         .expect("applies");
-    assert_eq!(tally.rejected, vec![(id, "actor-not-bound".to_owned())]);
+    assert_eq!(tally.rejected, vec![(id, wire::RefusalCode::ActorNotBound)]);
 
     let status = a.sync_status().expect("status");
     assert_eq!(status.unsynced, 1);
@@ -351,7 +244,7 @@ fn applying_the_same_page_twice_is_harmless() {
     let a_heads = doc_of(&mut a, id).get_heads();
     set(&mut b, id, &["narrative=Once."]);
     let entries = vec![
-        changes_entry(&mut b, id, &a_heads),
+        changes_entry(&mut b, id, RecordKind::CrimeReport, &a_heads),
         snapshot_entry(&mut b, id, RecordKind::CrimeReport),
     ];
 
@@ -398,7 +291,7 @@ fn an_entry_that_does_not_load_is_held_back_and_the_rest_of_its_page_applies_wit
                 heads: Vec::new(),
                 receipts: Vec::new(),
             },
-            changes_entry(&mut b, id, &a_heads),
+            changes_entry(&mut b, id, RecordKind::CrimeReport, &a_heads),
         ],
         77,
     );

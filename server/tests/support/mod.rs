@@ -265,7 +265,7 @@ pub fn records_in(entries: &[FeedEntry]) -> Vec<(String, RecordId)> {
 
 pub fn rejected_rule(response: &SyncResponse, i: usize) -> String {
     match &response.results[i].outcome {
-        PushOutcome::Rejected { rule, .. } => rule.clone(),
+        PushOutcome::Rejected { rule, .. } => rule.to_string(),
         other => format!("{other:?}"),
     }
 }

@@ -1285,3 +1285,38 @@ fn the_policy_and_the_devices_may_create_agree_on_who_creates_what() {
         }
     }
 }
+
+#[test]
+fn a_kind_is_shared_exactly_when_the_policy_lets_any_officer_edit_it() {
+    for kind in RecordKind::ALL {
+        let draft = record(kind, "PC1", keep, Status::Draft);
+        let stranger = writer("PC9");
+        let allowed = check_edit_by(stranger.role, &stranger.officer, &draft).is_none();
+        assert_eq!(allowed, kind.profile().shared, "{kind}");
+    }
+}
+
+#[test]
+fn the_edit_check_refuses_what_a_pushed_edit_is_refused_for_with_the_same_rule() {
+    for kind in RecordKind::ALL {
+        for state in [
+            Status::Draft,
+            Status::Submitted,
+            Status::Returned,
+            Status::Approved,
+        ] {
+            let before = record(kind, "PC1", keep, state);
+            let mut after = before.clone();
+            edit_narrative(&mut after);
+            for id in ["PC1", "PC2", "PS1", "PCSO7"] {
+                let w = writer(id);
+                let device = check_edit_by(w.role, &w.officer, &before).map(|v| v.rule);
+                let server = check_change(Some(&before), &after, &w, Some(TEAM))
+                    .into_iter()
+                    .next()
+                    .map(|v| v.rule);
+                assert_eq!(device, server, "{kind} {state} edited by {id}");
+            }
+        }
+    }
+}

@@ -90,10 +90,10 @@ fun SetupScreen(vm: SetupViewModel, hasStore: Boolean) {
             )
         }
         RecordTextField("Server address", server, { server = it }, f, "server", on)
-        RecordTextField("Enrolment code", code, { code = it }, f, "--code", on)
+        RecordTextField("Enrolment code", code, { code = it }, f, "code", on)
         if (state.busy) LinearProgressIndicator()
         state.message?.let { Text(it, color = MaterialTheme.colorScheme.error) }
-        f.filter { it.field !in setOf("officer", "role", "server", "--code") }.forEach { FindingLine(it) }
+        f.filter { it.field !in setOf("officer", "role", "server", "code") }.forEach { FindingLine(it) }
         Button(
             onClick = { if (hasStore) vm.enrol(server, code) else vm.setUp(officer, Role.valueOf(role), server, code) },
             enabled = on,
