@@ -9,12 +9,13 @@ use crate::clock::Clock;
 use crate::doc::{ChangeAuthor, Conflict, DocError, FieldChange, Heads, RecordDoc};
 use crate::domain::{OfficerId, Record, RecordId, RecordKind, Role, Status, Timestamp};
 use crate::edit::{self, Assignment};
+use crate::error::Error;
+use crate::limits;
 use crate::loaded::{Loaded, document_save};
 use crate::refdata::{self, ReferenceData};
 use crate::rules::{self, Finding, RuleContext};
 use crate::storage::{AccessLogEntry, DatabaseKey, Projection, RecordQuery, Store, StoreError};
 use crate::workflow::{self, User};
-use crate::{Error, limits};
 use automerge::ActorId;
 use lru::LruCache;
 use serde_json::Value;
@@ -305,7 +306,7 @@ impl Device {
             let mut attempt = json.clone();
             edit::apply(&mut attempt, a, value)?;
             match Record::from_json(kind, attempt.clone()) {
-                Err(crate::Invalid { field, .. }) if !is_within(&field, &a.field) => {
+                Err(crate::invalid::Invalid { field, .. }) if !is_within(&field, &a.field) => {
                     return Ok(attempt);
                 }
                 Ok(_) => return Ok(attempt),
@@ -315,7 +316,9 @@ impl Device {
             }
         }
         Err(first_error
-            .unwrap_or_else(|| crate::Invalid::new(a.field.as_str(), "well-typed", "no value fits"))
+            .unwrap_or_else(|| {
+                crate::invalid::Invalid::new(a.field.as_str(), "well-typed", "no value fits")
+            })
             .into())
     }
 

@@ -37,13 +37,13 @@ impl Role {
 }
 
 impl std::str::FromStr for Role {
-    type Err = crate::Invalid;
+    type Err = crate::invalid::Invalid;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "officer" => Ok(Role::Officer),
             "pcso" => Ok(Role::Pcso),
             "supervisor" => Ok(Role::Supervisor),
-            other => Err(crate::Invalid::new(
+            other => Err(crate::invalid::Invalid::new(
                 "role",
                 "known-role",
                 format!("unknown role '{other}': use officer, pcso or supervisor"),
@@ -182,14 +182,14 @@ impl std::fmt::Display for RecordKind {
 }
 
 impl std::str::FromStr for RecordKind {
-    type Err = crate::Invalid;
+    type Err = crate::invalid::Invalid;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         RecordKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| {
                 let names: Vec<&str> = RecordKind::ALL.iter().map(|k| k.as_str()).collect();
-                crate::Invalid::new(
+                crate::invalid::Invalid::new(
                     "kind",
                     "known-kind",
                     format!("unknown record kind '{s}': use one of {}", names.join(", ")),
@@ -231,14 +231,14 @@ impl std::fmt::Display for Status {
 }
 
 impl std::str::FromStr for Status {
-    type Err = crate::Invalid;
+    type Err = crate::invalid::Invalid;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "draft" => Ok(Status::Draft),
             "submitted" => Ok(Status::Submitted),
             "returned" => Ok(Status::Returned),
             "approved" => Ok(Status::Approved),
-            other => Err(crate::Invalid::new(
+            other => Err(crate::invalid::Invalid::new(
                 "status",
                 "known-status",
                 format!("unknown status '{other}': use draft, submitted, returned or approved"),
@@ -1074,13 +1074,16 @@ impl Record {
     }
 
     /// Reads a record of `kind` from JSON, naming the offending field on error.
-    pub fn from_json(kind: RecordKind, value: serde_json::Value) -> Result<Record, crate::Invalid> {
+    pub fn from_json(
+        kind: RecordKind,
+        value: serde_json::Value,
+    ) -> Result<Record, crate::invalid::Invalid> {
         fn typed<T: serde::de::DeserializeOwned>(
             value: serde_json::Value,
-        ) -> Result<T, crate::Invalid> {
+        ) -> Result<T, crate::invalid::Invalid> {
             serde_path_to_error::deserialize(value).map_err(|e| {
                 let path = e.path().to_string();
-                crate::Invalid::new(
+                crate::invalid::Invalid::new(
                     if path == "." {
                         "record".into()
                     } else {

@@ -5,7 +5,7 @@
 //! `path=` clears. Values are read as JSON where they parse (numbers, `true`, objects), else as
 //! text; the typed record decides which fits.
 
-use crate::Invalid;
+use crate::invalid::Invalid;
 use serde_json::{Map, Value};
 
 /// One step of a field path.

@@ -175,9 +175,9 @@ impl Error {
     }
 }
 
-impl From<crate::Invalid> for Error {
-    fn from(e: crate::Invalid) -> Error {
-        let crate::Invalid {
+impl From<crate::invalid::Invalid> for Error {
+    fn from(e: crate::invalid::Invalid) -> Error {
+        let crate::invalid::Invalid {
             field,
             rule,
             message,

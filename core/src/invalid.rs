@@ -2,8 +2,8 @@
 //!
 //! `domain`, `edit` and `limits` sit at the bottom of the core: they parse and check values and
 //! know nothing of storage or documents, so they return this and not the crate-wide
-//! [`crate::Error`] (which carries storage and document errors, and with them rusqlite's and
-//! automerge's types). It converts into [`crate::Error::Invalid`] with `?`, field for field.
+//! [`crate::error::Error`] (which carries storage and document errors, and with them rusqlite's and
+//! automerge's types). It converts into [`crate::error::Error::Invalid`] with `?`, field for field.
 
 /// A value that breaks a rule: nothing was stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

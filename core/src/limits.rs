@@ -93,11 +93,11 @@ pub fn redact_quoted(message: &str) -> String {
 }
 
 /// Checks every string and list in a record's JSON against the limits; names the first field over.
-pub fn check(record: &Value) -> Result<(), crate::Invalid> {
+pub fn check(record: &Value) -> Result<(), crate::invalid::Invalid> {
     walk(record, "")
 }
 
-fn walk(value: &Value, path: &str) -> Result<(), crate::Invalid> {
+fn walk(value: &Value, path: &str) -> Result<(), crate::invalid::Invalid> {
     match value {
         Value::String(s) => {
             let leaf = path.rsplit('.').next().unwrap_or(path);
@@ -109,7 +109,7 @@ fn walk(value: &Value, path: &str) -> Result<(), crate::Invalid> {
                 MAX_FIELD_BYTES
             };
             if s.len() > max {
-                return Err(crate::Invalid::new(
+                return Err(crate::invalid::Invalid::new(
                     path,
                     "max-length",
                     format!("is {} bytes; at most {max} are allowed", s.len()),
@@ -119,7 +119,7 @@ fn walk(value: &Value, path: &str) -> Result<(), crate::Invalid> {
         }
         Value::Array(items) => {
             if items.len() > MAX_LIST_ITEMS {
-                return Err(crate::Invalid::new(
+                return Err(crate::invalid::Invalid::new(
                     path,
                     "max-items",
                     format!(
@@ -143,7 +143,7 @@ fn walk(value: &Value, path: &str) -> Result<(), crate::Invalid> {
         }),
         Value::Number(n) => match n.as_f64() {
             Some(f) if f.is_finite() => Ok(()),
-            _ => Err(crate::Invalid::new(
+            _ => Err(crate::invalid::Invalid::new(
                 path,
                 "finite-number",
                 "must be a finite number",

@@ -6,9 +6,9 @@
 //! edit) and [`crate::sync`] (whose client applies feed pages and rebuilds refused records on
 //! them), so neither imports the other's internals.
 
-use crate::Error;
 use crate::doc::RecordDoc;
 use crate::domain::{Record, RecordId, Timestamp};
+use crate::error::Error;
 use crate::projection;
 use crate::storage::{Attention, DocumentSave};
 

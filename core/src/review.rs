@@ -1,7 +1,7 @@
 //! Review, pure: where a record stands against its last approval (approvals are pinned to
 //! heads), the diff since the approved version, and the review-queue entry a supervisor sees
 //! (findings, time since the report, whether it can be approved now). The device
-//! ([`crate::Device::review_queue`]) and the server (`GET /v1/review-queue`) build their queues
+//! ([`crate::device::Device::review_queue`]) and the server (`GET /v1/review-queue`) build their queues
 //! with these functions, so both show the same thing.
 //!
 //! A record is "changed since approval" when its content (everything but `meta`) now differs
@@ -10,11 +10,11 @@
 //!
 //! No I/O and no clock: callers pass the document, the findings and the time.
 
-use crate::Error;
 use crate::doc::RecordDoc;
 use crate::domain::{
     OfficerId, Record, RecordId, RecordKind, Status, Timestamp, WorkflowAction, WorkflowEvent,
 };
+use crate::error::Error;
 use crate::rules::{self, Finding};
 use crate::{projection, workflow};
 use automerge::ReadDoc;

@@ -19,7 +19,7 @@
 //! - [`held_back`]: what a feed entry that cannot be applied does: it is kept aside, its record
 //!   left as stored, and the rest of the page applies.
 //!
-//! [`crate::Device::sync`] ties them together. **Invariant:** nothing here deletes a record
+//! [`crate::device::Device::sync`] ties them together. **Invariant:** nothing here deletes a record
 //! holding changes the server has not acknowledged, except a record the server refused for good,
 //! which moves whole into the quarantine in the same transaction.
 
@@ -131,9 +131,9 @@ pub struct SyncStatus {
     /// device, e.g. its actor is not enrolled).
     pub attention: Vec<AttentionItem>,
     /// Refused states kept in the quarantine, waiting for the officer
-    /// ([`crate::Device::quarantine`]).
+    /// ([`crate::device::Device::quarantine`]).
     pub quarantined: u64,
-    /// Feed entries held back because they could not be applied ([`crate::Device::held_back`]).
+    /// Feed entries held back because they could not be applied ([`crate::device::Device::held_back`]).
     pub held_back: u64,
 }
 

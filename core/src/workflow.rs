@@ -5,11 +5,11 @@
 //! The server applies the same functions when it checks pushed changes (a later issue), so a
 //! record means the same thing on the phone and at the force.
 
-use crate::Error;
 use crate::domain::{
     OfficerId, Record, RecordKind, RecordMeta, Role, Status, Timestamp, WorkflowAction,
     WorkflowEvent,
 };
+use crate::error::Error;
 use crate::rules::{self, Finding};
 
 pub mod policy;

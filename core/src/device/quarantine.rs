@@ -9,9 +9,9 @@
 //! since the list shows the refused values.
 
 use super::Device;
-use crate::Error;
 use crate::doc::RecordDoc;
 use crate::domain::{Record, RecordId, RecordKind, Timestamp};
+use crate::error::Error;
 use crate::review::FieldDiff;
 use crate::storage::QuarantineRow;
 use automerge::ActorId;

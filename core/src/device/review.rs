@@ -7,8 +7,8 @@
 //! its team's records only, so this stays small; a stored flag is the next step if it does not.
 
 use super::Device;
-use crate::Error;
 use crate::domain::{Record, RecordId, Role, Status, WorkflowAction};
+use crate::error::Error;
 use crate::review::{self, ApprovalState, QueueItem, ReturnedItem, last_event};
 use crate::rules::Finding;
 use crate::storage::RecordQuery;

@@ -4,9 +4,9 @@
 //! [`crate::sync::http`]. Nothing is held across an await but plain data and the store.
 
 use super::Device;
-use crate::Error;
 use crate::doc::Heads;
 use crate::domain::{RecordId, RecordKind, Timestamp};
+use crate::error::Error;
 use crate::storage::{StoreError, SyncWrite};
 use crate::sync::client::{LocalRecord, PendingRecord, ResponseTally, SyncSession};
 use crate::sync::held_back::{HeldBackItem, HoldReason};

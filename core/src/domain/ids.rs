@@ -21,10 +21,10 @@ impl std::fmt::Display for RecordId {
 }
 
 impl std::str::FromStr for RecordId {
-    type Err = crate::Invalid;
+    type Err = crate::invalid::Invalid;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Uuid::parse_str(s.trim()).map(RecordId).map_err(|_| {
-            crate::Invalid::new(
+            crate::invalid::Invalid::new(
                 "id",
                 "uuid",
                 format!(
@@ -61,14 +61,14 @@ pub struct OfficerId(String);
 
 impl OfficerId {
     /// Checks the shape and makes an officer id.
-    pub fn new(s: impl Into<String>) -> Result<OfficerId, crate::Invalid> {
+    pub fn new(s: impl Into<String>) -> Result<OfficerId, crate::invalid::Invalid> {
         let s = s.into();
         let ok =
             (2..=16).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if ok {
             Ok(OfficerId(s.to_ascii_uppercase()))
         } else {
-            Err(crate::Invalid::new(
+            Err(crate::invalid::Invalid::new(
                 "officer",
                 "officer-id",
                 format!(

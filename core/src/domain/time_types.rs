@@ -37,11 +37,11 @@ impl Timestamp {
     }
 
     /// Parses RFC 3339 text.
-    pub fn parse(s: &str) -> Result<Timestamp, crate::Invalid> {
+    pub fn parse(s: &str) -> Result<Timestamp, crate::invalid::Invalid> {
         OffsetDateTime::parse(s.trim(), &Rfc3339)
             .map(|t| Timestamp(t.to_offset(time::UtcOffset::UTC)).normalised())
             .map_err(|_| {
-                crate::Invalid::new(
+                crate::invalid::Invalid::new(
                     "time",
                     "rfc3339",
                     format!(
@@ -86,11 +86,11 @@ const DATE_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
 
 impl CalendarDate {
     /// Parses `YYYY-MM-DD` text. A date of birth is personal data, so the error does not repeat it.
-    pub fn parse(s: &str) -> Result<CalendarDate, crate::Invalid> {
+    pub fn parse(s: &str) -> Result<CalendarDate, crate::invalid::Invalid> {
         Date::parse(s.trim(), DATE_FORMAT)
             .map(CalendarDate)
             .map_err(|_| {
-                crate::Invalid::new(
+                crate::invalid::Invalid::new(
                     "date",
                     "date",
                     "not a date: use YYYY-MM-DD, e.g. 1990-04-17",

@@ -2,7 +2,7 @@
 //! [`SyncRequest`] to send ([`SyncSession::next_request`]), push each [`SyncResponse`] that
 //! arrived ([`SyncSession::receive`]) and get back the [`SyncWrite`] to commit in one transaction.
 //!
-//! It owns no connection and no store: the [`crate::Device`] hands it the outbox and the loaded
+//! It owns no connection and no store: the [`crate::device::Device`] hands it the outbox and the loaded
 //! documents a response touches, commits what it returns, and does the network calls. So every
 //! rule here (what to push, what an outcome means, when a record may be evicted, when repair is
 //! needed, when a feed entry is held back instead of applied: [`super::held_back`]) is tested
@@ -17,9 +17,9 @@ use super::quarantine::{self, Disposition, Refusal};
 use super::wire::{
     self, FeedEntry, Hash, PushOutcome, RecordPush, RefusalCode, SyncRequest, SyncResponse,
 };
-use crate::Error;
 use crate::doc::{Bounds, DocError, Heads, RecordDoc};
 use crate::domain::{RecordId, RecordKind, Timestamp};
+use crate::error::Error;
 use crate::loaded::{Loaded, document_save};
 use crate::storage::{ChangeReceipt, NewHeldBack, SyncWrite};
 use crate::workflow::policy::Writer;

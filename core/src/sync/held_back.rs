@@ -14,7 +14,7 @@
 //! bytes and fail the same way at every sync. Entries that stand on their own (a snapshot of the
 //! whole record, changes on what the device holds) are still tried. The count is in
 //! [`super::SyncReport::held_back`] and [`super::SyncStatus::held_back`], and
-//! [`crate::Device::held_back`] lists them, so the officer is told.
+//! [`crate::device::Device::held_back`] lists them, so the officer is told.
 //!
 //! The check costs no save → load round trip per entry (the server round-trips every document it
 //! accepts, and a compaction loads its bytes back before replacing anything:

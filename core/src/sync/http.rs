@@ -13,7 +13,7 @@
 //! else is refused before a connection is made ([`TransportError::Redirected`], not retried).
 
 use super::wire::{self, ErrorBody};
-use crate::Error;
+use crate::error::Error;
 use serde::{Serialize, de::DeserializeOwned};
 use std::time::Duration;
 
@@ -323,9 +323,9 @@ fn too_large() -> TransportError {
 
 /// Checks a server address before any code or token is sent to it: `https://`, or plain
 /// `http://` only to this machine (loopback: tests, the demo, a local proxy).
-pub fn check_server_url(server: &str) -> Result<String, crate::Error> {
+pub fn check_server_url(server: &str) -> Result<String, crate::error::Error> {
     let server = server.trim().trim_end_matches('/');
-    let bad = |message: &str| crate::Error::invalid("server", "server-url", message);
+    let bad = |message: &str| crate::error::Error::invalid("server", "server-url", message);
     let url = reqwest::Url::parse(server)
         .map_err(|_| bad("give the server as a URL, e.g. https://sync.example.police.uk"))?;
     let Some(host) = url.host_str() else {
@@ -420,7 +420,7 @@ mod url_tests {
             "",
         ] {
             match check_server_url(refused) {
-                Err(crate::Error::Invalid { rule, .. }) => {
+                Err(crate::error::Error::Invalid { rule, .. }) => {
                     assert_eq!(rule, "server-url", "{refused}")
                 }
                 other => panic!("{refused}: expected a server-url refusal, got {other:?}"),

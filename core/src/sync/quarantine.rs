@@ -26,13 +26,13 @@
 //! content. Automerge refuses to merge two changes with one actor and sequence number, and
 //! worse would follow if it did not, so the quarantined bytes must never meet the live
 //! document: they are only ever read back hydrated, with a throwaway actor
-//! ([`crate::Device::quarantined_record`]), never exported, imported or merged.
+//! ([`crate::device::Device::quarantined_record`]), never exported, imported or merged.
 //!
 //! Sans-I/O like the rest of [`super`]: no SQLite, no clock (the caller passes `now`).
 
-use crate::Error;
 use crate::doc::{ChangeAuthor, ChangeMessage, RecordDoc};
 use crate::domain::{Record, RecordId, Timestamp};
+use crate::error::Error;
 use crate::loaded::{Loaded, document_replace};
 use crate::review::{FieldDiff, content, diff_json};
 use crate::storage::{Attention, NewQuarantine, SyncWrite};

@@ -15,8 +15,8 @@ use super::quarantine::{self, Disposition, Refusal};
 use super::wire::{
     self, FeedEntry, PushOutcome, ReceivedChange, RefusalCode, RepairRequest, RepairResponse,
 };
-use crate::Error;
 use crate::domain::{RecordId, RecordKind, Timestamp};
+use crate::error::Error;
 use crate::loaded::{Loaded, document_save};
 use crate::storage::{NewHeldBack, SyncWrite};
 use crate::workflow::policy::Writer;

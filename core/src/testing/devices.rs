@@ -3,14 +3,15 @@
 //! One copy here, behind the `testing` feature, instead of one in each test file.
 
 use crate::clock::FixedClock;
+use crate::device::Device;
 use crate::doc::ChangeAuthor;
 use crate::domain::{OfficerId, RecordId, RecordKind, Role, Timestamp};
+use crate::projection;
 use crate::storage::DatabaseKey;
 use crate::sync::wire::{
     Bytes, FeedEntry, FeedPage, Hash, PushOutcome, PushResult, Receipt, ReceivedChange,
     SyncResponse,
 };
-use crate::{Device, projection};
 use automerge::{Automerge, ChangeHash};
 use std::path::Path;
 use std::sync::Arc;
