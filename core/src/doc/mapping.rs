@@ -3,8 +3,9 @@
 use super::{Conflict, ConflictValue, DocError, is_text_field};
 use crate::domain::OfficerId;
 use crate::limits::MAX_NESTING_DEPTH;
+use automerge::iter::{ListRangeItem, MapRangeItem};
 use automerge::{
-    ActorId, ChangeHash, ObjId, ObjType, Prop, ReadDoc, ScalarValue, Value as AmValue,
+    ActorId, ChangeHash, ObjId, ObjType, Prop, ReadDoc, ScalarValue, Value as AmValue, ValueRef,
     transaction::Transactable,
 };
 use serde_json::{Map, Value};
@@ -389,27 +390,28 @@ fn read_object<D: ReadDoc>(
         return Value::Null;
     }
     match kind {
+        // One pass over the object's visible values (each key's or index's winning value, as
+        // `get` gives it), not one look-up per key: reading a record is most of hydrating it.
+        // An entry's id is made only for an object, the one place it is needed.
         ObjType::Map | ObjType::Table => {
-            let keys: Vec<String> = match heads {
-                Some(h) => doc.keys_at(obj, h).collect(),
-                None => doc.keys(obj).collect(),
+            let entries: Vec<(String, AmValue<'static>, Option<ObjId>)> = match heads {
+                Some(h) => doc.map_range_at(obj, .., h).map(map_entry).collect(),
+                None => doc.map_range(obj, ..).map(map_entry).collect(),
             };
             let mut map = Map::new();
-            for key in keys {
-                if let Some((v, id)) = get(doc, obj, Prop::Map(key.clone()), heads) {
-                    map.insert(key, read_value(doc, v, &id, heads, depth + 1));
-                }
+            for (key, v, id) in entries {
+                map.insert(key, read_entry(doc, v, id.as_ref(), heads, depth + 1));
             }
             Value::Object(map)
         }
         ObjType::List => {
-            let len = match heads {
-                Some(h) => doc.length_at(obj, h),
-                None => doc.length(obj),
+            let entries: Vec<(AmValue<'static>, Option<ObjId>)> = match heads {
+                Some(h) => doc.list_range_at(obj, .., h).map(list_entry).collect(),
+                None => doc.list_range(obj, ..).map(list_entry).collect(),
             };
-            let items = (0..len)
-                .filter_map(|i| get(doc, obj, Prop::Seq(i), heads))
-                .map(|(v, id)| read_value(doc, v, &id, heads, depth + 1))
+            let items = entries
+                .into_iter()
+                .map(|(v, id)| read_entry(doc, v, id.as_ref(), heads, depth + 1))
                 .collect();
             Value::Array(items)
         }
@@ -420,6 +422,31 @@ fn read_object<D: ReadDoc>(
             };
             Value::String(text.unwrap_or_default())
         }
+    }
+}
+
+fn map_entry(item: MapRangeItem<'_>) -> (String, AmValue<'static>, Option<ObjId>) {
+    let id = matches!(item.value, ValueRef::Object(_)).then(|| item.id());
+    (item.key.to_string(), item.value.into_value(), id)
+}
+
+fn list_entry(item: ListRangeItem<'_>) -> (AmValue<'static>, Option<ObjId>) {
+    let id = matches!(item.value, ValueRef::Object(_)).then(|| item.id());
+    (item.value.into_value(), id)
+}
+
+/// [`read_value`] of a ranged entry, whose id is there when it is an object.
+fn read_entry<D: ReadDoc>(
+    doc: &D,
+    value: AmValue<'_>,
+    id: Option<&ObjId>,
+    heads: Option<&[ChangeHash]>,
+    depth: usize,
+) -> Value {
+    match (value, id) {
+        (AmValue::Scalar(s), _) => scalar_to_json(&s),
+        (AmValue::Object(t), Some(id)) => read_object(doc, id, t, heads, depth),
+        (AmValue::Object(_), None) => Value::Null,
     }
 }
 
