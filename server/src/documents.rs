@@ -13,7 +13,7 @@ use fieldbook_core::doc::lineage::{Lineage, LineageError};
 use fieldbook_core::domain::{RecordId, RecordKind};
 use lru::LruCache;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A loaded document and where the store stands for it.
 #[derive(Debug)]
@@ -27,7 +27,12 @@ pub(crate) struct CachedDoc {
     /// The document's history as the lineage rules see it; an error for a document stored
     /// before those rules held (it takes no new change).
     pub(crate) lineage: Result<Lineage, LineageError>,
-    /// Estimated bytes of memory it takes.
+    /// The document saved whole, as a feed snapshot sends it: the check's save for a document
+    /// the writer cached, the stored snapshot for one loaded with no later change, otherwise
+    /// made on first use. A cached document never changes (a commit caches a new one), so it
+    /// is made at most once however many devices pull the record.
+    saved: OnceLock<Vec<u8>>,
+    /// Estimated bytes of memory it takes (the saved bytes included when known at creation).
     pub(crate) weight: usize,
 }
 
@@ -39,20 +44,27 @@ impl CachedDoc {
         last_seq: u64,
         changes_since_snapshot: u32,
         lineage: Option<Lineage>,
+        saved: Option<Vec<u8>>,
     ) -> CachedDoc {
         let lineage = match lineage {
             Some(l) => Ok(l),
             None => Lineage::of(doc.automerge()),
         };
-        let weight = weight_of(&doc);
+        let weight = weight_of(&doc) + saved.as_ref().map_or(0, Vec::len);
         CachedDoc {
             doc,
             kind,
             last_seq: AtomicU64::new(last_seq),
             changes_since_snapshot,
             lineage,
+            saved: saved.map(OnceLock::from).unwrap_or_default(),
             weight,
         }
+    }
+
+    /// The document saved whole (see the field).
+    pub(crate) fn saved(&self) -> &[u8] {
+        self.saved.get_or_init(|| self.doc.automerge().save())
     }
 
     /// Feed position of the record's last stored change.

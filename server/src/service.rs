@@ -349,12 +349,15 @@ impl SyncService {
             tracing::error!(record = %record, error = %e, "stored document does not load");
             ApiError::internal()
         })?;
+        // With no change after it, the stored snapshot is the document saved whole.
+        let saved = (stored.changes_since_snapshot == 0).then_some(stored.bytes);
         let cached = Arc::new(CachedDoc::new(
             doc,
             stored.kind,
             stored.last_seq,
             stored.changes_since_snapshot,
             None,
+            saved,
         ));
         if let Err(e) = &cached.lineage {
             tracing::warn!(record = %record, error = %e, "a stored document breaks the lineage rules: it takes no new change");
@@ -683,7 +686,7 @@ impl SyncService {
             heads: doc.heads_bytes(),
             changes: new_changes,
             // The round trip's save is the compacted document.
-            snapshot: compacted.then_some(saved),
+            snapshot: compacted.then(|| saved.clone()),
         };
         let cached = CachedDoc::new(
             doc,
@@ -691,6 +694,7 @@ impl SyncService {
             base.map_or(0, |b| b.last_seq()),
             if compacted { 0 } else { since },
             Some(lineage),
+            Some(saved),
         );
         (write, cached)
     }
@@ -892,7 +896,7 @@ impl SyncService {
                 page.entries.push(FeedEntry::Snapshot {
                     record,
                     kind: doc.kind,
-                    document: Bytes(doc.doc.automerge().save()),
+                    document: Bytes(doc.saved().to_vec()),
                     heads: doc.doc.heads().into_iter().map(Hash::from).collect(),
                     receipts: receipts
                         .into_iter()
