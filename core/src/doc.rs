@@ -83,6 +83,13 @@ pub enum DocError {
     Inconsistent(&'static str),
 }
 
+/// Whether `doc` holds the change with `hash`. Reads the change graph only: automerge's
+/// `get_change_by_hash` rebuilds the whole change from the operations, which made this question
+/// a large part of applying a feed page.
+pub fn holds_change(doc: &Automerge, hash: &ChangeHash) -> bool {
+    doc.get_change_meta_by_hash(hash).is_some()
+}
+
 /// Runs `f`, an automerge call on a document that may be inconsistent: a panic inside it
 /// becomes [`DocError::Inconsistent`] naming `what` was being done. The document `f` touched
 /// must then be dropped (automerge may have been stopped half-way through changing it).
@@ -421,10 +428,7 @@ impl RecordDoc {
         if base == self.doc.get_heads().as_slice() {
             return self.update(record, author, action, at);
         }
-        if base
-            .iter()
-            .any(|h| self.doc.get_change_by_hash(h).is_none())
-        {
+        if base.iter().any(|h| !holds_change(&self.doc, h)) {
             return Err(DocError::UnknownVersion);
         }
         let json = record.to_json();

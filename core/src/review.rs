@@ -17,7 +17,6 @@ use crate::domain::{
 use crate::error::Error;
 use crate::rules::{self, Finding};
 use crate::{projection, workflow};
-use automerge::ReadDoc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -198,7 +197,7 @@ pub fn approval_state(doc: &RecordDoc, record: &Record) -> Result<ApprovalState,
         })?;
     let missing = heads
         .iter()
-        .any(|h| doc.automerge().get_change_by_hash(h).is_none());
+        .any(|h| !crate::doc::holds_change(doc.automerge(), h));
     if missing || heads.is_empty() {
         return Err(Error::invalid(
             "workflow",

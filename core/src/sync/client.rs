@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::loaded::{Loaded, document_save};
 use crate::storage::{ChangeReceipt, NewHeldBack, SyncWrite};
 use crate::workflow::policy::Writer;
-use automerge::{ActorId, Change, ChangeHash, ReadDoc};
+use automerge::{ActorId, Change, ChangeHash};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// Meta key of the feed cursor (the highest feed position applied).
@@ -79,7 +79,7 @@ impl PendingRecord {
         let have: Vec<ChangeHash> = server_heads
             .unwrap_or_default()
             .iter()
-            .filter(|h| am.get_change_by_hash(h).is_some())
+            .filter(|h| crate::doc::holds_change(am, h))
             .copied()
             .collect();
         let changes = crate::doc::guarded("listing its changes to push", || {
@@ -390,7 +390,7 @@ impl SyncSession {
                 .map_err(|e| Error::Protocol(e.to_string()))?
                 .into_hashes();
             let doc = local_record.loaded.doc.automerge();
-            if server.iter().any(|h| doc.get_change_by_hash(h).is_none()) {
+            if server.iter().any(|h| !crate::doc::holds_change(doc, h)) {
                 // The server holds changes whose dependencies did not arrive: repair.
                 self.repairs.insert(id, local_record.loaded.doc.kind().ok());
                 continue;
@@ -838,7 +838,7 @@ fn builds_on(doc: &automerge::Automerge, changes: &[wire::ReceivedChange]) -> bo
         let known = change
             .deps()
             .iter()
-            .all(|d| earlier.contains(d) || doc.get_change_by_hash(d).is_some());
+            .all(|d| earlier.contains(d) || crate::doc::holds_change(doc, d));
         if !known {
             return false;
         }

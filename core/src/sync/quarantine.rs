@@ -117,7 +117,7 @@ pub fn keep_refused(
     let known: Vec<ChangeHash> = server_heads
         .unwrap_or_default()
         .iter()
-        .filter(|h| doc.automerge().get_change_by_hash(h).is_some())
+        .filter(|h| crate::doc::holds_change(doc.automerge(), h))
         .copied()
         .collect();
     let (live, live_json) = if known.is_empty() {

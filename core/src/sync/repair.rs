@@ -21,7 +21,7 @@ use crate::loaded::{Loaded, document_save};
 use crate::storage::{NewHeldBack, SyncWrite};
 use crate::workflow::policy::Writer;
 use automerge::sync::{self, SyncDoc};
-use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
+use automerge::{ActorId, Automerge, Change, ChangeHash};
 
 /// Rounds one repair may take before it gives up (it is retried at the next sync).
 pub const MAX_ROUNDS: u32 = 16;
@@ -136,7 +136,7 @@ impl RepairRun {
         // The server heads are worth recording only when the device now holds all of them.
         let server_heads = self
             .server_heads
-            .filter(|hs| hs.iter().all(|h| self.doc.get_change_by_hash(h).is_some()));
+            .filter(|hs| hs.iter().all(|h| crate::doc::holds_change(&self.doc, h)));
         RepairResult {
             record: self.record,
             rounds: self.rounds,
