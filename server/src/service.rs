@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::scope::Viewer;
 use crate::store::{
     ChangeBody, CommitBatch, DeviceAuth, EnrolOutcome, Holding, NewChange, NewDevice, RecordFacts,
-    RecordWrite, ServerStore,
+    RecordWrite, ServerStore, StoredDocument,
 };
 use crate::trust::{self, Checked, NewRecord, PushContext};
 use automerge::sync::SyncDoc;
@@ -343,6 +343,16 @@ impl SyncService {
         let Some(stored) = self.store.load_document(record)? else {
             return Ok(None);
         };
+        self.cache_stored(record, stored, generation).map(Some)
+    }
+
+    /// `stored` loaded and cached (if no commit happened since `generation` was read).
+    fn cache_stored(
+        &self,
+        record: RecordId,
+        stored: StoredDocument,
+        generation: u64,
+    ) -> Result<Arc<CachedDoc>, ApiError> {
         // Bytes this server stored after checking them (every accepted document round-trips
         // through save and load with its heads verified): not verified again at every load.
         let doc = RecordDoc::load_stored(&stored.bytes, &self.actor).map_err(|e| {
@@ -364,7 +374,32 @@ impl SyncService {
         }
         self.cache
             .insert_loaded(record, Arc::clone(&cached), generation);
-        Ok(Some(cached))
+        Ok(cached)
+    }
+
+    /// What a feed snapshot of `record` sends: the cached version's save; or, not cached, the
+    /// stored snapshot when no change followed it, sent without loading the document (this
+    /// server checked it before storing it, and the device checks it again on receipt), which
+    /// keeps a replacement phone's first pull from loading every record it is sent; otherwise
+    /// the document loaded (and cached).
+    fn snapshot_of(&self, record: RecordId) -> Result<Option<FedSnapshot>, ApiError> {
+        if let Some(d) = self.cache.get(&record) {
+            return Ok(Some(FedSnapshot::of(&d)));
+        }
+        let generation = self.cache.generation();
+        let Some(stored) = self.store.load_document(record)? else {
+            return Ok(None);
+        };
+        if stored.changes_since_snapshot == 0 {
+            return Ok(Some(FedSnapshot {
+                kind: stored.kind,
+                heads: Heads::from_bytes(&stored.heads).to_wire(),
+                last_seq: stored.last_seq,
+                bytes: stored.bytes,
+            }));
+        }
+        let cached = self.cache_stored(record, stored, generation)?;
+        Ok(Some(FedSnapshot::of(&cached)))
     }
 
     /// Checks and stores pushed records: each record is accepted whole or not at all; the
@@ -889,15 +924,15 @@ impl SyncService {
                 Decision::Send { through }
             }
             (true, false) => {
-                let Some(doc) = self.document(record)? else {
+                let Some(snapshot) = self.snapshot_of(record)? else {
                     return Ok(Decision::Skip);
                 };
-                let receipts = self.store.receipts(record, doc.last_seq())?;
+                let receipts = self.store.receipts(record, snapshot.last_seq)?;
                 page.entries.push(FeedEntry::Snapshot {
                     record,
-                    kind: doc.kind,
-                    document: Bytes(doc.saved().to_vec()),
-                    heads: doc.doc.heads().into_iter().map(Hash::from).collect(),
+                    kind: snapshot.kind,
+                    document: Bytes(snapshot.bytes),
+                    heads: snapshot.heads,
                     receipts: receipts
                         .into_iter()
                         .map(|(hash, received_at)| Receipt {
@@ -912,11 +947,11 @@ impl SyncService {
                         held: true,
                         as_of_cursor: 0,
                         prev_held: false,
-                        through_seq: doc.last_seq(),
+                        through_seq: snapshot.last_seq,
                     },
                 ));
                 Decision::Send {
-                    through: doc.last_seq(),
+                    through: snapshot.last_seq,
                 }
             }
             (false, true) => {
@@ -1082,4 +1117,24 @@ pub(crate) fn normalise_code(code: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_uppercase())
         .collect()
+}
+
+/// What a feed snapshot sends of a record.
+struct FedSnapshot {
+    kind: RecordKind,
+    bytes: Vec<u8>,
+    heads: Vec<Hash>,
+    /// Feed position of the last change the bytes hold.
+    last_seq: u64,
+}
+
+impl FedSnapshot {
+    fn of(doc: &CachedDoc) -> FedSnapshot {
+        FedSnapshot {
+            kind: doc.kind,
+            bytes: doc.saved().to_vec(),
+            heads: doc.doc.heads().into_iter().map(Hash::from).collect(),
+            last_seq: doc.last_seq(),
+        }
+    }
 }

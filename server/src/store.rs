@@ -306,6 +306,10 @@ pub struct StoredDocument {
     pub last_seq: u64,
     /// Changes stored since the snapshot (compaction trigger).
     pub changes_since_snapshot: u32,
+    /// The record's heads after its last stored change ([`Heads::to_bytes`]).
+    ///
+    /// [`Heads::to_bytes`]: fieldbook_core::doc::Heads::to_bytes
+    pub heads: Vec<u8>,
 }
 
 /// A change to store.

@@ -1151,11 +1151,11 @@ impl ServerStore for SqliteStore {
         let id = record.to_string();
         self.read(|c| {
             let tx = c.unchecked_transaction()?;
-            let row: Option<(String, Vec<u8>, i64, i64, u32)> = tx
-                .prepare_cached("SELECT kind, snapshot, snapshot_seq, last_seq, changes_since_snapshot FROM records WHERE id = ?1")?
-                .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            let row: Option<(String, Vec<u8>, i64, i64, u32, Vec<u8>)> = tx
+                .prepare_cached("SELECT kind, snapshot, snapshot_seq, last_seq, changes_since_snapshot, heads FROM records WHERE id = ?1")?
+                .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
                 .optional()?;
-            let Some((kind, mut bytes, snapshot_seq, last_seq, changes_since_snapshot)) = row else {
+            let Some((kind, mut bytes, snapshot_seq, last_seq, changes_since_snapshot, heads)) = row else {
                 return Ok(None);
             };
             let mut stmt = tx.prepare_cached("SELECT bytes FROM changes WHERE record = ?1 AND seq > ?2 ORDER BY seq")?;
@@ -1168,6 +1168,7 @@ impl ServerStore for SqliteStore {
                 bytes,
                 last_seq: last_seq as u64,
                 changes_since_snapshot,
+                heads,
             }))
         })
     }

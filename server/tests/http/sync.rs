@@ -208,6 +208,21 @@ async fn missing_dependencies_are_reported_and_repair_rounds_converge_the_server
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documents_reload_from_a_compacted_snapshot_plus_later_changes_when_not_cached() {
+    // Created, then five edits compacted every two: each record ends one change after its
+    // snapshot, so a feed snapshot loads it from the snapshot and that change.
+    snapshots_of_uncached_records_after_edits(5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compacted_record_not_cached_is_fed_as_its_stored_snapshot() {
+    // Four edits compacted every two: each record ends on its snapshot, which the feed sends
+    // as stored (not loaded); the device gets the same record, heads and receipts.
+    snapshots_of_uncached_records_after_edits(4).await;
+}
+
+/// Two records pushed and edited `rounds` times on a server caching one document and compacting
+/// every two changes; a second device's first pull gets each as a snapshot holding every change.
+async fn snapshots_of_uncached_records_after_edits(rounds: u32) {
     let f = fixture(|c| {
         c.document_cache = 1;
         c.compact_every = 2;
@@ -225,10 +240,10 @@ async fn documents_reload_from_a_compacted_snapshot_plus_later_changes_when_not_
         docs.iter().map(|d| push_of(d, &[])).collect(),
     )
     .await;
-    for round in 0..5 {
+    for round in 0..rounds {
         for doc in &mut docs {
             let base = doc.heads();
-            edit_narrative(doc, &phone, &format!("Version {round}."), 10 + round);
+            edit_narrative(doc, &phone, &format!("Version {round}."), 10 + i64::from(round));
             let response = f.sync(&phone, 0, 10, vec![push_of(doc, &base)]).await;
             assert!(
                 matches!(&response.results[0].outcome, PushOutcome::Accepted { heads, new_changes: 1, .. } if *heads == heads_of(doc)),
@@ -255,7 +270,7 @@ async fn documents_reload_from_a_compacted_snapshot_plus_later_changes_when_not_
             .find(|d| id_of(d) == record)
             .expect("a pushed record");
         assert_eq!(heads, heads_of(doc));
-        assert_eq!(receipts.len(), 6, "one receipt per change");
+        assert_eq!(receipts.len(), rounds as usize + 1, "one receipt per change");
         let copy = RecordDoc::load(&document.0, &fieldbook_core::doc::new_actor()).expect("loads");
         assert_eq!(
             copy.hydrate().expect("record"),
