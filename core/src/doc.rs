@@ -209,6 +209,9 @@ struct State {
     heads: Vec<ChangeHash>,
     json: Value,
     record: Record,
+    /// Whether a value of the document has concurrent values: `Some(false)` when it was read
+    /// and none had (so no conflict awaits), `None` when not known.
+    conflicted: Option<bool>,
 }
 
 impl RecordDoc {
@@ -315,6 +318,10 @@ impl RecordDoc {
 
     /// The kind of record this document holds.
     pub fn kind(&self) -> Result<RecordKind, DocError> {
+        // A document hydrated on its current heads knows its kind (meta.kind) already.
+        if let Some(state) = self.current_state() {
+            return Ok(state.record.kind());
+        }
         let json = guarded("reading its kind", || {
             mapping::read_path(&self.doc, &["meta", "kind"], None)
         })?;
@@ -343,9 +350,18 @@ impl RecordDoc {
         if let Some(state) = self.current_state() {
             return Ok(state.record.clone());
         }
+        self.read_record().map(|(record, _)| record)
+    }
+
+    /// The record read from the document, and whether any value read had concurrent values.
+    fn read_record(&self) -> Result<(Record, bool), DocError> {
         let kind = self.kind()?;
-        Record::from_json(kind, self.try_to_json()?)
-            .map_err(|e| DocError::NotARecord(crate::limits::redact_quoted(&e.to_string())))
+        let (json, conflicted) = guarded("reading it", || {
+            mapping::read_doc_noting_conflicts(&self.doc)
+        })?;
+        let record = Record::from_json(kind, json)
+            .map_err(|e| DocError::NotARecord(crate::limits::redact_quoted(&e.to_string())))?;
+        Ok((record, conflicted))
     }
 
     /// [`RecordDoc::hydrate`], remembering the result until the document changes.
@@ -353,13 +369,19 @@ impl RecordDoc {
         if let Some(state) = self.current_state() {
             return Ok(state.record.clone());
         }
-        let record = self.hydrate()?;
+        let (record, conflicted) = self.read_record()?;
         self.state = Some(State {
             heads: self.doc.get_heads(),
             json: record.to_json(),
             record: record.clone(),
+            conflicted: Some(conflicted),
         });
         Ok(record)
+    }
+
+    /// The current version was read and no value of it had concurrent values.
+    fn known_unconflicted(&self) -> bool {
+        self.current_state().and_then(|s| s.conflicted) == Some(false)
     }
 
     fn current_state(&self) -> Option<&State> {
@@ -395,9 +417,10 @@ impl RecordDoc {
         };
         let whole = legal_fields(record.kind());
         // Diff against the remembered state when it is current: only changed fields are read.
-        let old = self
-            .current_state()
-            .and_then(|s| s.json.as_object().cloned());
+        let current = self.current_state();
+        let old = current.and_then(|s| s.json.as_object().cloned());
+        // A change on every head makes no concurrent value: none before, none after.
+        let conflicted = current.and_then(|s| s.conflicted).filter(|c| !c);
         let options = commit_options(author, action, at);
         let doc = &mut self.doc;
         let hash = guarded("writing a change", || {
@@ -410,6 +433,7 @@ impl RecordDoc {
             heads: self.doc.get_heads(),
             json,
             record: record.clone(),
+            conflicted,
         });
         Ok(hash)
     }
@@ -484,6 +508,9 @@ impl RecordDoc {
     /// it. Walks the current state only; the change history is read only if a conflict exists.
     /// May panic on an inconsistent document: see [`RecordDoc::try_conflicts`].
     pub fn conflicts(&self) -> Vec<Conflict> {
+        if self.known_unconflicted() {
+            return Vec::new();
+        }
         let Ok(kind) = self.kind() else {
             return Vec::new();
         };
@@ -506,6 +533,9 @@ impl RecordDoc {
     /// How many legal conflicts await resolution (cheap: no history is read). May panic on an
     /// inconsistent document: see [`RecordDoc::try_conflict_count`].
     pub fn conflict_count(&self) -> usize {
+        if self.known_unconflicted() {
+            return 0;
+        }
         let Ok(kind) = self.kind() else {
             return 0;
         };

@@ -68,7 +68,7 @@ pub(super) fn reconcile_map<T: Transactable + ReadDoc>(
             {
                 let changed = match before {
                     Some(b) => b != value,
-                    None => read_object(&*tx, &id, ObjType::Map, None, 0) != *value,
+                    None => read_object(&*tx, &id, ObjType::Map, None, 0, &mut false) != *value,
                 };
                 if changed {
                     put_value(tx, obj, key, value, key)?;
@@ -317,7 +317,22 @@ fn scalar_to_json(s: &ScalarValue) -> Value {
 /// [`MAX_NESTING_DEPTH`] read as null: no record nests that deep, so such a document never
 /// hydrates, and reading it cannot exhaust the stack.
 pub(super) fn read_doc<D: ReadDoc>(doc: &D, heads: Option<&[ChangeHash]>) -> Value {
-    read_object(doc, &automerge::ROOT, ObjType::Map, heads, 0)
+    read_object(doc, &automerge::ROOT, ObjType::Map, heads, 0, &mut false)
+}
+
+/// [`read_doc`] now, and whether any map key or list index it read holds concurrent values
+/// (automerge says so as it reads): when none does, the document has no conflict to find.
+pub(super) fn read_doc_noting_conflicts<D: ReadDoc>(doc: &D) -> (Value, bool) {
+    let mut conflicted = false;
+    let json = read_object(
+        doc,
+        &automerge::ROOT,
+        ObjType::Map,
+        None,
+        0,
+        &mut conflicted,
+    );
+    (json, conflicted)
 }
 
 /// The value at a path of map keys, at `heads` or now.
@@ -375,16 +390,18 @@ fn read_value<D: ReadDoc>(
 ) -> Value {
     match value {
         AmValue::Scalar(s) => scalar_to_json(&s),
-        AmValue::Object(t) => read_object(doc, id, t, heads, depth),
+        AmValue::Object(t) => read_object(doc, id, t, heads, depth, &mut false),
     }
 }
 
+/// An object read whole; `conflicted` is set if any entry read holds concurrent values.
 fn read_object<D: ReadDoc>(
     doc: &D,
     obj: &ObjId,
     kind: ObjType,
     heads: Option<&[ChangeHash]>,
     depth: usize,
+    conflicted: &mut bool,
 ) -> Value {
     if depth > MAX_NESTING_DEPTH {
         return Value::Null;
@@ -395,23 +412,34 @@ fn read_object<D: ReadDoc>(
         // An entry's id is made only for an object, the one place it is needed.
         ObjType::Map | ObjType::Table => {
             let entries: Vec<(String, AmValue<'static>, Option<ObjId>)> = match heads {
-                Some(h) => doc.map_range_at(obj, .., h).map(map_entry).collect(),
-                None => doc.map_range(obj, ..).map(map_entry).collect(),
-            };
+                Some(h) => doc.map_range_at(obj, .., h),
+                None => doc.map_range(obj, ..),
+            }
+            .map(|item| {
+                *conflicted |= item.conflict;
+                map_entry(item)
+            })
+            .collect();
             let mut map = Map::new();
             for (key, v, id) in entries {
-                map.insert(key, read_entry(doc, v, id.as_ref(), heads, depth + 1));
+                let value = read_entry(doc, v, id.as_ref(), heads, depth + 1, conflicted);
+                map.insert(key, value);
             }
             Value::Object(map)
         }
         ObjType::List => {
             let entries: Vec<(AmValue<'static>, Option<ObjId>)> = match heads {
-                Some(h) => doc.list_range_at(obj, .., h).map(list_entry).collect(),
-                None => doc.list_range(obj, ..).map(list_entry).collect(),
-            };
+                Some(h) => doc.list_range_at(obj, .., h),
+                None => doc.list_range(obj, ..),
+            }
+            .map(|item| {
+                *conflicted |= item.conflict;
+                list_entry(item)
+            })
+            .collect();
             let items = entries
                 .into_iter()
-                .map(|(v, id)| read_entry(doc, v, id.as_ref(), heads, depth + 1))
+                .map(|(v, id)| read_entry(doc, v, id.as_ref(), heads, depth + 1, conflicted))
                 .collect();
             Value::Array(items)
         }
@@ -442,10 +470,11 @@ fn read_entry<D: ReadDoc>(
     id: Option<&ObjId>,
     heads: Option<&[ChangeHash]>,
     depth: usize,
+    conflicted: &mut bool,
 ) -> Value {
     match (value, id) {
         (AmValue::Scalar(s), _) => scalar_to_json(&s),
-        (AmValue::Object(t), Some(id)) => read_object(doc, id, t, heads, depth),
+        (AmValue::Object(t), Some(id)) => read_object(doc, id, t, heads, depth, conflicted),
         (AmValue::Object(_), None) => Value::Null,
     }
 }

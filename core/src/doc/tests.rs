@@ -133,6 +133,52 @@ fn a_legal_conflict_is_reported_and_survives_an_unrelated_save() {
 }
 
 #[test]
+fn conflicts_are_found_the_same_whether_or_not_the_version_was_just_read() {
+    // Reading a version notes whether any value has concurrent values, and a version read
+    // with none skips the conflict walk: a conflict is still found after a load (which reads
+    // the version) and after a local edit on top, and none once it is resolved.
+    let (mut a, _) = new_crime();
+    a.hydrate_cached().expect("reads");
+    assert_eq!(a.conflict_count(), 0);
+    let mut edited = crime(&a);
+    edited.narrative = "First account.".into();
+    a.update(&Record::Crime(edited), &officer("PC1"), "edit", at(1))
+        .expect("edit");
+    assert_eq!(a.conflict_count(), 0);
+
+    let mut b = a.fork_as(&new_actor());
+    let mut ca = crime(&a);
+    let mut cb = crime(&b);
+    ca.outcome = outcome("1");
+    cb.outcome = outcome("16");
+    a.update(&Record::Crime(ca), &officer("PC1"), "edit", at(2))
+        .expect("edit");
+    b.update(&Record::Crime(cb), &officer("PC2"), "edit", at(2))
+        .expect("edit");
+    a.merge(&mut b).expect("merge");
+
+    let mut loaded = RecordDoc::load(&a.automerge().save(), &new_actor()).expect("loads");
+    assert_eq!(loaded.conflict_count(), 1);
+    assert_eq!(loaded.conflicts().len(), 1);
+    let mut c = crime(&loaded);
+    c.narrative = "More detail.".into();
+    loaded
+        .update(&Record::Crime(c), &officer("PC1"), "edit", at(3))
+        .expect("edit");
+    assert_eq!(
+        loaded.conflict_count(),
+        1,
+        "an unrelated edit hid the conflict"
+    );
+    let chosen = serde_json::to_value(outcome("16")).expect("json");
+    loaded
+        .resolve("outcome", &chosen, &officer("PS9"), at(4))
+        .expect("resolves");
+    loaded.hydrate_cached().expect("reads");
+    assert_eq!(loaded.conflict_count(), 0);
+}
+
+#[test]
 fn concurrent_identical_values_are_not_a_conflict() {
     let (mut a, _) = new_crime();
     let mut b = a.fork_as(&new_actor());

@@ -243,7 +243,12 @@ async fn snapshots_of_uncached_records_after_edits(rounds: u32) {
     for round in 0..rounds {
         for doc in &mut docs {
             let base = doc.heads();
-            edit_narrative(doc, &phone, &format!("Version {round}."), 10 + i64::from(round));
+            edit_narrative(
+                doc,
+                &phone,
+                &format!("Version {round}."),
+                10 + i64::from(round),
+            );
             let response = f.sync(&phone, 0, 10, vec![push_of(doc, &base)]).await;
             assert!(
                 matches!(&response.results[0].outcome, PushOutcome::Accepted { heads, new_changes: 1, .. } if *heads == heads_of(doc)),
@@ -270,7 +275,11 @@ async fn snapshots_of_uncached_records_after_edits(rounds: u32) {
             .find(|d| id_of(d) == record)
             .expect("a pushed record");
         assert_eq!(heads, heads_of(doc));
-        assert_eq!(receipts.len(), rounds as usize + 1, "one receipt per change");
+        assert_eq!(
+            receipts.len(),
+            rounds as usize + 1,
+            "one receipt per change"
+        );
         let copy = RecordDoc::load(&document.0, &fieldbook_core::doc::new_actor()).expect("loads");
         assert_eq!(
             copy.hydrate().expect("record"),
