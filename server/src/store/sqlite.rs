@@ -1151,11 +1151,28 @@ impl ServerStore for SqliteStore {
         let id = record.to_string();
         self.read(|c| {
             let tx = c.unchecked_transaction()?;
-            let row: Option<(String, Vec<u8>, i64, i64, u32, Vec<u8>)> = tx
+            struct Row {
+                kind: String,
+                snapshot: Vec<u8>,
+                snapshot_seq: i64,
+                last_seq: i64,
+                changes_since_snapshot: u32,
+                heads: Vec<u8>,
+            }
+            let row = tx
                 .prepare_cached("SELECT kind, snapshot, snapshot_seq, last_seq, changes_since_snapshot, heads FROM records WHERE id = ?1")?
-                .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+                .query_row([&id], |r| {
+                    Ok(Row {
+                        kind: r.get(0)?,
+                        snapshot: r.get(1)?,
+                        snapshot_seq: r.get(2)?,
+                        last_seq: r.get(3)?,
+                        changes_since_snapshot: r.get(4)?,
+                        heads: r.get(5)?,
+                    })
+                })
                 .optional()?;
-            let Some((kind, mut bytes, snapshot_seq, last_seq, changes_since_snapshot, heads)) = row else {
+            let Some(Row { kind, snapshot: mut bytes, snapshot_seq, last_seq, changes_since_snapshot, heads }) = row else {
                 return Ok(None);
             };
             let mut stmt = tx.prepare_cached("SELECT bytes FROM changes WHERE record = ?1 AND seq > ?2 ORDER BY seq")?;
