@@ -18,6 +18,7 @@ use crate::storage::{AccessLogEntry, DatabaseKey, Projection, RecordQuery, Store
 use crate::workflow::{self, User};
 use automerge::ActorId;
 use lru::LruCache;
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use serde_json::Value;
 use std::num::NonZeroUsize;
 use std::path::Path;
@@ -572,7 +573,7 @@ impl Device {
         let mut loaded = self.take(id)?;
         let result = read(self, &mut loaded.doc);
         if !matches!(result, Err(Error::Doc(DocError::Inconsistent(_)))) {
-            self.cache.put(id, loaded);
+            self.keep(id, loaded);
         }
         result
     }
@@ -600,7 +601,7 @@ impl Device {
                 Err(e) => {
                     let untouched = loaded.doc.heads() == read_at;
                     if untouched && !matches!(e, Error::Doc(DocError::Inconsistent(_))) {
-                        self.cache.put(id, loaded);
+                        self.keep(id, loaded);
                     }
                     return Err(e);
                 }
@@ -636,13 +637,21 @@ impl Device {
         known: Option<Record>,
     ) -> Result<(), Error> {
         let Some(save) = document_save(id, &mut loaded, now, known)? else {
-            self.cache.put(id, loaded);
+            self.keep(id, loaded);
             return Ok(());
         };
         self.store.save(&save)?;
         tracing::debug!(record = %id, kind = %save.projection.kind, replace = save.replace, bytes = save.bytes.len(), "saved");
-        self.cache.put(id, loaded);
+        self.keep(id, loaded);
         Ok(())
+    }
+
+    /// Puts a loaded document (back) in the cache. The one the cache lets go is freed off this
+    /// thread: freeing an automerge document costs a fair part of loading one.
+    fn keep(&mut self, id: RecordId, loaded: Loaded) {
+        if let Some((_, released)) = self.cache.push(id, loaded) {
+            release(vec![released]);
+        }
     }
 
     /// Removes the loaded document from the cache (loading it if needed); callers put it back.
@@ -658,6 +667,49 @@ impl Device {
         let stored = self.store.load(id)?.ok_or(Error::NotFound(id))?;
         let doc = RecordDoc::load_stored(&stored.bytes, &self.actor)?;
         Ok(Loaded::stored(doc, stored.chunks))
+    }
+
+    /// [`Device::take`] of many records at once, each with its own outcome (`Error::NotFound`,
+    /// `Error::Doc`); a storage failure fails the whole. The store is read in turn, and the
+    /// documents not cached are loaded in parallel: loading is most of what touching a record
+    /// costs (a feed page, the outbox), and each document loads on its own.
+    fn take_many(&mut self, ids: &[RecordId]) -> Result<Vec<TakenRecord>, Error> {
+        enum Taken {
+            Cached(Box<Loaded>),
+            Stored(crate::storage::StoredDocument),
+            Missing,
+        }
+        let mut taken = Vec::with_capacity(ids.len());
+        for &id in ids {
+            if let Some(l) = self.cache.pop(&id) {
+                let stored = self.store.sync_heads(id)?;
+                if stored.is_some_and(|h| h.heads == l.doc.saved_heads_bytes()) {
+                    taken.push((id, Taken::Cached(Box::new(l))));
+                    continue;
+                }
+            }
+            taken.push((
+                id,
+                match self.store.load(id)? {
+                    Some(stored) => Taken::Stored(stored),
+                    None => Taken::Missing,
+                },
+            ));
+        }
+        let actor = &self.actor;
+        Ok(taken
+            .into_par_iter()
+            .map(|(id, taken)| {
+                let loaded = match taken {
+                    Taken::Cached(l) => Ok(*l),
+                    Taken::Stored(stored) => RecordDoc::load_stored(&stored.bytes, actor)
+                        .map(|doc| Loaded::stored(doc, stored.chunks))
+                        .map_err(Error::from),
+                    Taken::Missing => Err(Error::NotFound(id)),
+                };
+                (id, loaded)
+            })
+            .collect())
     }
 
     // -----------------------------------------------------------------------------------------
@@ -841,5 +893,15 @@ impl Device {
             purpose: purpose.to_owned(),
         };
         Ok(self.store.log_access(&entry)?)
+    }
+}
+
+/// A record taken by [`Device::take_many`], or why it could not be.
+type TakenRecord = (RecordId, Result<Loaded, Error>);
+
+/// Frees documents on another thread (see [`Device::keep`]).
+fn release(documents: Vec<Loaded>) {
+    if !documents.is_empty() {
+        rayon::spawn(move || drop(documents));
     }
 }

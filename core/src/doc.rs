@@ -243,12 +243,26 @@ impl RecordDoc {
     /// by automerge's own save or verified when it arrived (a received snapshot is loaded with
     /// [`RecordDoc::load_untrusted`], a compaction is loaded back before it replaces anything),
     /// inside an encrypted store whose pages are authenticated. Their head hashes are not
-    /// recomputed from every change, which is most of the cost of a load.
+    /// recomputed from every change, which is most of the cost of a load. Nor is the record
+    /// read until it is needed (a record updated from the feed is read once, after the update):
+    /// stored bytes that load but hold no record fail the first read with
+    /// [`DocError::NotARecord`].
     pub fn load_stored(bytes: &[u8], actor: &ActorId) -> Result<RecordDoc, DocError> {
-        RecordDoc::load_with(bytes, actor, VerificationMode::DontCheck)
+        RecordDoc::load_unread(bytes, actor, VerificationMode::DontCheck)
     }
 
     fn load_with(
+        bytes: &[u8],
+        actor: &ActorId,
+        verification: VerificationMode,
+    ) -> Result<RecordDoc, DocError> {
+        let mut this = RecordDoc::load_unread(bytes, actor, verification)?;
+        // Hydrating now refuses a document that is not a valid record, and remembers it.
+        this.hydrate_cached()?;
+        Ok(this)
+    }
+
+    fn load_unread(
         bytes: &[u8],
         actor: &ActorId,
         verification: VerificationMode,
@@ -262,14 +276,11 @@ impl RecordDoc {
         }
         doc.set_actor(actor.clone());
         let saved_heads = doc.get_heads();
-        let mut this = RecordDoc {
+        Ok(RecordDoc {
             doc,
             saved_heads,
             state: None,
-        };
-        // Hydrating now refuses a document that is not a valid record, and remembers it.
-        this.hydrate_cached()?;
-        Ok(this)
+        })
     }
 
     /// [`RecordDoc::load`] for bytes from elsewhere (a fed snapshot, an imported file): the bytes
@@ -366,17 +377,26 @@ impl RecordDoc {
 
     /// [`RecordDoc::hydrate`], remembering the result until the document changes.
     pub fn hydrate_cached(&mut self) -> Result<Record, DocError> {
-        if let Some(state) = self.current_state() {
-            return Ok(state.record.clone());
+        Ok(self.hydrated()?.0.clone())
+    }
+
+    /// The record on the current heads and its JSON, read now unless remembered (without the
+    /// copy [`RecordDoc::hydrate_cached`] hands out).
+    pub fn hydrated(&mut self) -> Result<(&Record, &Value), DocError> {
+        if self.current_state().is_none() {
+            let (record, conflicted) = self.read_record()?;
+            self.state = Some(State {
+                heads: self.doc.get_heads(),
+                json: record.to_json(),
+                record,
+                conflicted: Some(conflicted),
+            });
         }
-        let (record, conflicted) = self.read_record()?;
-        self.state = Some(State {
-            heads: self.doc.get_heads(),
-            json: record.to_json(),
-            record: record.clone(),
-            conflicted: Some(conflicted),
-        });
-        Ok(record)
+        let state = self
+            .state
+            .as_ref()
+            .ok_or_else(|| DocError::NotARecord("it was not read".into()))?;
+        Ok((&state.record, &state.json))
     }
 
     /// The current version was read and no value of it had concurrent values.

@@ -199,8 +199,10 @@ impl Device {
             .and_then(|c| c.parse::<u64>().ok())
             .unwrap_or(0);
         let mut outbox = Vec::new();
-        for unsynced in self.store.unsynced(OUTBOX_RECORDS)? {
-            let loaded = match self.take(unsynced.id) {
+        let unsynced = self.store.unsynced(OUTBOX_RECORDS)?;
+        let ids: Vec<RecordId> = unsynced.iter().map(|u| u.id).collect();
+        for (unsynced, (_, taken)) in unsynced.into_iter().zip(self.take_many(&ids)?) {
+            let loaded = match taken {
                 Ok(loaded) => loaded,
                 Err(e @ Error::Doc(_)) => {
                     // What cannot be read cannot be pushed; the rest of the outbox can.
@@ -215,7 +217,7 @@ impl Device {
                 .map(|b| Heads::from_bytes(b).into_hashes());
             match PendingRecord::of(unsynced.id, &loaded.doc, server.as_deref()) {
                 Ok(pending) => {
-                    self.cache.put(unsynced.id, loaded);
+                    self.keep(unsynced.id, loaded);
                     outbox.push(pending);
                 }
                 Err(e) => {
@@ -248,8 +250,9 @@ impl Device {
         response: SyncResponse,
     ) -> Result<ResponseTally, Error> {
         let mut local = HashMap::new();
-        for id in SyncSession::records_needed(&response) {
-            match self.take(id) {
+        let needed = SyncSession::records_needed(&response);
+        for (id, taken) in self.take_many(&needed)? {
+            match taken {
                 Ok(loaded) => {
                     let server = self
                         .store
@@ -270,11 +273,17 @@ impl Device {
         }
         let effects = session.receive(response, local, self.now())?;
         let applied = self.store.apply_sync(&effects.write)?;
+        // The documents the cache lets go are freed off this thread ([`Device::keep`]): a page
+        // touches many more records than the cache keeps.
+        let mut released = Vec::new();
         for (id, record) in effects.records {
-            if !applied.evicted.contains(&id) {
-                self.cache.put(id, record.into_loaded());
+            if applied.evicted.contains(&id) {
+                released.push(record.into_loaded());
+            } else if let Some((_, old)) = self.cache.push(id, record.into_loaded()) {
+                released.push(old);
             }
         }
+        super::release(released);
         for id in &applied.evicted {
             self.cache.pop(id);
             tracing::debug!(record = %id, "evicted: left this device's scope");
@@ -302,7 +311,7 @@ impl Device {
             Ok(loaded) => {
                 let kind = loaded.doc.kind();
                 let copy = loaded.doc.automerge().fork();
-                self.cache.put(id, loaded);
+                self.keep(id, loaded);
                 (copy, kind?)
             }
             Err(Error::NotFound(_)) => match kind {
@@ -354,7 +363,7 @@ impl Device {
             report.quarantined += 1;
         }
         if let Some(loaded) = effects.loaded {
-            self.cache.put(id, loaded);
+            self.keep(id, loaded);
         }
         Ok(complete)
     }

@@ -24,6 +24,7 @@ use crate::loaded::{Loaded, document_save};
 use crate::storage::{ChangeReceipt, NewHeldBack, SyncWrite};
 use crate::workflow::policy::Writer;
 use automerge::{ActorId, Change, ChangeHash};
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 /// Meta key of the feed cursor (the highest feed position applied).
@@ -327,7 +328,8 @@ impl SyncSession {
             cursor: page_cursor,
             more: page_more,
         } = response.page;
-        for entry in entries {
+        let mut lone = self.apply_lone_entries(&entries, &mut local);
+        for (index, entry) in entries.into_iter().enumerate() {
             let (record, kind) = match &entry {
                 FeedEntry::Evict { record } => {
                     tally.records += 1;
@@ -342,7 +344,25 @@ impl SyncSession {
             };
             tally.records += 1;
             write.evictions.retain(|r| *r != record);
-            match self.apply_entry(&entry, &mut local, &mut page) {
+            let outcome = match lone.remove(&index) {
+                Some(outcome) => outcome,
+                None => {
+                    let mut outcome = self.apply_entry(&entry, local.get_mut(&record));
+                    if let Some(arrived) = outcome.arrived.take() {
+                        local.insert(record, arrived);
+                    }
+                    outcome
+                }
+            };
+            if let Some(heads) = outcome.heads {
+                page.receipts
+                    .entry(record)
+                    .or_default()
+                    .extend(outcome.receipts);
+                page.touched.insert(record);
+                page.entry_heads.insert(record, heads);
+            }
+            match outcome.applied {
                 Applied::Yes => page.applied.entry(record).or_default().push(entry),
                 Applied::NotHere => {
                     // Not here (evicted, or never received whole): fetch it by repair.
@@ -364,11 +384,21 @@ impl SyncSession {
             }
         }
 
-        for id in std::mem::take(&mut page.touched) {
-            let Some(local_record) = local.get_mut(&id) else {
-                continue;
-            };
-            let save = match document_save(id, &mut local_record.loaded, now, None) {
+        // Each touched document's save (its bytes, hydration and projection), in parallel.
+        let touched: Vec<(RecordId, LocalRecord)> = std::mem::take(&mut page.touched)
+            .into_iter()
+            .filter_map(|id| local.remove(&id).map(|r| (id, r)))
+            .collect();
+        let saved: Vec<_> = touched
+            .into_par_iter()
+            .map(|(id, mut record)| {
+                let save = document_save(id, &mut record.loaded, now, None);
+                (id, record, save)
+            })
+            .collect();
+        for (id, record, save) in saved {
+            let local_record = local.entry(id).insert_entry(record).into_mut();
+            let save = match save {
                 Ok(save) => save,
                 Err(e) => {
                     tracing::warn!(record = %id, error = %e, "a record updated from the feed cannot be saved; its entries are held back");
@@ -469,20 +499,21 @@ impl SyncSession {
         })
     }
 
-    /// Applies one changes or snapshot entry to the documents in memory.
-    fn apply_entry(
-        &self,
-        entry: &FeedEntry,
-        local: &mut HashMap<RecordId, LocalRecord>,
-        page: &mut PageState,
-    ) -> Applied {
-        let untouched = |reason| Applied::No {
-            reason,
-            touched: false,
+    /// Applies one changes or snapshot entry to its record's document in memory, `local` (none
+    /// when the record is not on this device). Touches nothing else, so entries of different
+    /// records apply in parallel.
+    fn apply_entry(&self, entry: &FeedEntry, local: Option<&mut LocalRecord>) -> EntryOutcome {
+        let untouched = |reason| {
+            EntryOutcome::from(Applied::No {
+                reason,
+                touched: false,
+            })
         };
-        let touched = |reason| Applied::No {
-            reason,
-            touched: true,
+        let touched = |reason| {
+            EntryOutcome::from(Applied::No {
+                reason,
+                touched: true,
+            })
         };
         match entry {
             FeedEntry::Changes {
@@ -495,11 +526,11 @@ impl SyncSession {
                     return untouched(HoldReason::RecordUnreadable);
                 }
                 let held = self.held.contains(record);
-                let Some(local_record) = local.get_mut(record) else {
+                let Some(local_record) = local else {
                     return if held {
                         untouched(HoldReason::RecordHeldBack)
                     } else {
-                        Applied::NotHere
+                        Applied::NotHere.into()
                     };
                 };
                 let doc = &mut local_record.loaded.doc;
@@ -508,12 +539,12 @@ impl SyncSession {
                     return untouched(HoldReason::RecordHeldBack);
                 }
                 match apply_changes(*record, *kind, doc, changes) {
-                    Ok(receipts) => {
-                        page.receipts.entry(*record).or_default().extend(receipts);
-                        page.touched.insert(*record);
-                        page.entry_heads.insert(*record, heads.clone());
-                        Applied::Yes
-                    }
+                    Ok(receipts) => EntryOutcome {
+                        applied: Applied::Yes,
+                        receipts,
+                        heads: Some(heads.clone()),
+                        arrived: None,
+                    },
                     Err(reason) => touched(reason),
                 }
             }
@@ -538,7 +569,8 @@ impl SyncSession {
                 if let Err(reason) = check_record(*record, *kind, &mut incoming) {
                     return untouched(reason);
                 }
-                match local.get_mut(record) {
+                let mut arrived = None;
+                match local {
                     Some(existing) => {
                         let doc = &mut existing.loaded.doc;
                         if doc.kind().ok() != Some(*kind) {
@@ -554,23 +586,66 @@ impl SyncSession {
                     None => {
                         // Stored as received: the bytes were just read bounded and loaded.
                         let loaded = Loaded::from_whole(incoming, document.0.clone());
-                        local.insert(*record, LocalRecord::new(loaded, None));
+                        arrived = Some(LocalRecord::new(loaded, None));
                     }
                 }
-                page.receipts
-                    .entry(*record)
-                    .or_default()
-                    .extend(receipts.iter().map(|r| ChangeReceipt {
-                        record: *record,
-                        hash: r.hash.0.clone(),
-                        received_at: r.received_at,
-                    }));
-                page.touched.insert(*record);
-                page.entry_heads.insert(*record, heads.clone());
-                Applied::Yes
+                EntryOutcome {
+                    applied: Applied::Yes,
+                    receipts: receipts
+                        .iter()
+                        .map(|r| ChangeReceipt {
+                            record: *record,
+                            hash: r.hash.0.clone(),
+                            received_at: r.received_at,
+                        })
+                        .collect(),
+                    heads: Some(heads.clone()),
+                    arrived,
+                }
             }
-            FeedEntry::Evict { .. } => Applied::Yes,
+            FeedEntry::Evict { .. } => Applied::Yes.into(),
         }
+    }
+
+    /// [`SyncSession::apply_entry`] of the entries of records that have only one in the page,
+    /// in parallel (most of a page: each record's changes since the last sync, or each record
+    /// whole on a first pull). Returns their outcomes by entry index; the records' documents
+    /// (and those that arrived whole) are back in `local`.
+    fn apply_lone_entries(
+        &self,
+        entries: &[FeedEntry],
+        local: &mut HashMap<RecordId, LocalRecord>,
+    ) -> HashMap<usize, EntryOutcome> {
+        let mut count: HashMap<RecordId, usize> = HashMap::new();
+        for entry in entries {
+            if !matches!(entry, FeedEntry::Evict { .. }) {
+                *count.entry(entry_record(entry).0).or_default() += 1;
+            }
+        }
+        let lone: Vec<(usize, &FeedEntry, Option<LocalRecord>)> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                !matches!(e, FeedEntry::Evict { .. }) && count[&entry_record(e).0] == 1
+            })
+            .map(|(i, e)| (i, e, local.remove(&entry_record(e).0)))
+            .collect();
+        let done: Vec<(usize, RecordId, Option<LocalRecord>, EntryOutcome)> = lone
+            .into_par_iter()
+            .map(|(i, entry, mut record)| {
+                let mut outcome = self.apply_entry(entry, record.as_mut());
+                let record = record.or_else(|| outcome.arrived.take());
+                (i, entry_record(entry).0, record, outcome)
+            })
+            .collect();
+        done.into_iter()
+            .map(|(i, id, record, outcome)| {
+                if let Some(record) = record {
+                    local.insert(id, record);
+                }
+                (i, outcome)
+            })
+            .collect()
     }
 
     /// Takes the push results into `write`; returns the refusals that are final, for
@@ -783,6 +858,28 @@ enum Applied {
     NotHere,
     /// Not applied, for `reason`; `touched`: its document may hold part of it and is dropped.
     No { reason: HoldReason, touched: bool },
+}
+
+/// One feed entry applied: what became of it, and on success the receipts of its changes and
+/// the heads the server holds after it.
+struct EntryOutcome {
+    applied: Applied,
+    receipts: Vec<ChangeReceipt>,
+    /// Set when it applied.
+    heads: Option<Vec<Hash>>,
+    /// The record, when it arrived whole and was not on this device.
+    arrived: Option<LocalRecord>,
+}
+
+impl From<Applied> for EntryOutcome {
+    fn from(applied: Applied) -> EntryOutcome {
+        EntryOutcome {
+            applied,
+            receipts: Vec::new(),
+            heads: None,
+            arrived: None,
+        }
+    }
 }
 
 /// What one page did so far, per record, until its documents are saved.

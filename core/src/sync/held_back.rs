@@ -157,14 +157,11 @@ pub(crate) fn check_record(
     kind: RecordKind,
     doc: &mut RecordDoc,
 ) -> Result<(), HoldReason> {
-    if doc.kind().ok() != Some(kind) {
+    let (hydrated, json) = doc.hydrated().map_err(|_| HoldReason::NotARecord)?;
+    if hydrated.kind() != kind || hydrated.id() != record {
         return Err(HoldReason::NotARecord);
     }
-    let hydrated = doc.hydrate_cached().map_err(|_| HoldReason::NotARecord)?;
-    if hydrated.id() != record {
-        return Err(HoldReason::NotARecord);
-    }
-    crate::limits::check(&hydrated.to_json()).map_err(|_| HoldReason::OverLimits)
+    crate::limits::check(json).map_err(|_| HoldReason::OverLimits)
 }
 
 #[cfg(test)]
