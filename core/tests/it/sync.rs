@@ -322,6 +322,66 @@ fn an_entry_that_does_not_load_is_held_back_and_the_rest_of_its_page_applies_wit
     );
 }
 
+/// A page of many records is applied record by record in parallel: what is held back, what
+/// lands and the tally are as if each entry had been applied in page order.
+#[test]
+fn a_page_of_many_records_with_broken_entries_among_them_holds_back_exactly_those_in_page_order() {
+    let (_dir, mut a, mut b) = two_devices();
+    let ids: Vec<RecordId> = (0..24)
+        .map(|_| {
+            a.create(RecordKind::CrimeReport, None)
+                .expect("create")
+                .id()
+        })
+        .collect();
+    push_and_accept(&mut a);
+    let mut entries = Vec::new();
+    let mut broken = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        b.import_document(&a.export_document(*id).expect("export"))
+            .expect("import");
+        let since = doc_of(&mut a, *id).get_heads();
+        set(&mut b, *id, &[&format!("narrative=Edited elsewhere {n}.")]);
+        entries.push(changes_entry(&mut b, *id, RecordKind::CrimeReport, &since));
+        if n % 7 == 3 {
+            // A record the page says is new, whose bytes are not a document.
+            let stranger = RecordId::generate();
+            broken.push(stranger);
+            entries.push(FeedEntry::Snapshot {
+                record: stranger,
+                kind: RecordKind::Person,
+                document: Bytes(format!("not a document {n}").into_bytes()),
+                heads: Vec::new(),
+                receipts: Vec::new(),
+            });
+        }
+    }
+    // One record with two entries in the page (applied in order, on the calling thread).
+    let twice = ids[0];
+    entries.push(snapshot_entry(&mut b, twice, RecordKind::CrimeReport));
+
+    let mut session = a.begin_sync().expect("session");
+    session.next_request().expect("a pull");
+    let tally = a
+        .apply_sync_response(&mut session, page(entries, 9))
+        .expect("applies");
+    assert_eq!(
+        (tally.changes, tally.snapshots, tally.held_back),
+        (24, 1, broken.len() as u32)
+    );
+    for id in &ids {
+        assert_eq!(a.get(*id).expect("get"), b.get(*id).expect("get"));
+        assert_projection_matches_document(&mut a, *id);
+    }
+    let held: Vec<RecordId> = a
+        .held_back()
+        .expect("held back")
+        .iter()
+        .map(|h| h.record)
+        .collect();
+    assert_eq!(held, broken, "held back as they came in the page");
+}
+
 #[test]
 fn sync_without_enrolment_is_not_enrolled_and_its_future_is_send() {
     let (_dir, mut a, _b) = two_devices();
