@@ -196,7 +196,9 @@ pub fn legal_fields(kind: RecordKind) -> &'static [&'static str] {
 /// A record's automerge document.
 #[derive(Debug)]
 pub struct RecordDoc {
-    doc: Automerge,
+    /// Boxed: an automerge document is several kilobytes inline, and a feed page moves many
+    /// records through maps and the cache.
+    doc: Box<Automerge>,
     /// Heads at the last save to storage; the next incremental save starts after these.
     saved_heads: Vec<ChangeHash>,
     /// The record as of `state_heads` (hydrated or last written), so reads and saves need not
@@ -225,7 +227,7 @@ impl RecordDoc {
         let doc =
             Automerge::new_with_encoding(TextEncoding::UnicodeCodePoint).with_actor(actor.clone());
         let mut this = RecordDoc {
-            doc,
+            doc: Box::new(doc),
             saved_heads: Vec::new(),
             state: None,
         };
@@ -277,7 +279,7 @@ impl RecordDoc {
         doc.set_actor(actor.clone());
         let saved_heads = doc.get_heads();
         Ok(RecordDoc {
-            doc,
+            doc: Box::new(doc),
             saved_heads,
             state: None,
         })
@@ -293,11 +295,16 @@ impl RecordDoc {
         bounds: &Bounds,
     ) -> Result<RecordDoc, DocError> {
         bounded::check_document(bytes, bounds)?;
+        // Every object its history ever made, deleted ones too, within the nesting bound: read
+        // from a document chunk's columns before automerge loads it, or from the changes of
+        // bytes that hold change chunks too.
+        let documents_only = bounded::document_nesting(bytes, bounds)?;
         let doc = bounded::guarded(|| RecordDoc::load(bytes, actor))??;
-        // Every object its history ever made, deleted ones too, within the nesting bound.
-        let mut nesting = bounded::Nesting::default();
-        for change in doc.doc.get_changes(&[]) {
-            nesting.check(&change, |_| 0)?;
+        if !documents_only {
+            let mut nesting = bounded::Nesting::default();
+            for change in doc.doc.get_changes(&[]) {
+                nesting.check(&change, |_| 0)?;
+            }
         }
         Ok(doc)
     }
@@ -334,7 +341,7 @@ impl RecordDoc {
             return Ok(state.record.kind());
         }
         let json = guarded("reading its kind", || {
-            mapping::read_path(&self.doc, &["meta", "kind"], None)
+            mapping::read_path(&*self.doc, &["meta", "kind"], None)
         })?;
         let kind = json
             .as_ref()
@@ -348,7 +355,7 @@ impl RecordDoc {
     /// The document as a JSON tree (winning values of any conflicts). May panic on an
     /// inconsistent document: see [`RecordDoc::try_to_json`].
     pub fn to_json(&self) -> Value {
-        mapping::read_doc(&self.doc, None)
+        mapping::read_doc(&*self.doc, None)
     }
 
     /// [`RecordDoc::to_json`], with automerge's panic on an inconsistent document as an error.
@@ -368,7 +375,7 @@ impl RecordDoc {
     fn read_record(&self) -> Result<(Record, bool), DocError> {
         let kind = self.kind()?;
         let (json, conflicted) = guarded("reading it", || {
-            mapping::read_doc_noting_conflicts(&self.doc)
+            mapping::read_doc_noting_conflicts(&*self.doc)
         })?;
         let record = Record::from_json(kind, json)
             .map_err(|e| DocError::NotARecord(crate::limits::redact_quoted(&e.to_string())))?;
@@ -414,7 +421,7 @@ impl RecordDoc {
     pub fn hydrate_at(&self, heads: &[ChangeHash]) -> Result<Record, DocError> {
         let kind = self.kind()?;
         let json = guarded("reading an earlier version", || {
-            mapping::read_doc(&self.doc, Some(heads))
+            mapping::read_doc(&*self.doc, Some(heads))
         })?;
         Record::from_json(kind, json)
             .map_err(|e| DocError::NotARecord(crate::limits::redact_quoted(&e.to_string())))
@@ -503,7 +510,7 @@ impl RecordDoc {
         at: Timestamp,
     ) -> Result<ChangeHash, DocError> {
         let options = commit_options(author, "resolve-conflict", at);
-        let doc = &mut self.doc;
+        let doc = &mut *self.doc;
         guarded("resolving a conflict", || {
             let (obj, key) = mapping::locate(doc, field)
                 .ok_or_else(|| DocError::NoConflict(field.to_owned()))?;
@@ -541,7 +548,7 @@ impl RecordDoc {
                 .get(actor)
                 .cloned()
         };
-        mapping::conflicts(&self.doc, legal_fields(kind), &mut authors)
+        mapping::conflicts(&*self.doc, legal_fields(kind), &mut authors)
     }
 
     /// [`RecordDoc::conflict_count`], with automerge's panic on an inconsistent document as an
@@ -559,7 +566,7 @@ impl RecordDoc {
         let Ok(kind) = self.kind() else {
             return 0;
         };
-        mapping::conflicts(&self.doc, legal_fields(kind), &mut |_| None).len()
+        mapping::conflicts(&*self.doc, legal_fields(kind), &mut |_| None).len()
     }
 
     /// Field-level history: who changed what, when, from what to what. May panic on an
@@ -576,7 +583,7 @@ impl RecordDoc {
     /// Merges another replica of the same record into this one. On an error this document must
     /// be dropped: it may hold part of the other.
     pub fn merge(&mut self, other: &mut RecordDoc) -> Result<(), DocError> {
-        let (doc, theirs) = (&mut self.doc, &mut other.doc);
+        let (doc, theirs) = (&mut *self.doc, &mut other.doc);
         guarded("merging another copy into it", || doc.merge(theirs))??;
         Ok(())
     }
@@ -616,7 +623,7 @@ impl RecordDoc {
         if heads == self.saved_heads {
             return Ok(None);
         }
-        let (doc, saved) = (&self.doc, &self.saved_heads);
+        let (doc, saved) = (&*self.doc, &self.saved_heads);
         let bytes = guarded("saving its latest changes", || doc.save_after(saved))?;
         self.saved_heads = heads;
         Ok(Some(bytes))
@@ -703,7 +710,7 @@ impl RecordDoc {
         let doc = self.doc.fork().with_actor(actor.clone());
         let saved_heads = doc.get_heads();
         RecordDoc {
-            doc,
+            doc: Box::new(doc),
             saved_heads,
             state: None,
         }
@@ -715,7 +722,7 @@ impl RecordDoc {
         let doc = guarded("copying an earlier version", || self.doc.fork_at(heads))??
             .with_actor(actor.clone());
         let mut this = RecordDoc {
-            doc,
+            doc: Box::new(doc),
             saved_heads: Vec::new(),
             state: None,
         };

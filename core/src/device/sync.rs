@@ -249,8 +249,8 @@ impl Device {
         session: &mut SyncSession,
         response: SyncResponse,
     ) -> Result<ResponseTally, Error> {
-        let mut local = HashMap::new();
         let needed = SyncSession::records_needed(&response);
+        let mut local = HashMap::with_capacity(needed.len());
         for (id, taken) in self.take_many(&needed)? {
             match taken {
                 Ok(loaded) => {

@@ -163,6 +163,16 @@ impl BoundsError {
 /// Reads one change from untrusted bytes: exactly one change chunk (compressed or not), within
 /// `bounds`. The returned change's `raw_bytes()` are its uncompressed chunk.
 pub fn read_change(bytes: &[u8], bounds: &Bounds) -> Result<Change, BoundsError> {
+    let change = read_change_to_apply(bytes, bounds)?;
+    // Objects this change makes inside objects made elsewhere count from there: the document's
+    // own depth is added by `RecordDoc::apply_untrusted_change`.
+    Nesting::default().check(&change, |_| 0)?;
+    Ok(change)
+}
+
+/// [`read_change`] of a change that goes straight to [`apply_changes`], which bounds its
+/// nesting where it lands (so it is decoded for that once, not twice).
+pub(crate) fn read_change_to_apply(bytes: &[u8], bounds: &Bounds) -> Result<Change, BoundsError> {
     let mut reader = Reader::new(bytes);
     let chunk = read_chunk(&mut reader)?;
     if !reader.is_empty() {
@@ -195,9 +205,6 @@ pub fn read_change(bytes: &[u8], bounds: &Bounds) -> Result<Change, BoundsError>
             limit: bounds.max_change_ops,
         });
     }
-    // Objects this change makes inside objects made elsewhere count from there: the document's
-    // own depth is added by `RecordDoc::apply_untrusted_change`.
-    Nesting::default().check(&change, |_| 0)?;
     Ok(change)
 }
 
@@ -773,6 +780,157 @@ fn total_len(columns: &[(u32, usize)]) -> Result<usize, BoundsError> {
 // ---------------------------------------------------------------------------------------------
 // Column encodings
 // ---------------------------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------
+// Nesting, read from a document's columns
+// ---------------------------------------------------------------------------------------------
+
+/// The object column of a document's operations (id 0): its actor and counter.
+const DOC_OP_OBJ_ACTOR_SPEC: u32 = 1;
+const DOC_OP_OBJ_CTR_SPEC: u32 = 2;
+/// The counter of a document operation's id (id 2, delta).
+const DOC_OP_ID_CTR_SPEC: u32 = (2 << 4) | 3;
+/// The action of a document operation (id 4, integer).
+const DOC_OP_ACTION_SPEC: u32 = (4 << 4) | 2;
+/// Actions that make an object: a map, a list, a text, a table.
+const MAKE_ACTIONS: [u64; 4] = [0, 2, 4, 6];
+
+/// Checks on the columns of the document chunks in `bytes` (already checked with
+/// [`check_document`]) that no object the history ever made, deleted ones too, nests deeper
+/// than [`crate::limits::MAX_NESTING_DEPTH`]. A document chunk lists every operation with the
+/// object it is in and its own id, so this reads four columns instead of rebuilding and decoding
+/// every change (most of what checking a received snapshot cost). Returns false when `bytes`
+/// hold change chunks as well: the caller then checks the loaded document change by change.
+pub(crate) fn document_nesting(bytes: &[u8], bounds: &Bounds) -> Result<bool, BoundsError> {
+    let mut reader = Reader::new(bytes);
+    let mut documents_only = true;
+    while !reader.is_empty() {
+        let chunk = read_chunk(&mut reader)?;
+        match chunk.kind {
+            ChunkKind::Document => nesting_of_document(chunk.data, bounds)?,
+            _ => documents_only = false,
+        }
+    }
+    Ok(documents_only)
+}
+
+/// [`document_nesting`] of one document chunk's body.
+fn nesting_of_document(body: &[u8], bounds: &Bounds) -> Result<(), BoundsError> {
+    let mut r = Reader::new(body);
+    for _ in 0..r.uleb()? {
+        let len = r.length()?;
+        r.take(len)?;
+    }
+    let heads = r.length()?;
+    r.take(
+        heads
+            .checked_mul(32)
+            .ok_or(BoundsError::Malformed("truncated"))?,
+    )?;
+    let change_columns = read_columns(&mut r)?;
+    let op_columns = read_columns(&mut r)?;
+    r.take(total_len(&change_columns)?)?;
+    let op_data = r.take(total_len(&op_columns)?)?;
+    let column = |wanted: u32, signed: bool| -> Result<Vec<Option<u64>>, BoundsError> {
+        for (spec, data) in column_data(&op_columns, op_data) {
+            if spec & !DEFLATE_BIT == wanted {
+                let plain;
+                let data = if spec & DEFLATE_BIT == 0 {
+                    data
+                } else {
+                    plain = inflate(data, bounds.max_document_bytes, bounds.max_document_bytes)?;
+                    &plain[..]
+                };
+                return decode_rle(data, signed, bounds.max_column_entries);
+            }
+        }
+        // A column left out holds nothing but nulls.
+        Ok(Vec::new())
+    };
+    let actions = column(DOC_OP_ACTION_SPEC, false)?;
+    let obj_actors = column(DOC_OP_OBJ_ACTOR_SPEC, false)?;
+    let obj_ctrs = column(DOC_OP_OBJ_CTR_SPEC, false)?;
+    let id_actors = column(DOC_OP_ID_ACTOR_SPEC, false)?;
+    let id_ctrs = column(DOC_OP_ID_CTR_SPEC, true)?;
+    let at = |c: &[Option<u64>], i: usize| c.get(i).copied().flatten();
+    // Each object made, by its id (actor index, counter): the object it was made in (`None`:
+    // the root).
+    let mut parent_of = std::collections::HashMap::new();
+    for (i, action) in actions.iter().enumerate() {
+        if !action.is_some_and(|a| MAKE_ACTIONS.contains(&a)) {
+            continue;
+        }
+        let id = (at(&id_actors, i), at(&id_ctrs, i));
+        let parent = match (at(&obj_actors, i), at(&obj_ctrs, i)) {
+            (None, None) => None,
+            obj => Some(obj),
+        };
+        parent_of.insert(id, parent);
+    }
+    let limit = crate::limits::MAX_NESTING_DEPTH;
+    for mut parent in parent_of.values().copied() {
+        let mut depth = 1;
+        // An object made inside one this document does not make is left to automerge (it
+        // refuses such a document); the walk stops there.
+        while let Some(Some(obj)) = parent.map(|p| parent_of.get(&p).copied()) {
+            depth += 1;
+            if depth > limit {
+                return Err(BoundsError::TooDeep { limit });
+            }
+            parent = obj;
+        }
+        if parent.is_some() {
+            depth += 1;
+        }
+        if depth > limit {
+            return Err(BoundsError::TooDeep { limit });
+        }
+    }
+    Ok(())
+}
+
+/// The entries of an RLE column of unsigned numbers, or (`signed`) of a delta column as the
+/// values it encodes; at most `cap` of them.
+fn decode_rle(data: &[u8], signed: bool, cap: u64) -> Result<Vec<Option<u64>>, BoundsError> {
+    let mut r = Reader::new(data);
+    let mut entries = Vec::new();
+    let read = |r: &mut Reader<'_>| -> Result<u64, BoundsError> {
+        if signed {
+            r.sleb().map(|v| v as u64)
+        } else {
+            r.uleb()
+        }
+    };
+    while !r.is_empty() {
+        let count = r.sleb()?;
+        let n = if count == 0 {
+            r.uleb()?
+        } else {
+            count.unsigned_abs()
+        };
+        over((entries.len() as u64).saturating_add(n), cap)?;
+        let n = usize::try_from(n).map_err(|_| BoundsError::Malformed("truncated"))?;
+        if count > 0 {
+            let v = read(&mut r)?;
+            entries.extend(std::iter::repeat_n(Some(v), n));
+        } else if count < 0 {
+            for _ in 0..n {
+                entries.push(Some(read(&mut r)?));
+            }
+        } else {
+            entries.extend(std::iter::repeat_n(None, n));
+        }
+    }
+    if signed {
+        // Deltas: each value adds to the last (nulls leave it as it was).
+        let mut sum: u64 = 0;
+        for entry in entries.iter_mut().flatten() {
+            sum = sum.wrapping_add(*entry);
+            *entry = sum;
+        }
+    }
+    Ok(entries)
+}
 
 /// How an RLE column encodes one value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

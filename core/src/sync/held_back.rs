@@ -129,14 +129,16 @@ pub(crate) fn apply_changes(
     let mut receipts = Vec::with_capacity(changes.len());
     let mut batch = Vec::with_capacity(changes.len());
     for change in changes {
-        // Read bounded: nothing of automerge inflates or counts past the record's bounds.
-        let decoded = bounded::read_change(&change.bytes.0, &Bounds::RECORD).map_err(|e| {
-            if e.is_malformed() {
-                HoldReason::NotAChange
-            } else {
-                HoldReason::OverLimits
-            }
-        })?;
+        // Read bounded: nothing of automerge inflates or counts past the record's bounds (their
+        // nesting is bounded where they land, as `doc.apply` applies them).
+        let decoded =
+            bounded::read_change_to_apply(&change.bytes.0, &Bounds::RECORD).map_err(|e| {
+                if e.is_malformed() {
+                    HoldReason::NotAChange
+                } else {
+                    HoldReason::OverLimits
+                }
+            })?;
         receipts.push(ChangeReceipt {
             record,
             hash: decoded.hash().0.to_vec(),
@@ -145,7 +147,11 @@ pub(crate) fn apply_changes(
         batch.push(decoded);
     }
     // One call for the entry: automerge applies a batch of changes far faster than one by one.
-    doc.apply(batch).map_err(|_| HoldReason::ChangeNotApplied)?;
+    doc.apply(batch).map_err(|e| match e {
+        // Objects nested past the bound, counted where they land.
+        crate::doc::DocError::Bounds(e) if !e.is_malformed() => HoldReason::OverLimits,
+        _ => HoldReason::ChangeNotApplied,
+    })?;
     check_record(record, kind, doc)?;
     Ok(receipts)
 }

@@ -634,7 +634,69 @@ fn a_document_nesting_maps_ten_thousand_deep_is_refused_without_exhausting_the_s
         .expect("spawns")
         .join()
         .expect("no stack overflow");
-    assert!(matches!(loaded, Err(DocError::NotARecord(_))), "{loaded:?}");
+    // Refused from the document's columns, before automerge loads it.
+    assert!(
+        matches!(
+            loaded,
+            Err(DocError::Bounds(BoundsError::TooDeep { limit })) if limit == crate::limits::MAX_NESTING_DEPTH
+        ),
+        "{loaded:?}"
+    );
+}
+
+/// A document whose objects nest exactly `levels` deep under the record, saved whole; and the
+/// same after the outermost object is deleted (its history still made them).
+fn nested_documents(levels: usize) -> (Vec<u8>, Vec<u8>) {
+    let mut doc = edited(RecordKind::NeighbourhoodIssue, 1);
+    let mut plain = Automerge::load(&doc.save()).expect("loads");
+    let mut tx = plain.transaction();
+    let mut obj = tx
+        .put_object(ROOT, "sara_plan_ref", ObjType::Map)
+        .expect("a map");
+    for _ in 1..levels {
+        obj = tx.put_object(&obj, "x", ObjType::Map).expect("a map");
+    }
+    tx.commit();
+    let whole = plain.save();
+    let mut tx = plain.transaction();
+    tx.delete(ROOT, "sara_plan_ref").expect("deletes");
+    tx.commit();
+    (whole, plain.save())
+}
+
+#[test]
+fn nesting_read_from_a_documents_columns_counts_deleted_objects_and_stops_exactly_at_the_bound() {
+    let limit = crate::limits::MAX_NESTING_DEPTH;
+    for (levels, refused) in [(limit, false), (limit + 1, true)] {
+        let (whole, deleted) = nested_documents(levels);
+        for bytes in [whole, deleted] {
+            check_document(&bytes, &RECORD).expect("within every count");
+            assert_eq!(
+                document_nesting(&bytes, &RECORD).err(),
+                refused.then_some(BoundsError::TooDeep { limit }),
+                "{levels} levels"
+            );
+            // The change-by-change reading gives the same answer.
+            let mut nesting = Nesting::default();
+            let by_changes = Automerge::load(&bytes)
+                .expect("loads")
+                .get_changes(&[])
+                .iter()
+                .try_for_each(|c| nesting.check(c, |_| 0));
+            assert_eq!(by_changes.is_err(), refused, "{levels} levels");
+        }
+    }
+    // Bytes with a change chunk after the document are left to the change-by-change reading.
+    let (whole, _) = nested_documents(2);
+    let mut doc = Automerge::load(&whole).expect("loads");
+    let heads = doc.get_heads();
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "title", "more").expect("puts");
+    tx.commit();
+    let mut chunks = whole.clone();
+    chunks.extend(doc.save_after(&heads));
+    assert_eq!(document_nesting(&whole, &RECORD), Ok(true));
+    assert_eq!(document_nesting(&chunks, &RECORD), Ok(false));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -843,6 +905,6 @@ fn a_change_nesting_objects_deeper_than_any_record_is_refused_alone_and_on_top_o
         .expect("applies");
     assert!(matches!(
         RecordDoc::load_untrusted(&plain.save(), &new_actor(), &RECORD),
-        Err(DocError::Bounds(BoundsError::TooDeep { .. })) | Err(DocError::NotARecord(_))
+        Err(DocError::Bounds(BoundsError::TooDeep { .. }))
     ));
 }
