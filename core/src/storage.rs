@@ -585,7 +585,7 @@ impl Store {
                 s.id, s.projection.id,
                 "a save's projection is of another record"
             );
-            queries::save(&tx, s).map_err(classify)?;
+            queries::save(&tx, s, None).map_err(classify)?;
         }
         tx.commit().map_err(classify)
     }
@@ -810,12 +810,23 @@ impl Store {
 
 /// The statements of [`Store::apply_sync`], inside the caller's transaction.
 fn apply_sync_in(conn: &Connection, w: &SyncWrite) -> rusqlite::Result<SyncApplied> {
+    // What the server holds of a record saved here is written with its row.
+    let mut server_heads: std::collections::HashMap<RecordId, &[u8]> = w
+        .server_heads
+        .iter()
+        .map(|(id, heads)| (*id, heads.as_slice()))
+        .collect();
+    let mut folded = std::collections::HashSet::new();
     for s in &w.saves {
         debug_assert_eq!(
             s.id, s.projection.id,
             "a save's projection is of another record"
         );
-        queries::save(conn, s)?;
+        let heads = server_heads.remove(&s.id);
+        if heads.is_some() {
+            folded.insert(s.id);
+        }
+        queries::save(conn, s, heads)?;
     }
     for (id, heads) in &w.removals {
         queries::remove(conn, *id, heads)?;
@@ -823,7 +834,7 @@ fn apply_sync_in(conn: &Connection, w: &SyncWrite) -> rusqlite::Result<SyncAppli
     for q in &w.quarantine {
         queries::quarantine(conn, q)?;
     }
-    for (id, heads) in &w.server_heads {
+    for (id, heads) in w.server_heads.iter().filter(|(id, _)| !folded.contains(id)) {
         queries::set_server_heads(conn, *id, Some(heads))?;
     }
     for (id, attention) in &w.attention {

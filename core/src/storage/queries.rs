@@ -62,7 +62,11 @@ impl std::fmt::Display for StaleHeads {
 
 impl std::error::Error for StaleHeads {}
 
-pub(super) fn save(conn: &Connection, s: &DocumentSave) -> rusqlite::Result<()> {
+pub(super) fn save(
+    conn: &Connection,
+    s: &DocumentSave,
+    server_heads: Option<&[u8]>,
+) -> rusqlite::Result<()> {
     let id = s.id.to_string();
     if let Some(expected) = &s.expected_heads {
         // Compare-and-swap on the heads, inside the write transaction: a record changed or
@@ -78,20 +82,35 @@ pub(super) fn save(conn: &Connection, s: &DocumentSave) -> rusqlite::Result<()> 
         }
     }
     let p = &s.projection;
-    conn.prepare_cached(
+    // One statement for the record's row: its projection, heads, chunk count and size, and
+    // (from a sync) what the server holds.
+    let chunks = if s.replace {
+        "chunk_count = 1, doc_bytes = excluded.doc_bytes"
+    } else {
+        "chunk_count = chunk_count + excluded.chunk_count,
+         doc_bytes = doc_bytes + excluded.doc_bytes"
+    };
+    let sql = format!(
         "INSERT INTO records (id, kind, status, author, created_at, updated_at, event_at,
                               decision_due_at, receipt_needed, classification, lat, lon, flags,
-                              conflicts, heads)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                              conflicts, heads, chunk_count, doc_bytes, server_heads)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
          ON CONFLICT (id) DO UPDATE SET
              kind = excluded.kind, status = excluded.status, author = excluded.author,
              created_at = excluded.created_at, updated_at = excluded.updated_at,
              event_at = excluded.event_at, decision_due_at = excluded.decision_due_at,
              receipt_needed = excluded.receipt_needed, classification = excluded.classification,
              lat = excluded.lat, lon = excluded.lon, flags = excluded.flags,
-             conflicts = excluded.conflicts, heads = excluded.heads",
-    )?
-    .execute(params![
+             conflicts = excluded.conflicts, heads = excluded.heads, {chunks},
+             server_heads = coalesce(excluded.server_heads, server_heads)"
+    );
+    let appended = !s.bytes.is_empty();
+    let len = if appended {
+        i64::try_from(s.bytes.len()).unwrap_or(i64::MAX)
+    } else {
+        0
+    };
+    conn.prepare_cached(&sql)?.execute(params![
         id,
         p.kind.as_str(),
         p.status.as_str(),
@@ -107,28 +126,23 @@ pub(super) fn save(conn: &Connection, s: &DocumentSave) -> rusqlite::Result<()> 
         p.flags,
         p.conflicts,
         s.heads,
+        i64::from(s.replace || appended),
+        len,
+        server_heads,
     ])?;
 
-    let len = i64::try_from(s.bytes.len()).unwrap_or(i64::MAX);
     if s.replace {
         conn.prepare_cached("DELETE FROM chunks WHERE record_id = ?1")?
             .execute([&id])?;
         conn.prepare_cached("INSERT INTO chunks (record_id, seq, bytes) VALUES (?1, 0, ?2)")?
             .execute(params![id, s.bytes])?;
-        conn.prepare_cached("UPDATE records SET chunk_count = 1, doc_bytes = ?2 WHERE id = ?1")?
-            .execute(params![id, len])?;
-    } else if !s.bytes.is_empty() {
+    } else if appended {
         // An incremental save with no new changes is empty: nothing to append.
         conn.prepare_cached(
             "INSERT INTO chunks (record_id, seq, bytes)
              SELECT ?1, coalesce(max(seq) + 1, 0), ?2 FROM chunks WHERE record_id = ?1",
         )?
         .execute(params![id, s.bytes])?;
-        conn.prepare_cached(
-            "UPDATE records SET chunk_count = chunk_count + 1, doc_bytes = doc_bytes + ?2
-             WHERE id = ?1",
-        )?
-        .execute(params![id, len])?;
     }
 
     if let Some(attention) = &s.attention {
