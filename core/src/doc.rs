@@ -245,12 +245,9 @@ impl RecordDoc {
     /// by automerge's own save or verified when it arrived (a received snapshot is loaded with
     /// [`RecordDoc::load_untrusted`], a compaction is loaded back before it replaces anything),
     /// inside an encrypted store whose pages are authenticated. Their head hashes are not
-    /// recomputed from every change, which is most of the cost of a load. Nor is the record
-    /// read until it is needed (a record updated from the feed is read once, after the update):
-    /// stored bytes that load but hold no record fail the first read with
-    /// [`DocError::NotARecord`].
+    /// recomputed from every change, which is most of the cost of a load.
     pub fn load_stored(bytes: &[u8], actor: &ActorId) -> Result<RecordDoc, DocError> {
-        RecordDoc::load_unread(bytes, actor, VerificationMode::DontCheck)
+        RecordDoc::load_with(bytes, actor, VerificationMode::DontCheck)
     }
 
     fn load_with(

@@ -200,28 +200,32 @@ impl Device {
             .unwrap_or(0);
         let mut outbox = Vec::new();
         let unsynced = self.store.unsynced(OUTBOX_RECORDS)?;
-        let ids: Vec<RecordId> = unsynced.iter().map(|u| u.id).collect();
-        for (unsynced, (_, taken)) in unsynced.into_iter().zip(self.take_many(&ids)?) {
-            let loaded = match taken {
-                Ok(loaded) => loaded,
-                Err(e @ Error::Doc(_)) => {
-                    // What cannot be read cannot be pushed; the rest of the outbox can.
-                    tracing::warn!(record = %unsynced.id, error = %e, "a stored record cannot be read; not pushed");
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
-            let server = unsynced
-                .server_heads
-                .as_deref()
-                .map(|b| Heads::from_bytes(b).into_hashes());
-            match PendingRecord::of(unsynced.id, &loaded.doc, server.as_deref()) {
-                Ok(pending) => {
-                    self.keep(unsynced.id, loaded);
-                    outbox.push(pending);
-                }
-                Err(e) => {
-                    tracing::warn!(record = %unsynced.id, error = %e, "a record's changes cannot be listed; not pushed");
+        // Loaded a cache's worth at a time: the outbox may list many thousands of records, and
+        // each document is held only until its pending changes are listed.
+        for batch in unsynced.chunks(super::CACHE_DOCUMENTS) {
+            let ids: Vec<RecordId> = batch.iter().map(|u| u.id).collect();
+            for (unsynced, (_, taken)) in batch.iter().zip(self.take_many(&ids)?) {
+                let loaded = match taken {
+                    Ok(loaded) => loaded,
+                    Err(e @ Error::Doc(_)) => {
+                        // What cannot be read cannot be pushed; the rest of the outbox can.
+                        tracing::warn!(record = %unsynced.id, error = %e, "a stored record cannot be read; not pushed");
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let server = unsynced
+                    .server_heads
+                    .as_deref()
+                    .map(|b| Heads::from_bytes(b).into_hashes());
+                match PendingRecord::of(unsynced.id, &loaded.doc, server.as_deref()) {
+                    Ok(pending) => {
+                        self.keep(unsynced.id, loaded);
+                        outbox.push(pending);
+                    }
+                    Err(e) => {
+                        tracing::warn!(record = %unsynced.id, error = %e, "a record's changes cannot be listed; not pushed");
+                    }
                 }
             }
         }

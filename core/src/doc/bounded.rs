@@ -795,27 +795,26 @@ const DOC_OP_ACTION_SPEC: u32 = (4 << 4) | 2;
 /// Actions that make an object: a map, a list, a text, a table.
 const MAKE_ACTIONS: [u64; 4] = [0, 2, 4, 6];
 
-/// Checks on the columns of the document chunks in `bytes` (already checked with
-/// [`check_document`]) that no object the history ever made, deleted ones too, nests deeper
-/// than [`crate::limits::MAX_NESTING_DEPTH`]. A document chunk lists every operation with the
-/// object it is in and its own id, so this reads four columns instead of rebuilding and decoding
-/// every change (most of what checking a received snapshot cost). Returns false when `bytes`
-/// hold change chunks as well: the caller then checks the loaded document change by change.
+/// Checks on the columns of the document chunk that `bytes` (already checked with
+/// [`check_document`]) are, that no object the history ever made, deleted ones too, nests
+/// deeper than [`crate::limits::MAX_NESTING_DEPTH`]. A document chunk lists every operation with
+/// the object it is in and its own id, so this reads five columns instead of rebuilding and
+/// decoding every change (most of what checking a received snapshot cost). Returns false, and
+/// checks nothing, unless `bytes` are exactly one document chunk declaring each of those columns
+/// at most once: later chunks are applied as changes on top of the first (their objects may nest
+/// inside its objects), and a column declared twice is read by automerge from its last copy.
+/// The caller then checks the loaded document change by change.
 pub(crate) fn document_nesting(bytes: &[u8], bounds: &Bounds) -> Result<bool, BoundsError> {
     let mut reader = Reader::new(bytes);
-    let mut documents_only = true;
-    while !reader.is_empty() {
-        let chunk = read_chunk(&mut reader)?;
-        match chunk.kind {
-            ChunkKind::Document => nesting_of_document(chunk.data, bounds)?,
-            _ => documents_only = false,
-        }
+    let chunk = read_chunk(&mut reader)?;
+    if !reader.is_empty() || chunk.kind != ChunkKind::Document {
+        return Ok(false);
     }
-    Ok(documents_only)
+    nesting_of_document(chunk.data, bounds)
 }
 
 /// [`document_nesting`] of one document chunk's body.
-fn nesting_of_document(body: &[u8], bounds: &Bounds) -> Result<(), BoundsError> {
+fn nesting_of_document(body: &[u8], bounds: &Bounds) -> Result<bool, BoundsError> {
     let mut r = Reader::new(body);
     for _ in 0..r.uleb()? {
         let len = r.length()?;
@@ -831,105 +830,155 @@ fn nesting_of_document(body: &[u8], bounds: &Bounds) -> Result<(), BoundsError> 
     let op_columns = read_columns(&mut r)?;
     r.take(total_len(&change_columns)?)?;
     let op_data = r.take(total_len(&op_columns)?)?;
-    let column = |wanted: u32, signed: bool| -> Result<Vec<Option<u64>>, BoundsError> {
+    let mut specs: Vec<u32> = op_columns
+        .iter()
+        .map(|(spec, _)| spec & !DEFLATE_BIT)
+        .collect();
+    specs.sort_unstable();
+    if specs.windows(2).any(|w| w[0] == w[1]) {
+        return Ok(false);
+    }
+    // Each column's data, inflated if it is deflated (within the bound `check_document` held it
+    // to); a column left out holds nothing but nulls.
+    let column = |wanted: u32| -> Result<Option<std::borrow::Cow<'_, [u8]>>, BoundsError> {
         for (spec, data) in column_data(&op_columns, op_data) {
             if spec & !DEFLATE_BIT == wanted {
-                let plain;
-                let data = if spec & DEFLATE_BIT == 0 {
-                    data
+                return Ok(Some(if spec & DEFLATE_BIT == 0 {
+                    std::borrow::Cow::Borrowed(data)
                 } else {
-                    plain = inflate(data, bounds.max_document_bytes, bounds.max_document_bytes)?;
-                    &plain[..]
-                };
-                return decode_rle(data, signed, bounds.max_column_entries);
+                    std::borrow::Cow::Owned(inflate(
+                        data,
+                        bounds.max_document_bytes,
+                        bounds.max_document_bytes,
+                    )?)
+                }));
             }
         }
-        // A column left out holds nothing but nulls.
-        Ok(Vec::new())
+        Ok(None)
     };
-    let actions = column(DOC_OP_ACTION_SPEC, false)?;
-    let obj_actors = column(DOC_OP_OBJ_ACTOR_SPEC, false)?;
-    let obj_ctrs = column(DOC_OP_OBJ_CTR_SPEC, false)?;
-    let id_actors = column(DOC_OP_ID_ACTOR_SPEC, false)?;
-    let id_ctrs = column(DOC_OP_ID_CTR_SPEC, true)?;
-    let at = |c: &[Option<u64>], i: usize| c.get(i).copied().flatten();
+    let actions = column(DOC_OP_ACTION_SPEC)?;
+    let obj_actors = column(DOC_OP_OBJ_ACTOR_SPEC)?;
+    let obj_ctrs = column(DOC_OP_OBJ_CTR_SPEC)?;
+    let id_actors = column(DOC_OP_ID_ACTOR_SPEC)?;
+    let id_ctrs = column(DOC_OP_ID_CTR_SPEC)?;
+    let Some(actions) = actions else {
+        return Ok(true);
+    };
+    let mut obj_actors = Rle::new(obj_actors.as_deref(), false);
+    let mut obj_ctrs = Rle::new(obj_ctrs.as_deref(), false);
+    let mut id_actors = Rle::new(id_actors.as_deref(), false);
+    let mut id_ctrs = Rle::new(id_ctrs.as_deref(), true);
     // Each object made, by its id (actor index, counter): the object it was made in (`None`:
-    // the root).
+    // the root). The columns are read in step, one operation at a time.
     let mut parent_of = std::collections::HashMap::new();
-    for (i, action) in actions.iter().enumerate() {
-        if !action.is_some_and(|a| MAKE_ACTIONS.contains(&a)) {
-            continue;
+    let mut actions = Rle::new(Some(&actions), false);
+    let mut ops: u64 = 0;
+    while let Some(action) = actions.next_entry()? {
+        ops += 1;
+        over(ops, bounds.max_column_entries)?;
+        let obj = (obj_actors.next_value()?, obj_ctrs.next_value()?);
+        let id = (id_actors.next_value()?, id_ctrs.next_value()?);
+        if action.is_some_and(|a| MAKE_ACTIONS.contains(&a)) {
+            let parent = match obj {
+                (None, None) => None,
+                obj => Some(obj),
+            };
+            parent_of.insert(id, parent);
         }
-        let id = (at(&id_actors, i), at(&id_ctrs, i));
-        let parent = match (at(&obj_actors, i), at(&obj_ctrs, i)) {
-            (None, None) => None,
-            obj => Some(obj),
-        };
-        parent_of.insert(id, parent);
     }
     let limit = crate::limits::MAX_NESTING_DEPTH;
     for mut parent in parent_of.values().copied() {
         let mut depth = 1;
-        // An object made inside one this document does not make is left to automerge (it
-        // refuses such a document); the walk stops there.
-        while let Some(Some(obj)) = parent.map(|p| parent_of.get(&p).copied()) {
+        while let Some(obj) = parent {
             depth += 1;
             if depth > limit {
                 return Err(BoundsError::TooDeep { limit });
             }
-            parent = obj;
-        }
-        if parent.is_some() {
-            depth += 1;
-        }
-        if depth > limit {
-            return Err(BoundsError::TooDeep { limit });
+            // An object made in one this chunk does not make counts that one level, as the
+            // change-by-change reading counts it.
+            parent = parent_of.get(&obj).copied().flatten();
         }
     }
-    Ok(())
+    Ok(true)
 }
 
-/// The entries of an RLE column of unsigned numbers, or (`signed`) of a delta column as the
-/// values it encodes; at most `cap` of them.
-fn decode_rle(data: &[u8], signed: bool, cap: u64) -> Result<Vec<Option<u64>>, BoundsError> {
-    let mut r = Reader::new(data);
-    let mut entries = Vec::new();
-    let read = |r: &mut Reader<'_>| -> Result<u64, BoundsError> {
-        if signed {
-            r.sleb().map(|v| v as u64)
-        } else {
-            r.uleb()
+/// A cursor over an RLE column of unsigned numbers, or (`signed`) a delta column giving the
+/// values it encodes; a column left out (`None`) or run out gives nulls.
+struct Rle<'a> {
+    reader: Reader<'a>,
+    signed: bool,
+    /// Entries left in the current run, and what they are.
+    left: u64,
+    run: Run,
+    /// A delta column's value so far.
+    sum: u64,
+}
+
+#[derive(Clone, Copy)]
+enum Run {
+    /// The same value repeated.
+    Repeat(u64),
+    /// Literal values, read one by one.
+    Literals,
+    Nulls,
+}
+
+impl<'a> Rle<'a> {
+    fn new(data: Option<&'a [u8]>, signed: bool) -> Rle<'a> {
+        Rle {
+            reader: Reader::new(data.unwrap_or_default()),
+            signed,
+            left: 0,
+            run: Run::Nulls,
+            sum: 0,
         }
-    };
-    while !r.is_empty() {
-        let count = r.sleb()?;
-        let n = if count == 0 {
-            r.uleb()?
+    }
+
+    fn read(&mut self) -> Result<u64, BoundsError> {
+        if self.signed {
+            self.reader.sleb().map(|v| v as u64)
         } else {
-            count.unsigned_abs()
-        };
-        over((entries.len() as u64).saturating_add(n), cap)?;
-        let n = usize::try_from(n).map_err(|_| BoundsError::Malformed("truncated"))?;
-        if count > 0 {
-            let v = read(&mut r)?;
-            entries.extend(std::iter::repeat_n(Some(v), n));
-        } else if count < 0 {
-            for _ in 0..n {
-                entries.push(Some(read(&mut r)?));
+            self.reader.uleb()
+        }
+    }
+
+    /// The next entry (`Some(None)`: a null), or `None` at the column's end.
+    fn next_entry(&mut self) -> Result<Option<Option<u64>>, BoundsError> {
+        while self.left == 0 {
+            if self.reader.is_empty() {
+                return Ok(None);
             }
+            let count = self.reader.sleb()?;
+            if count > 0 {
+                self.left = count.unsigned_abs();
+                self.run = Run::Repeat(self.read()?);
+            } else if count < 0 {
+                self.left = count.unsigned_abs();
+                self.run = Run::Literals;
+            } else {
+                self.left = self.reader.uleb()?;
+                self.run = Run::Nulls;
+            }
+        }
+        self.left -= 1;
+        let raw = match self.run {
+            Run::Repeat(v) => v,
+            Run::Literals => self.read()?,
+            Run::Nulls => return Ok(Some(None)),
+        };
+        Ok(Some(Some(if self.signed {
+            // Deltas: each value adds to the last (nulls leave it as it was).
+            self.sum = self.sum.wrapping_add(raw);
+            self.sum
         } else {
-            entries.extend(std::iter::repeat_n(None, n));
-        }
+            raw
+        })))
     }
-    if signed {
-        // Deltas: each value adds to the last (nulls leave it as it was).
-        let mut sum: u64 = 0;
-        for entry in entries.iter_mut().flatten() {
-            sum = sum.wrapping_add(*entry);
-            *entry = sum;
-        }
+
+    /// The next value, a null past the column's end.
+    fn next_value(&mut self) -> Result<Option<u64>, BoundsError> {
+        Ok(self.next_entry()?.flatten())
     }
-    Ok(entries)
 }
 
 /// How an RLE column encodes one value.

@@ -322,6 +322,28 @@ fn an_entry_that_does_not_load_is_held_back_and_the_rest_of_its_page_applies_wit
     );
 }
 
+/// The outbox is loaded a cache's worth at a time: an outbox longer than that lists every
+/// record, each with exactly its changes.
+#[test]
+fn an_outbox_longer_than_the_cache_lists_every_record_with_its_changes() {
+    let (_dir, mut a, _b) = two_devices();
+    let ids: Vec<RecordId> = (0..150)
+        .map(|_| {
+            a.create(RecordKind::CrimeReport, None)
+                .expect("create")
+                .id()
+        })
+        .collect();
+    let mut session = a.begin_sync().expect("session");
+    let request = session.next_request().expect("a request");
+    let mut pushed: Vec<RecordId> = request.push.iter().map(|p| p.record).collect();
+    pushed.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(pushed, expected);
+    assert!(request.push.iter().all(|p| p.changes.len() == 1));
+}
+
 /// A page of many records is applied record by record in parallel: what is held back, what
 /// lands and the tally are as if each entry had been applied in page order.
 #[test]

@@ -697,6 +697,36 @@ fn nesting_read_from_a_documents_columns_counts_deleted_objects_and_stops_exactl
     chunks.extend(doc.save_after(&heads));
     assert_eq!(document_nesting(&whole, &RECORD), Ok(true));
     assert_eq!(document_nesting(&chunks, &RECORD), Ok(false));
+    // So are two document chunks: the second is applied as changes on top of the first, and its
+    // objects may nest inside the first's. Too deep across them, it is still refused.
+    let (first, _) = nested_documents(limit - 2);
+    let mut twice = first.clone();
+    twice.extend(&first);
+    assert_eq!(document_nesting(&twice, &RECORD), Ok(false));
+    let honest = edited(RecordKind::NeighbourhoodIssue, 1);
+    let (deep_change, deepest) = nesting_change(&honest, None, limit - 2);
+    let mut base = honest.automerge().fork();
+    base.apply_changes([automerge::Change::from_bytes(deep_change).expect("a change")])
+        .expect("applies");
+    // Another document holding the same history and four levels more inside the deepest.
+    let mut other = base.fork().with_actor(ActorId::from([8u8; 16].as_slice()));
+    let mut tx = other.transaction();
+    let mut obj = deepest;
+    for _ in 0..4 {
+        obj = tx.put_object(&obj, "x", ObjType::Map).expect("a map");
+    }
+    tx.commit();
+    let mut stacked = base.save();
+    stacked.extend(other.save());
+    assert_eq!(document_nesting(&stacked, &RECORD), Ok(false));
+    let mut nesting = Nesting::default();
+    let by_changes = Automerge::load(&stacked)
+        .expect("loads")
+        .get_changes(&[])
+        .iter()
+        .try_for_each(|c| nesting.check(c, |_| 0));
+    assert_eq!(by_changes, Err(BoundsError::TooDeep { limit }));
+    assert!(RecordDoc::load_untrusted(&stacked, &new_actor(), &RECORD).is_err());
 }
 
 // ---------------------------------------------------------------------------------------------
