@@ -657,23 +657,12 @@ fn as_operations(error: BoundsError, limit: u64) -> BoundsError {
 /// data. Deflated columns are inflated (within what is left of the document's bound) and counted
 /// like the rest.
 fn scan_document(body: &[u8], bounds: &Bounds, tally: &mut Tally) -> Result<(), BoundsError> {
-    let mut r = Reader::new(body);
-    let actors = r.uleb()?;
-    for _ in 0..actors {
-        let len = r.length()?;
-        r.take(len)?;
-    }
-    let heads = r.length()?;
-    r.take(
-        heads
-            .checked_mul(32)
-            .ok_or(BoundsError::Malformed("truncated"))?,
-    )?;
-    let change_columns = read_columns(&mut r)?;
-    let op_columns = read_columns(&mut r)?;
-    let change_data = r.take(total_len(&change_columns)?)?;
-    let op_data = r.take(total_len(&op_columns)?)?;
-    // The rest is the heads' indexes (or nothing): automerge checks them.
+    let DocumentColumns {
+        change_columns,
+        change_data,
+        op_columns,
+        op_data,
+    } = DocumentColumns::read(body)?;
     let changes = count_columns(
         &change_columns,
         change_data,
@@ -691,6 +680,41 @@ fn scan_document(body: &[u8], bounds: &Bounds, tally: &mut Tally) -> Result<(), 
         tally,
     )?;
     tally.add(ops, changes, bounds)
+}
+
+/// A document chunk's column metadata and data, read past its actors and heads.
+struct DocumentColumns<'a> {
+    change_columns: Vec<(u32, usize)>,
+    change_data: &'a [u8],
+    op_columns: Vec<(u32, usize)>,
+    op_data: &'a [u8],
+}
+
+impl<'a> DocumentColumns<'a> {
+    fn read(body: &'a [u8]) -> Result<DocumentColumns<'a>, BoundsError> {
+        let mut r = Reader::new(body);
+        for _ in 0..r.uleb()? {
+            let len = r.length()?;
+            r.take(len)?;
+        }
+        let heads = r.length()?;
+        r.take(
+            heads
+                .checked_mul(32)
+                .ok_or(BoundsError::Malformed("truncated"))?,
+        )?;
+        let change_columns = read_columns(&mut r)?;
+        let op_columns = read_columns(&mut r)?;
+        let change_data = r.take(total_len(&change_columns)?)?;
+        let op_data = r.take(total_len(&op_columns)?)?;
+        // The rest is the heads' indexes (or nothing): automerge checks them.
+        Ok(DocumentColumns {
+            change_columns,
+            change_data,
+            op_columns,
+            op_data,
+        })
+    }
 }
 
 /// What the entries of a document's counted column are.
@@ -815,21 +839,11 @@ pub(crate) fn document_nesting(bytes: &[u8], bounds: &Bounds) -> Result<bool, Bo
 
 /// [`document_nesting`] of one document chunk's body.
 fn nesting_of_document(body: &[u8], bounds: &Bounds) -> Result<bool, BoundsError> {
-    let mut r = Reader::new(body);
-    for _ in 0..r.uleb()? {
-        let len = r.length()?;
-        r.take(len)?;
-    }
-    let heads = r.length()?;
-    r.take(
-        heads
-            .checked_mul(32)
-            .ok_or(BoundsError::Malformed("truncated"))?,
-    )?;
-    let change_columns = read_columns(&mut r)?;
-    let op_columns = read_columns(&mut r)?;
-    r.take(total_len(&change_columns)?)?;
-    let op_data = r.take(total_len(&op_columns)?)?;
+    let DocumentColumns {
+        op_columns,
+        op_data,
+        ..
+    } = DocumentColumns::read(body)?;
     let mut specs: Vec<u32> = op_columns
         .iter()
         .map(|(spec, _)| spec & !DEFLATE_BIT)

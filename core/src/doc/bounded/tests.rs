@@ -615,17 +615,7 @@ fn every_single_byte_flip_of_a_change_is_read_or_refused_without_a_panic() {
 
 #[test]
 fn a_document_nesting_maps_ten_thousand_deep_is_refused_without_exhausting_the_stack() {
-    let mut doc = edited(RecordKind::NeighbourhoodIssue, 1);
-    let mut plain = Automerge::load(&doc.save()).expect("loads");
-    let mut tx = plain.transaction();
-    let mut obj = tx
-        .put_object(ROOT, "sara_plan_ref", ObjType::Map)
-        .expect("a map");
-    for _ in 0..10_000 {
-        obj = tx.put_object(&obj, "x", ObjType::Map).expect("a map");
-    }
-    tx.commit();
-    let bytes = plain.save();
+    let (bytes, _) = nested_documents(10_001);
     check_document(&bytes, &RECORD).expect("within every count");
     // A small stack: reading the document must not recurse with its depth.
     let loaded = std::thread::Builder::new()
