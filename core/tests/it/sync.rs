@@ -322,18 +322,24 @@ fn an_entry_that_does_not_load_is_held_back_and_the_rest_of_its_page_applies_wit
     );
 }
 
+/// `n` new crime reports on `device`.
+fn create_reports(device: &mut Device, n: usize) -> Vec<RecordId> {
+    (0..n)
+        .map(|_| {
+            device
+                .create(RecordKind::CrimeReport, None)
+                .expect("create")
+                .id()
+        })
+        .collect()
+}
+
 /// The outbox is loaded a cache's worth at a time: an outbox longer than that lists every
 /// record, each with exactly its changes.
 #[test]
 fn an_outbox_longer_than_the_cache_lists_every_record_with_its_changes() {
     let (_dir, mut a, _b) = two_devices();
-    let ids: Vec<RecordId> = (0..150)
-        .map(|_| {
-            a.create(RecordKind::CrimeReport, None)
-                .expect("create")
-                .id()
-        })
-        .collect();
+    let ids = create_reports(&mut a, 150);
     let mut session = a.begin_sync().expect("session");
     let request = session.next_request().expect("a request");
     let mut pushed: Vec<RecordId> = request.push.iter().map(|p| p.record).collect();
@@ -349,13 +355,7 @@ fn an_outbox_longer_than_the_cache_lists_every_record_with_its_changes() {
 #[test]
 fn a_page_of_many_records_with_broken_entries_among_them_holds_back_exactly_those_in_page_order() {
     let (_dir, mut a, mut b) = two_devices();
-    let ids: Vec<RecordId> = (0..24)
-        .map(|_| {
-            a.create(RecordKind::CrimeReport, None)
-                .expect("create")
-                .id()
-        })
-        .collect();
+    let ids = create_reports(&mut a, 24);
     push_and_accept(&mut a);
     let mut entries = Vec::new();
     let mut broken = Vec::new();

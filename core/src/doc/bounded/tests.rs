@@ -634,6 +634,16 @@ fn a_document_nesting_maps_ten_thousand_deep_is_refused_without_exhausting_the_s
     );
 }
 
+/// The nesting bound read change by change over the whole history of `bytes`.
+fn nesting_by_changes(bytes: &[u8]) -> Result<(), BoundsError> {
+    let mut nesting = Nesting::default();
+    Automerge::load(bytes)
+        .expect("loads")
+        .get_changes(&[])
+        .iter()
+        .try_for_each(|c| nesting.check(c, |_| 0))
+}
+
 /// A document whose objects nest exactly `levels` deep under the record, saved whole; and the
 /// same after the outermost object is deleted (its history still made them).
 fn nested_documents(levels: usize) -> (Vec<u8>, Vec<u8>) {
@@ -667,13 +677,11 @@ fn nesting_read_from_a_documents_columns_counts_deleted_objects_and_stops_exactl
                 "{levels} levels"
             );
             // The change-by-change reading gives the same answer.
-            let mut nesting = Nesting::default();
-            let by_changes = Automerge::load(&bytes)
-                .expect("loads")
-                .get_changes(&[])
-                .iter()
-                .try_for_each(|c| nesting.check(c, |_| 0));
-            assert_eq!(by_changes.is_err(), refused, "{levels} levels");
+            assert_eq!(
+                nesting_by_changes(&bytes).is_err(),
+                refused,
+                "{levels} levels"
+            );
         }
     }
     // Bytes with a change chunk after the document are left to the change-by-change reading.
@@ -709,13 +717,10 @@ fn nesting_read_from_a_documents_columns_counts_deleted_objects_and_stops_exactl
     let mut stacked = base.save();
     stacked.extend(other.save());
     assert_eq!(document_nesting(&stacked, &RECORD), Ok(false));
-    let mut nesting = Nesting::default();
-    let by_changes = Automerge::load(&stacked)
-        .expect("loads")
-        .get_changes(&[])
-        .iter()
-        .try_for_each(|c| nesting.check(c, |_| 0));
-    assert_eq!(by_changes, Err(BoundsError::TooDeep { limit }));
+    assert_eq!(
+        nesting_by_changes(&stacked),
+        Err(BoundsError::TooDeep { limit })
+    );
     assert!(RecordDoc::load_untrusted(&stacked, &new_actor(), &RECORD).is_err());
 }
 
