@@ -670,10 +670,12 @@ impl Device {
     }
 
     /// [`Device::take`] of many records at once, each with its own outcome (`Error::NotFound`,
-    /// `Error::Doc`); a storage failure fails the whole. The store is read in turn, and the
-    /// documents not cached are loaded in parallel: loading is most of what touching a record
-    /// costs (a feed page, the outbox), and each document loads on its own.
-    fn take_many(&mut self, ids: &[RecordId]) -> Result<Vec<TakenRecord>, Error> {
+    /// `Error::Doc`) and what the server holds of it; a storage failure fails the whole. The
+    /// store is read in turn, and the documents not cached are loaded in parallel: loading is
+    /// most of what touching a record costs (a feed page, the outbox), and each document loads
+    /// on its own. With [`Reading::Later`] a stored document is not read as a record yet (see
+    /// [`RecordDoc::load_stored_unread`]).
+    fn take_many(&mut self, ids: &[RecordId], reading: Reading) -> Result<Vec<TakenRecord>, Error> {
         enum Taken {
             Cached(Box<Loaded>),
             Stored(crate::storage::StoredDocument),
@@ -683,31 +685,31 @@ impl Device {
         for &id in ids {
             if let Some(l) = self.cache.pop(&id) {
                 let stored = self.store.sync_heads(id)?;
-                if stored.is_some_and(|h| h.heads == l.doc.saved_heads_bytes()) {
-                    taken.push((id, Taken::Cached(Box::new(l))));
+                if let Some(h) = stored.filter(|h| h.heads == l.doc.saved_heads_bytes()) {
+                    taken.push((id, h.server_heads, Taken::Cached(Box::new(l))));
                     continue;
                 }
             }
-            taken.push((
-                id,
-                match self.store.load(id)? {
-                    Some(stored) => Taken::Stored(stored),
-                    None => Taken::Missing,
-                },
-            ));
+            taken.push(match self.store.load(id)? {
+                Some(mut stored) => (id, stored.server_heads.take(), Taken::Stored(stored)),
+                None => (id, None, Taken::Missing),
+            });
         }
         let actor = &self.actor;
         Ok(taken
             .into_par_iter()
-            .map(|(id, taken)| {
+            .map(|(id, server_heads, taken)| {
                 let loaded = match taken {
                     Taken::Cached(l) => Ok(*l),
-                    Taken::Stored(stored) => RecordDoc::load_stored(&stored.bytes, actor)
-                        .map(|doc| Loaded::stored(doc, stored.chunks))
-                        .map_err(Error::from),
+                    Taken::Stored(stored) => match reading {
+                        Reading::Now => RecordDoc::load_stored(&stored.bytes, actor),
+                        Reading::Later => RecordDoc::load_stored_unread(&stored.bytes, actor),
+                    }
+                    .map(|doc| Loaded::stored(doc, stored.chunks))
+                    .map_err(Error::from),
                     Taken::Missing => Err(Error::NotFound(id)),
                 };
-                (id, loaded)
+                (id, loaded.map(|loaded| (loaded, server_heads)))
             })
             .collect())
     }
@@ -896,8 +898,18 @@ impl Device {
     }
 }
 
-/// A record taken by [`Device::take_many`], or why it could not be.
-type TakenRecord = (RecordId, Result<Loaded, Error>);
+/// A record taken by [`Device::take_many`] with what the server holds of it (concatenated
+/// hashes), or why it could not be taken.
+type TakenRecord = (RecordId, Result<(Loaded, Option<Vec<u8>>), Error>);
+
+/// When [`Device::take_many`] reads a stored document as a record.
+#[derive(Debug, Clone, Copy)]
+enum Reading {
+    /// As it loads: one that is no valid record is an `Error::Doc` there.
+    Now,
+    /// When first needed (a feed entry reads it once, after applying its changes).
+    Later,
+}
 
 /// Frees documents on another thread (see [`Device::keep`]).
 fn release(documents: Vec<Loaded>) {

@@ -250,6 +250,13 @@ impl RecordDoc {
         RecordDoc::load_with(bytes, actor, VerificationMode::DontCheck)
     }
 
+    /// [`RecordDoc::load_stored`] without reading the record: for a document about to change
+    /// (a feed entry), which is read once, after the change. A document that loads but is no
+    /// valid record shows it at that read.
+    pub(crate) fn load_stored_unread(bytes: &[u8], actor: &ActorId) -> Result<RecordDoc, DocError> {
+        RecordDoc::load_unread(bytes, actor, VerificationMode::DontCheck)
+    }
+
     fn load_with(
         bytes: &[u8],
         actor: &ActorId,

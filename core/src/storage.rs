@@ -215,6 +215,8 @@ pub struct StoredDocument {
     pub bytes: Vec<u8>,
     /// Heads after the last save, as concatenated 32-byte change hashes.
     pub heads: Vec<u8>,
+    /// What the server holds of it (concatenated hashes), when known.
+    pub server_heads: Option<Vec<u8>>,
     /// How many chunks it is stored as (compaction trigger).
     pub chunks: u32,
 }

@@ -3,7 +3,7 @@
 //! store's data, commits what they return, and does the network calls through
 //! [`crate::sync::http`]. Nothing is held across an await but plain data and the store.
 
-use super::Device;
+use super::{Device, Reading};
 use crate::doc::Heads;
 use crate::domain::{RecordId, RecordKind, Timestamp};
 use crate::error::Error;
@@ -204,9 +204,9 @@ impl Device {
         // each document is held only until its pending changes are listed.
         for batch in unsynced.chunks(super::CACHE_DOCUMENTS) {
             let ids: Vec<RecordId> = batch.iter().map(|u| u.id).collect();
-            for (unsynced, (_, taken)) in batch.iter().zip(self.take_many(&ids)?) {
+            for (unsynced, (_, taken)) in batch.iter().zip(self.take_many(&ids, Reading::Now)?) {
                 let loaded = match taken {
-                    Ok(loaded) => loaded,
+                    Ok((loaded, _)) => loaded,
                     Err(e @ Error::Doc(_)) => {
                         // What cannot be read cannot be pushed; the rest of the outbox can.
                         tracing::warn!(record = %unsynced.id, error = %e, "a stored record cannot be read; not pushed");
@@ -255,14 +255,12 @@ impl Device {
     ) -> Result<ResponseTally, Error> {
         let needed = SyncSession::records_needed(&response);
         let mut local = HashMap::with_capacity(needed.len());
-        for (id, taken) in self.take_many(&needed)? {
+        // Read as records once, after the page's changes: a stored document that is no valid
+        // record is named unreadable then (`held_back::apply_changes`).
+        for (id, taken) in self.take_many(&needed, Reading::Later)? {
             match taken {
-                Ok(loaded) => {
-                    let server = self
-                        .store
-                        .sync_heads(id)?
-                        .and_then(|h| h.server_heads)
-                        .map(|s| Heads::from_bytes(&s).into_hashes());
+                Ok((loaded, server)) => {
+                    let server = server.map(|s| Heads::from_bytes(&s).into_hashes());
                     local.insert(id, LocalRecord::new(loaded, server));
                 }
                 Err(Error::NotFound(_)) => {}

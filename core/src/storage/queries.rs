@@ -450,7 +450,7 @@ pub(super) fn receipts(conn: &Connection, id: RecordId) -> rusqlite::Result<Vec<
 /// The record's chunks concatenated in `seq` order, in one statement (one consistent snapshot).
 pub(super) fn load(conn: &Connection, id: RecordId) -> rusqlite::Result<Option<StoredDocument>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT r.heads, r.doc_bytes, c.bytes
+        "SELECT r.heads, r.doc_bytes, r.server_heads, c.bytes
          FROM records r LEFT JOIN chunks c ON c.record_id = r.id
          WHERE r.id = ?1
          ORDER BY c.seq",
@@ -465,11 +465,12 @@ pub(super) fn load(conn: &Connection, id: RecordId) -> rusqlite::Result<Option<S
                 doc.insert(StoredDocument {
                     bytes: Vec::with_capacity(usize::try_from(size).unwrap_or(0)),
                     heads: row.get(0)?,
+                    server_heads: row.get(2)?,
                     chunks: 0,
                 })
             }
         };
-        if let Some(chunk) = row.get_ref(2)?.as_blob_or_null()? {
+        if let Some(chunk) = row.get_ref(3)?.as_blob_or_null()? {
             doc.bytes.extend_from_slice(chunk);
             doc.chunks += 1;
         }

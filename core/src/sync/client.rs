@@ -12,7 +12,7 @@
 //! changes the server has not acknowledged, except into the quarantine, in the same write, when
 //! the server refused them for good ([`super::quarantine`]).
 
-use super::held_back::{HoldReason, apply_changes, check_record};
+use super::held_back::{HoldReason, apply_changes, check_after, check_record};
 use super::quarantine::{self, Disposition, Refusal};
 use super::wire::{
     self, FeedEntry, Hash, PushOutcome, RecordPush, RefusalCode, SyncRequest, SyncResponse,
@@ -369,6 +369,10 @@ impl SyncSession {
                     self.repairs.insert(record, Some(kind));
                 }
                 Applied::No { reason, touched } => {
+                    if reason == HoldReason::RecordUnreadable {
+                        // Found when first read: what follows for it is held back unapplied.
+                        self.unreadable.insert(record);
+                    }
                     if touched {
                         // The document may hold part of the entry: drop it, and with it what
                         // this page applied to it before; the store keeps the record as it was.
@@ -573,13 +577,16 @@ impl SyncSession {
                 match local {
                     Some(existing) => {
                         let doc = &mut existing.loaded.doc;
-                        if doc.kind().ok() != Some(*kind) {
-                            return untouched(HoldReason::NotARecord);
+                        match doc.kind() {
+                            Ok(k) if k == *kind => {}
+                            Ok(_) => return untouched(HoldReason::NotARecord),
+                            Err(_) => return untouched(HoldReason::RecordUnreadable),
                         }
+                        let before = doc.automerge().get_heads();
                         if doc.merge(&mut incoming).is_err() {
                             return touched(HoldReason::ChangeNotApplied);
                         }
-                        if let Err(reason) = check_record(*record, *kind, doc) {
+                        if let Err(reason) = check_after(*record, *kind, doc, &before) {
                             return touched(reason);
                         }
                     }

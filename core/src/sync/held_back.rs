@@ -123,9 +123,13 @@ pub(crate) fn apply_changes(
     doc: &mut RecordDoc,
     changes: &[ReceivedChange],
 ) -> Result<Vec<ChangeReceipt>, HoldReason> {
-    if doc.kind().ok() != Some(kind) {
-        return Err(HoldReason::NotARecord);
+    match doc.kind() {
+        Ok(k) if k == kind => {}
+        Ok(_) => return Err(HoldReason::NotARecord),
+        // The copy here has no known kind: it is no record to apply anything over.
+        Err(_) => return Err(HoldReason::RecordUnreadable),
     }
+    let before = doc.automerge().get_heads();
     let mut receipts = Vec::with_capacity(changes.len());
     let mut batch = Vec::with_capacity(changes.len());
     for change in changes {
@@ -152,8 +156,25 @@ pub(crate) fn apply_changes(
         crate::doc::DocError::Bounds(e) if !e.is_malformed() => HoldReason::OverLimits,
         _ => HoldReason::ChangeNotApplied,
     })?;
-    check_record(record, kind, doc)?;
+    check_after(record, kind, doc, &before)?;
     Ok(receipts)
+}
+
+/// [`check_record`] of a document changed from the version at `before`, which may never have
+/// been read (see `RecordDoc::load_stored_unread`): when the result is no record, and nor was
+/// the version it was changed from, the copy here is what cannot be read.
+pub(crate) fn check_after(
+    record: RecordId,
+    kind: RecordKind,
+    doc: &mut RecordDoc,
+    before: &[automerge::ChangeHash],
+) -> Result<(), HoldReason> {
+    match check_record(record, kind, doc) {
+        Err(HoldReason::NotARecord) if crate::doc::record_at(doc.automerge(), before).is_err() => {
+            Err(HoldReason::RecordUnreadable)
+        }
+        checked => checked,
+    }
 }
 
 /// The document holds a record of `kind` with id `record`, within the size limits. Hydrates it

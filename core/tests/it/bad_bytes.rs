@@ -371,6 +371,73 @@ fn a_stored_record_that_does_not_load_fails_its_reads_with_a_typed_error_and_not
 }
 
 #[test]
+fn a_stored_record_that_loads_but_is_no_record_holds_back_every_entry_for_it_as_unreadable() {
+    use automerge::ROOT;
+    use automerge::transaction::Transactable;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut a, mut b) = (device(dir.path(), "a"), device(dir.path(), "b"));
+    let broken = shared_record(&mut a, &mut b);
+    let other = shared_record(&mut a, &mut b);
+    // A change that loads and applies, but leaves no crime report: the narrative a number.
+    let mut am = doc_of(&mut a, broken.id).with_actor(ActorId::random());
+    let mut tx = am.transaction();
+    tx.put(ROOT, "narrative", 42_i64).expect("puts");
+    tx.commit();
+    let bad = am
+        .get_last_local_change()
+        .expect("a change")
+        .raw_bytes()
+        .to_vec();
+    append_chunk(&dir.path().join("a.fbk"), &mut a, broken.id, bad);
+    let mut a = reopen(dir.path(), "a");
+    assert!(
+        matches!(a.get(broken.id), Err(Error::Doc(DocError::NotARecord(_)))),
+        "the stored copy is no record"
+    );
+    let stored = || {
+        let store = Store::open(&dir.path().join("a.fbk"), &KEY, false).expect("handle");
+        store.load(broken.id).expect("load").expect("here").bytes
+    };
+    let before = stored();
+
+    // Two entries for it, and one for another record, on one page.
+    let tally = pull(
+        &mut a,
+        vec![
+            changes(
+                broken.id,
+                RecordKind::CrimeReport,
+                vec![broken.second.raw_bytes().to_vec()],
+            ),
+            changes(
+                other.id,
+                RecordKind::CrimeReport,
+                vec![other.second.raw_bytes().to_vec()],
+            ),
+            changes(
+                broken.id,
+                RecordKind::CrimeReport,
+                vec![broken.third.raw_bytes().to_vec()],
+            ),
+        ],
+        60,
+    );
+    assert_eq!((tally.changes, tally.held_back), (1, 2));
+    assert_eq!(
+        held(&a),
+        vec![
+            (broken.id, "record-unreadable".to_owned()),
+            (broken.id, "record-unreadable".to_owned())
+        ]
+    );
+    assert_eq!(stored(), before, "nothing is written over the stored copy");
+    assert_eq!(
+        a.get(other.id).expect("get").to_json()["narrative"],
+        serde_json::json!("One. Two.")
+    );
+}
+
+#[test]
 fn a_document_that_does_not_compact_keeps_its_chunks_and_needs_attention_and_others_compact() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut a, mut b) = (device(dir.path(), "a"), device(dir.path(), "b"));
