@@ -11,13 +11,12 @@
 use crate::error::ServerError;
 use crate::service::{normalise_code, sha256};
 use crate::store::{
-    DeviceRow, Officer, OfficerChange, OfficerDetails, ServerStore, SqliteStore, TeamGiven,
+    DatabaseUrl, DeviceRow, Officer, OfficerChange, OfficerDetails, ServerStore, TeamGiven,
 };
 use crate::text::check_plain;
 use fieldbook_core::clock::{Clock, SystemClock};
 use fieldbook_core::domain::{OfficerId, Role};
 use fieldbook_core::storage::DatabaseKey;
-use std::path::Path;
 use std::sync::Arc;
 
 /// How long an enrolment code stays valid.
@@ -26,15 +25,16 @@ pub const CODE_TTL_MS: i64 = 24 * 60 * 60 * 1000;
 /// Administration of a server database (synchronous; safe while a server runs on the file).
 #[derive(Debug)]
 pub struct Admin {
-    store: SqliteStore,
+    store: Arc<dyn ServerStore>,
     clock: Arc<dyn Clock>,
 }
 
 impl Admin {
-    /// Opens (creating if needed) the database at `path`, encrypted under `key`.
-    pub fn open(path: &Path, key: &DatabaseKey) -> Result<Admin, ServerError> {
+    /// Opens (creating if needed) the database at `database` (a path is an SQLite file),
+    /// encrypted under `key`.
+    pub fn open(database: impl Into<DatabaseUrl>, key: &DatabaseKey) -> Result<Admin, ServerError> {
         Ok(Admin {
-            store: SqliteStore::open(path, key)?,
+            store: database.into().open(key)?,
             clock: Arc::new(SystemClock),
         })
     }

@@ -5,6 +5,7 @@
 //! show in `ps` and shell history): from a key file, or the environment ([`database_key`]).
 
 use crate::error::ServerError;
+use crate::store::DatabaseUrl;
 use fieldbook_core::clock::{Clock, SystemClock};
 use fieldbook_core::storage::DatabaseKey;
 use fieldbook_core::sync::wire;
@@ -19,8 +20,8 @@ use std::time::Duration;
 pub struct ServerConfig {
     /// Address to listen on; port 0 picks a free port (see [`crate::RunningServer::addr`]).
     pub listen: SocketAddr,
-    /// The SQLite database file (created if missing, mode 0600).
-    pub database: PathBuf,
+    /// Where the database is (`sqlite://PATH`: created if missing, mode 0600).
+    pub database: DatabaseUrl,
     /// The key the database is encrypted under (SQLCipher).
     pub key: DatabaseKey,
     /// How long a device token stays valid after enrolment.
@@ -91,7 +92,11 @@ impl Default for EnrolLimit {
 
 impl ServerConfig {
     /// The protocol's limits, a 90-day token, the system clock.
-    pub fn new(listen: SocketAddr, database: impl Into<PathBuf>, key: DatabaseKey) -> ServerConfig {
+    pub fn new(
+        listen: SocketAddr,
+        database: impl Into<DatabaseUrl>,
+        key: DatabaseKey,
+    ) -> ServerConfig {
         ServerConfig {
             listen,
             database: database.into(),
@@ -297,16 +302,6 @@ impl FileConfig {
     }
 }
 
-/// Reads `sqlite://PATH` (the only database scheme so far) into a path.
-pub fn database_path(url: &str) -> Result<PathBuf, ServerError> {
-    match url.strip_prefix("sqlite://") {
-        Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
-        _ => Err(ServerError::Config(
-            "the database must be given as sqlite://PATH".into(),
-        )),
-    }
-}
-
 /// The environment variable holding the database key itself (for secret stores that inject
 /// environment variables; a key file is preferred).
 pub const KEY_ENV: &str = "FIELDBOOK_SERVER_KEY";
@@ -366,7 +361,7 @@ mod tests {
     fn defaults() -> ServerConfig {
         ServerConfig::new(
             "127.0.0.1:0".parse().expect("addr"),
-            "server.db",
+            std::path::Path::new("server.db"),
             DatabaseKey::Raw([1; 32]),
         )
     }

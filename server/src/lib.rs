@@ -56,12 +56,11 @@ mod text;
 mod trust;
 
 pub use admin::{Admin, CODE_TTL_MS};
-pub use config::{
-    EnrolLimit, FileConfig, KEY_ENV, ServerConfig, bounds, database_key, database_path,
-};
+pub use config::{EnrolLimit, FileConfig, KEY_ENV, ServerConfig, bounds, database_key};
 pub use error::ServerError;
 pub use store::{
-    DeviceRow, Officer, OfficerChange, OfficerDetails, ServerStore, SqliteStore, TeamGiven,
+    DatabaseUrl, DeviceRow, Officer, OfficerChange, OfficerDetails, ServerStore, SqliteStore,
+    StoreError, TeamGiven,
 };
 pub use text::{NotPlainText, escaped};
 
@@ -83,12 +82,12 @@ pub struct RunningServer {
 /// may be sent at once. A database that the key does not open, that is not encrypted, or that
 /// is damaged is refused here (a [`StoreError`](store::StoreError) naming the file).
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
-    let path = config.database.clone();
+    let database = config.database.clone();
     let key = config.key.clone();
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, &key))
+    let store = tokio::task::spawn_blocking(move || database.open(&key))
         .await
         .map_err(|e| ServerError::Config(format!("opening the database panicked: {e}")))??;
-    start_with_store(config, Arc::new(store)).await
+    start_with_store(config, store).await
 }
 
 /// As [`start`], with any [`ServerStore`] (another database, or a test double).

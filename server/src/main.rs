@@ -5,8 +5,8 @@ use clap::{Parser, Subcommand};
 use fieldbook_core::domain::{OfficerId, Role, Timestamp};
 use fieldbook_core::storage::DatabaseKey;
 use fieldbook_server::{
-    Admin, FileConfig, Officer, OfficerChange, OfficerDetails, ServerConfig, ServerError,
-    SqliteStore, TeamGiven, database_key, database_path, escaped,
+    Admin, DatabaseUrl, FileConfig, Officer, OfficerChange, OfficerDetails, ServerConfig,
+    ServerError, SqliteStore, TeamGiven, database_key, escaped,
 };
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,16 +44,16 @@ struct DbArgs {
 }
 
 impl DbArgs {
-    /// The database's path and key.
-    fn open(&self) -> Result<(PathBuf, DatabaseKey), ServerError> {
+    /// The database's address and key.
+    fn open(&self) -> Result<(DatabaseUrl, DatabaseKey), ServerError> {
         let key = database_key(self.key.key_file.as_deref(), None)?;
-        Ok((database_path(&self.database)?, key))
+        Ok((DatabaseUrl::parse(&self.database)?, key))
     }
 
     /// The database opened for administration.
     fn admin(&self) -> Result<Admin, ServerError> {
-        let (path, key) = self.open()?;
-        Admin::open(&path, &key)
+        let (database, key) = self.open()?;
+        Admin::open(database, &key)
     }
 }
 
@@ -199,7 +199,7 @@ fn run(cli: Cli) -> Result<(), ServerError> {
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
             let key = database_key(key.key_file.as_deref(), file.key_file.as_deref())?;
-            let mut config = ServerConfig::new(listen, database_path(&database)?, key);
+            let mut config = ServerConfig::new(listen, DatabaseUrl::parse(&database)?, key);
             file.apply(&mut config)?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
@@ -251,8 +251,13 @@ fn run(cli: Cli) -> Result<(), ServerError> {
             Ok(())
         }
         Command::EncryptDatabase { db } => {
-            let (path, key) = db.open()?;
-            SqliteStore::encrypt_plaintext(&path, &key)?;
+            let (database, key) = db.open()?;
+            let path = database.sqlite_path().ok_or_else(|| {
+                ServerError::Config(
+                    "encrypt-database applies only to an SQLite file (sqlite://PATH)".into(),
+                )
+            })?;
+            SqliteStore::encrypt_plaintext(path, &key)?;
             println!("encrypted {}", path.display());
             Ok(())
         }

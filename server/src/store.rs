@@ -1,5 +1,7 @@
 //! Server state behind one trait, [`ServerStore`], so a PostgreSQL store can be added without
-//! touching the handlers or the sync logic. [`SqliteStore`] is the default implementation.
+//! touching the handlers or the sync logic. [`SqliteStore`] is the default implementation, and a
+//! store is opened from its [`DatabaseUrl`]. Nothing here names a database library: a backend's
+//! errors reach callers boxed in [`StoreError::Backend`].
 //!
 //! The store keeps bytes and rows; it does not decide anything. Checking changes, building
 //! documents and deciding scope live in `service`. The store must make each method atomic, and
@@ -13,13 +15,144 @@ mod sqlite;
 pub use sqlite::SqliteStore;
 
 use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status};
+use fieldbook_core::storage::DatabaseKey;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where the server's database is: the one address start-up, the admin commands and the
+/// configuration open a store from (`sqlite://PATH`, `postgres://…`). Shown (and debug-printed)
+/// without any password it holds.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH`: an encrypted SQLite file (created if missing, mode 0600).
+    Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`, as libpq reads it.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Reads `sqlite://PATH`, `postgres://…` or `postgresql://…`.
+    pub fn parse(url: &str) -> Result<DatabaseUrl, StoreError> {
+        let bad = |reason| StoreError::BadUrl {
+            given: without_password(url),
+            reason,
+        };
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(bad("sqlite:// needs the database file's path after it"));
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_owned()));
+        }
+        Err(bad("give sqlite://PATH or postgres://HOST/DATABASE"))
+    }
+
+    /// The SQLite file, for the commands that only SQLite has (`encrypt-database`).
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self {
+            DatabaseUrl::Sqlite(path) => Some(path),
+            DatabaseUrl::Postgres(_) => None,
+        }
+    }
+
+    /// Opens (creating or migrating if needed) the store at this address, under `key` where
+    /// the store encrypts its own data. Blocking: call it off the async runtime.
+    pub fn open(&self, key: &DatabaseKey) -> Result<Arc<dyn ServerStore>, StoreError> {
+        match self {
+            DatabaseUrl::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path, key)?)),
+            DatabaseUrl::Postgres(_) => Err(StoreError::NotBuilt { scheme: "postgres" }),
+        }
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = StoreError;
+
+    fn from_str(url: &str) -> Result<DatabaseUrl, StoreError> {
+        DatabaseUrl::parse(url)
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            // The address as given, less any password in it.
+            DatabaseUrl::Postgres(url) => f.write_str(&without_password(url)),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({self})")
+    }
+}
+
+/// `url` with the password of its user-info (`user:password@`) replaced by `***`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// A path is an SQLite database's address.
+impl From<&Path> for DatabaseUrl {
+    fn from(path: &Path) -> DatabaseUrl {
+        DatabaseUrl::Sqlite(path.to_owned())
+    }
+}
+
+impl From<&PathBuf> for DatabaseUrl {
+    fn from(path: &PathBuf) -> DatabaseUrl {
+        DatabaseUrl::Sqlite(path.clone())
+    }
+}
+
+impl From<PathBuf> for DatabaseUrl {
+    fn from(path: PathBuf) -> DatabaseUrl {
+        DatabaseUrl::Sqlite(path)
+    }
+}
+
+impl From<&DatabaseUrl> for DatabaseUrl {
+    fn from(url: &DatabaseUrl) -> DatabaseUrl {
+        url.clone()
+    }
+}
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// SQLite failed (disk full, I/O error, locked...).
+    /// The database failed (disk full, I/O error, locked, connection lost...): the backend's
+    /// own error, boxed, so nothing above the store names a database library.
     #[error("server storage failed: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+    /// The database address is not one this server can use.
+    #[error("bad database address '{given}': {reason}")]
+    BadUrl {
+        /// What was given, less any password in it.
+        given: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The database address names a store this build does not have yet.
+    #[error("this fieldbook-server has no {scheme} store yet: give the database as sqlite://PATH")]
+    NotBuilt {
+        /// The URL scheme (`postgres`).
+        scheme: &'static str,
+    },
     /// A stored value could not be read back.
     #[error("server storage holds an unreadable value: {0}")]
     Corrupt(String),
@@ -515,4 +648,78 @@ pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<(), StoreError>;
     /// Every table, canonically ordered, as JSON (for tests comparing state).
     fn dump(&self) -> Result<serde_json::Value, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_address_names_its_store_and_a_bad_one_says_what_to_give() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/fieldbook/server.db").expect("sqlite"),
+            DatabaseUrl::Sqlite(PathBuf::from("/var/lib/fieldbook/server.db"))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://server.db").expect("relative"),
+            DatabaseUrl::Sqlite(PathBuf::from("server.db"))
+        );
+        for url in [
+            "postgres://fieldbook@db.force.example/fieldbook",
+            "postgresql://fieldbook@db.force.example:5433/fieldbook?sslmode=verify-full",
+        ] {
+            assert_eq!(
+                DatabaseUrl::parse(url).expect("postgres"),
+                DatabaseUrl::Postgres(url.to_owned())
+            );
+        }
+        for (url, says) in [
+            ("sqlite://", "needs the database file's path"),
+            ("server.db", "give sqlite://PATH or postgres://"),
+            ("mysql://db/fieldbook", "give sqlite://PATH or postgres://"),
+            ("", "give sqlite://PATH or postgres://"),
+            ("mysql://fb:s3cret@db/fb", "mysql://fb:***@db/fb"),
+        ] {
+            let e = DatabaseUrl::parse(url).expect_err(url);
+            assert!(matches!(e, StoreError::BadUrl { .. }), "{url}: {e:?}");
+            assert!(e.to_string().contains(says), "{url}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_database_address_is_shown_without_its_password() {
+        let url =
+            DatabaseUrl::parse("postgres://fieldbook:s3cret@db.example:5432/fb?sslmode=require")
+                .expect("postgres");
+        assert_eq!(
+            url.to_string(),
+            "postgres://fieldbook:***@db.example:5432/fb?sslmode=require"
+        );
+        assert!(!format!("{url:?}").contains("s3cret"));
+        let no_password = "postgres://fieldbook@db.example/fb";
+        assert_eq!(
+            DatabaseUrl::parse(no_password)
+                .expect("postgres")
+                .to_string(),
+            no_password
+        );
+        assert_eq!(
+            DatabaseUrl::from(Path::new("/srv/server.db")).to_string(),
+            "sqlite:///srv/server.db"
+        );
+    }
+
+    #[test]
+    fn a_store_this_build_does_not_have_is_refused_by_name_before_anything_is_opened() {
+        let key = DatabaseKey::from_text("correct horse battery staple").expect("key");
+        let e = DatabaseUrl::parse("postgres://127.0.0.1:9/fieldbook")
+            .expect("postgres")
+            .open(&key)
+            .expect_err("no postgres store yet");
+        assert!(
+            matches!(e, StoreError::NotBuilt { scheme: "postgres" }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("sqlite://PATH"), "{e}");
+    }
 }

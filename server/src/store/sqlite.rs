@@ -33,6 +33,13 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+/// SQLite's errors reach the store's callers boxed: nothing above the store names rusqlite.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Backend(Box::new(e))
+    }
+}
+
 /// The schema version this build writes (`PRAGMA user_version`). A new database is created
 /// with [`SCHEMA`]; an older one is brought up by [`upgrade_from`], one version at a time, in one
 /// `IMMEDIATE` transaction. To change the schema: bump this, write
@@ -649,7 +656,7 @@ fn classify_open(path: &Path, e: rusqlite::Error) -> StoreError {
             path: path.to_owned(),
             detail: "sqlite found a malformed page".into(),
         },
-        _ => StoreError::Sqlite(e),
+        _ => StoreError::from(e),
     }
 }
 
