@@ -16,6 +16,7 @@ pub(crate) struct Metrics {
     rejected_by_rule: Mutex<BTreeMap<String, u64>>,
     changes_accepted: AtomicU64,
     changes_rejected: AtomicU64,
+    commits_moved: AtomicU64,
     feed_lag: AtomicU64,
     sync_buckets: [AtomicU64; BUCKETS.len()],
     sync_count: AtomicU64,
@@ -30,6 +31,11 @@ impl Metrics {
 
     pub fn accepted(&self, changes: u64) {
         self.changes_accepted.fetch_add(changes, Ordering::Relaxed);
+    }
+
+    /// A group commit found a record moved on by another writer, and was checked again.
+    pub fn commit_moved(&self) {
+        self.commits_moved.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn rejected(&self, rule: &str, changes: u64) {
@@ -87,6 +93,13 @@ impl Metrics {
             out,
             "fieldbook_changes_accepted_total {}",
             self.changes_accepted.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP fieldbook_commits_moved_total Group commits that found a record changed by another writer since it was checked (checked again).\n");
+        out.push_str("# TYPE fieldbook_commits_moved_total counter\n");
+        let _ = writeln!(
+            out,
+            "fieldbook_commits_moved_total {}",
+            self.commits_moved.load(Ordering::Relaxed)
         );
         out.push_str(
             "# HELP fieldbook_changes_rejected_total Changes in rejected record pushes.\n",

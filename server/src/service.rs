@@ -22,8 +22,21 @@ use crate::metrics::Metrics;
 use crate::scope::Viewer;
 use crate::store::{
     ChangeBody, CommitBatch, DeviceAuth, EnrolOutcome, Holding, NewChange, NewDevice, RecordFacts,
-    RecordWrite, ServerStore, StoredDocument,
+    RecordWrite, ServerStore, StoreError, StoredDocument,
 };
+
+/// Times a group is checked again and committed when another writer keeps committing to its
+/// records first; then the pushes still unanswered are asked to retry.
+const MOVED_RETRIES: u32 = 3;
+
+/// The answer to a push whose records kept moving under its commit: nothing was stored.
+fn moved_error() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "the records of this push were being changed by other writers; nothing of it was stored: retry",
+    )
+}
 use crate::trust::{self, Checked, NewRecord, PushContext};
 use automerge::sync::SyncDoc;
 use automerge::{ActorId, Automerge, ChangeHash};
@@ -434,17 +447,40 @@ impl SyncService {
         }
         // Not answered yet, so still queued: lead a group with everything queued so far.
         let jobs = std::mem::take(&mut *lock(&self.queue));
-        self.run_group(&jobs);
+        for attempt in 1..=MOVED_RETRIES {
+            match self.run_group(&jobs) {
+                Ok(()) => break,
+                Err(moved) => {
+                    // Another writer (another replica) committed to this record between our
+                    // reading it and our commit: nothing was stored. Forget our copy and check
+                    // the group again on what is stored now.
+                    tracing::info!(record = %moved, attempt, "a record moved under the commit: checking the group again");
+                    self.metrics.commit_moved();
+                    self.cache.put_committed(moved, None);
+                    if attempt == MOVED_RETRIES {
+                        for job in &jobs {
+                            lock(&job.result).get_or_insert_with(|| Err(moved_error()));
+                        }
+                    }
+                }
+            }
+        }
         let done = lock(&job.result).take();
         done.unwrap_or_else(|| Err(ApiError::internal()))
     }
 
     /// Re-validates, commits (one transaction) and answers a group of queued pushes. Holds the
-    /// writer.
-    fn run_group(&self, jobs: &[Arc<PushJob>]) {
+    /// writer. When the commit finds a record moved on since it was checked (another writer
+    /// committed to it: [`StoreError::Moved`]), nothing is stored or answered: the record is
+    /// returned, and each job's checked push is put back to be checked again.
+    fn run_group(&self, jobs: &[Arc<PushJob>]) -> Result<(), RecordId> {
         let mut group: HashMap<RecordId, Arc<CachedDoc>> = HashMap::new();
         let mut ready: Vec<(&PushJob, PreparedPush)> = Vec::with_capacity(jobs.len());
         for job in jobs {
+            if lock(&job.result).is_some() {
+                // Answered in an earlier attempt (its records were refused when checked again).
+                continue;
+            }
             let Some(mut prepared) = lock(&job.prepared).take() else {
                 *lock(&job.result) = Some(Err(ApiError::internal()));
                 continue;
@@ -484,13 +520,20 @@ impl SyncService {
             .collect();
         let seqs = match self.store.commit_many(&batches) {
             Ok(seqs) => seqs,
+            Err(StoreError::Moved { record }) => {
+                drop(batches);
+                for (job, prepared) in ready {
+                    *lock(&job.prepared) = Some(prepared);
+                }
+                return Err(record);
+            }
             Err(e) => {
                 let e = ApiError::from(e);
                 for (job, _) in &ready {
                     *lock(&job.result) = Some(Err(e.clone()));
                 }
                 // Whatever the cache holds for these records is still the committed truth.
-                return;
+                return Ok(());
             }
         };
         // Committed: now the cache may show the new documents, each with its last seq.
@@ -535,6 +578,7 @@ impl SyncService {
             self.metrics.accepted(accepted);
             *lock(&job.result) = Some(Ok(results));
         }
+        Ok(())
     }
 
     /// Under the writer: every record of `prepared` whose base is no longer the current
@@ -705,6 +749,7 @@ impl SyncService {
         let since = base.map_or(0, |b| b.changes_since_snapshot) + changes.len() as u32;
         let compacted = base.is_none() || since >= self.config.compact_every;
         let write = RecordWrite {
+            base_heads: base.map(|b| b.doc.heads_bytes()),
             facts: RecordFacts {
                 id: push.record,
                 kind: push.kind,

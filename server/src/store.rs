@@ -10,6 +10,8 @@
 //! single writer, so `seq` order is commit order; a store with concurrent writers must serve only
 //! up to its stable watermark.
 
+#[cfg(test)]
+pub(crate) mod conformance;
 mod sqlite;
 
 pub use sqlite::SqliteStore;
@@ -139,6 +141,13 @@ pub enum StoreError {
     /// own error, boxed, so nothing above the store names a database library.
     #[error("server storage failed: {0}")]
     Backend(Box<dyn std::error::Error + Send + Sync>),
+    /// A record moved on since the write was checked: another writer committed to it first.
+    /// Nothing of the transaction was stored; check again on the current version.
+    #[error("record {record} changed while its write was checked; nothing was stored")]
+    Moved {
+        /// The record.
+        record: RecordId,
+    },
     /// The database address is not one this server can use.
     #[error("bad database address '{given}': {reason}")]
     BadUrl {
@@ -464,6 +473,13 @@ pub struct NewChange {
 pub struct RecordWrite {
     /// The record's facts after the push (`team` is filled in by the store).
     pub facts: RecordFacts,
+    /// The heads of the version the write was checked against ([`Heads::to_bytes`]), `None`
+    /// for a record new to the server. The store commits the write only if the record is still
+    /// at that version (a compare-and-swap inside the transaction), else
+    /// [`StoreError::Moved`]: another writer (another replica) committed to it first.
+    ///
+    /// [`Heads::to_bytes`]: fieldbook_core::doc::Heads::to_bytes
+    pub base_heads: Option<Vec<u8>>,
     /// Heads after the push.
     pub heads: Vec<u8>,
     /// Changes new to the server, dependencies first.
@@ -609,7 +625,9 @@ pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
             .unwrap_or_default())
     }
     /// As [`ServerStore::commit`] for several devices' pushes, in order, in one transaction (one
-    /// fsync: group commit); returns each batch's `seq`s. All are stored or none.
+    /// fsync: group commit); returns each batch's `seq`s. All are stored or none: a write whose
+    /// record is no longer at its [`RecordWrite::base_heads`] (a batch's earlier writes count)
+    /// fails the whole with [`StoreError::Moved`].
     fn commit_many(&self, batches: &[CommitBatch<'_>]) -> Result<Vec<Vec<u64>>, StoreError>;
     /// The highest committed feed position (the stable watermark).
     fn max_seq(&self) -> Result<u64, StoreError>;

@@ -223,7 +223,10 @@ async fn a_wrong_key_is_refused_and_the_database_is_left_byte_for_byte() {
 #[test]
 fn a_database_address_the_server_cannot_use_is_refused_saying_what_to_give() {
     for (database, says) in [
-        ("mysql://fb:s3cret@db.example/fb", "give sqlite://PATH or postgres://"),
+        (
+            "mysql://fb:s3cret@db.example/fb",
+            "give sqlite://PATH or postgres://",
+        ),
         ("server.db", "give sqlite://PATH or postgres://"),
         ("sqlite://", "needs the database file's path"),
         ("postgres://127.0.0.1:9/fieldbook", "no postgres store yet"),
@@ -236,7 +239,10 @@ fn a_database_address_the_server_cannot_use_is_refused_saying_what_to_give() {
             assert!(!out.status.success(), "{args:?} exits non-zero");
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(stderr.contains(says), "{args:?}: {stderr}");
-            assert!(!stderr.contains("s3cret"), "{args:?} shows no password: {stderr}");
+            assert!(
+                !stderr.contains("s3cret"),
+                "{args:?} shows no password: {stderr}"
+            );
         }
     }
 }

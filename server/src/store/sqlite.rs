@@ -3,7 +3,9 @@
 //! Writes go through one `Mutex<Connection>`, so transactions commit one after another and `seq`
 //! (an `AUTOINCREMENT` key, never reused) grows in commit order: every position at or below
 //! `max(seq)` is committed, which is what the feed needs. Reads use a small pool of separate
-//! connections; WAL lets them read while the writer writes.
+//! connections; WAL lets them read while the writer writes. A record is written only if it is
+//! still at the version its write was checked against (a compare-and-swap on `records.heads`
+//! in the write transaction), so another process writing the same file cannot be overwritten.
 //!
 //! **Facts in memory.** The scope facts of every record (`RecordFacts`) and the reverse links
 //! are kept in memory, loaded at open and brought up to date after every commit, still under
@@ -707,6 +709,16 @@ fn commit_writes(
     let mut last = Vec::with_capacity(writes.len());
     for w in writes {
         let id = w.facts.id.to_string();
+        let existing: Option<(i64, u32, Vec<u8>)> = tx
+            .prepare_cached(
+                "SELECT last_seq, changes_since_snapshot, heads FROM records WHERE id = ?1",
+            )?
+            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        // Compare-and-swap on the version the write was checked against.
+        if existing.as_ref().map(|e| &e.2) != w.base_heads.as_ref() {
+            return Err(StoreError::Moved { record: w.facts.id });
+        }
         let mut last_seq = 0u64;
         let mut inserted = 0u32;
         {
@@ -744,14 +756,10 @@ fn commit_writes(
             .map(|(r, id)| (r.as_str(), id.to_string()))
             .collect();
         let links_json = serde_json::to_string(&links).map_err(|_| corrupt("links"))?;
-        let existing: Option<(i64, u32)> = tx
-            .prepare_cached("SELECT last_seq, changes_since_snapshot FROM records WHERE id = ?1")?
-            .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
         let new_last = if inserted > 0 {
             last_seq as i64
         } else {
-            existing.map_or(0, |e| e.0)
+            existing.as_ref().map_or(0, |e| e.0)
         };
         match (&w.snapshot, existing) {
             (Some(snapshot), _) => {

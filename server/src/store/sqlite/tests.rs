@@ -153,3 +153,26 @@ fn a_database_from_a_newer_server_is_refused_and_left_as_it_was() {
     }
     assert_eq!(schema_of(&path), schema);
 }
+
+/// The conformance suite on SQLite: every handle opens the same encrypted file.
+mod conformance {
+    use super::KEY;
+    use crate::store::{ServerStore, SqliteStore, conformance::Harness};
+    use std::sync::Arc;
+
+    struct Sqlite(tempfile::TempDir);
+
+    impl Sqlite {
+        fn new() -> Sqlite {
+            Sqlite(tempfile::tempdir().expect("dir"))
+        }
+    }
+
+    impl Harness for Sqlite {
+        fn open(&self) -> Arc<dyn ServerStore> {
+            Arc::new(SqliteStore::open(&self.0.path().join("server.db"), &KEY).expect("opens"))
+        }
+    }
+
+    crate::store_conformance_tests!(Sqlite::new());
+}
