@@ -5,43 +5,23 @@
 //! ([`fieldbook_core::rules`], with the linked people, needs assessments and crime), the time
 //! since the report (server clock) and the diff since the last approval.
 //!
+//! The HTTP handler is `http::review`; this builds the queue.
+//!
 //! Authorised with the device token. Supervisors only: anyone else gets 403 `supervisor-only`.
 //! A supervisor sees only their team's records (the author's team when last written); one with no
 //! team sees an empty queue. JSON by default; CBOR with `?format=cbor` or
 //! `Accept: application/cbor` (the device protocol's encoding). Nothing of it is logged.
 
 use crate::error::ApiError;
-use crate::http::{App, authenticate, blocking, finish};
 use crate::service::SyncService;
 use crate::store::{DeviceAuth, Officer};
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
 use fieldbook_core::domain::{
     Record, RecordId, RecordKind, Role, Status, Timestamp, WorkflowAction,
 };
 use fieldbook_core::review::{self, ApprovalState};
 use fieldbook_core::rules::{self, Finding, LinkedRecords, RuleContext};
-use fieldbook_core::sync::wire::{self, ReviewQueue};
-use std::sync::Arc;
-
-/// How the queue is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Json,
-    Cbor,
-}
-
-/// `?format=` wins; else an `Accept` naming CBOR; else JSON.
-fn format(query: Option<&str>, headers: &HeaderMap) -> Result<Format, ApiError> {
-    Ok(
-        if crate::http::wants_alternative(query, headers, "cbor", wire::CONTENT_TYPE)? {
-            Format::Cbor
-        } else {
-            Format::Json
-        },
-    )
-}
+use fieldbook_core::sync::wire::ReviewQueue;
 
 /// The server's documents, as the rules read linked records.
 struct ServerRecords<'a>(&'a SyncService);
@@ -72,7 +52,7 @@ impl LinkedRecords for ServerRecords<'_> {
 }
 
 /// The queue of the device's supervisor.
-fn queue(service: &SyncService, device: &DeviceAuth) -> Result<ReviewQueue, ApiError> {
+pub(crate) fn queue(service: &SyncService, device: &DeviceAuth) -> Result<ReviewQueue, ApiError> {
     let officer = &device.officer;
     if officer.role != Role::Supervisor {
         return Err(ApiError::new(
@@ -168,55 +148,5 @@ impl review::QueueRecords for ServerQueue<'_> {
             &ctx,
             fieldbook_core::refdata::current(),
         ))
-    }
-}
-
-/// `GET /v1/review-queue`.
-pub(crate) async fn review_queue(
-    State(app): State<App>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let device = authenticate(&app, &headers).await?;
-        let format = format(query.as_deref(), &headers)?;
-        let service = Arc::clone(&app);
-        let queue = blocking(move || queue(&service, &device)).await?;
-        Ok(match format {
-            Format::Json => (
-                [(header::CONTENT_TYPE, "application/json")],
-                serde_json::to_string_pretty(&queue).map_err(|_| ApiError::internal())?,
-            )
-                .into_response(),
-            Format::Cbor => (
-                [(header::CONTENT_TYPE, wire::CONTENT_TYPE)],
-                wire::encode(&queue),
-            )
-                .into_response(),
-        })
-    }
-    .await;
-    finish(&app, "review-queue", result)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::http::HeaderValue;
-
-    #[test]
-    fn the_query_wins_over_accept_and_json_is_the_default() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(format(None, &headers).ok(), Some(Format::Json));
-        headers.insert(
-            header::ACCEPT,
-            HeaderValue::from_static("application/json;q=0.5, application/cbor"),
-        );
-        assert_eq!(format(None, &headers).ok(), Some(Format::Cbor));
-        assert_eq!(
-            format(Some("format=json"), &headers).ok(),
-            Some(Format::Json)
-        );
-        assert!(format(Some("format=csv"), &headers).is_err());
     }
 }
