@@ -51,6 +51,8 @@ pub(crate) fn rows(
     record: RecordId,
 ) -> Result<Vec<AuditRow>, ApiError> {
     let store = service.store();
+    // Facts as of every commit, whichever replica made it.
+    store.max_seq()?;
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -635,7 +635,11 @@ pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
     fn feed_rows(&self, after: u64, upto: u64, limit: usize) -> Result<Vec<FeedRow>, StoreError>;
     /// The bodies of the changes at these feed positions, oldest first.
     fn change_bodies(&self, seqs: &[u64]) -> Result<Vec<ChangeBody>, StoreError>;
-    /// A record's facts.
+    /// A record's facts. Facts, links ([`ServerStore::linking_to`]) and team records
+    /// ([`ServerStore::team_records`]) hold every commit up to the position
+    /// [`ServerStore::max_seq`] last returned on this handle, whichever replica made it (a store
+    /// may answer them from memory it brings up to date there); callers ask `max_seq` first
+    /// when they need another writer's commits.
     fn facts(&self, record: RecordId) -> Result<Option<std::sync::Arc<RecordFacts>>, StoreError>;
     /// Records that link to `record`.
     fn linking_to(&self, record: RecordId) -> Result<Vec<RecordId>, StoreError>;

@@ -3,8 +3,11 @@
 //! and invokes [`store_conformance_tests!`](crate::store_conformance_tests). Two handles on one
 //! database are two replicas: each test that needs another writer opens a second one.
 
-use super::{CommitBatch, NewChange, RecordFacts, RecordWrite, ServerStore, StoreError};
-use fieldbook_core::domain::{RecordId, RecordKind, Status};
+use super::{
+    CommitBatch, EnrolOutcome, NewChange, NewDevice, Officer, OfficerDetails, RecordFacts,
+    RecordWrite, ServerStore, StoreError, TeamGiven,
+};
+use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status};
 use std::sync::Arc;
 
 /// Opens handles on one database made for the test.
@@ -36,6 +39,31 @@ macro_rules! store_conformance_tests {
         #[test]
         fn writes_of_one_record_in_one_batch_build_on_each_other() {
             $crate::store::conformance::writes_in_one_batch_chain(&$harness);
+        }
+
+        #[test]
+        fn a_code_enrols_one_device_once_and_every_replica_knows_its_token_and_revocation() {
+            $crate::store::conformance::enrolment_and_tokens(&$harness);
+        }
+
+        #[test]
+        fn an_actor_is_bound_to_one_officer_and_the_same_install_enrolling_again_replaces_its_device() {
+            $crate::store::conformance::actors_and_replaced_devices(&$harness);
+        }
+
+        #[test]
+        fn officers_are_created_once_and_every_change_is_audited() {
+            $crate::store::conformance::officers_and_their_audit(&$harness);
+        }
+
+        #[test]
+        fn the_feed_serves_in_commit_order_what_any_replica_committed() {
+            $crate::store::conformance::the_feed_across_replicas(&$harness);
+        }
+
+        #[test]
+        fn a_records_facts_and_links_written_by_one_replica_are_read_by_another() {
+            $crate::store::conformance::facts_across_replicas(&$harness);
         }
     };
 }
@@ -169,4 +197,285 @@ pub(crate) fn writes_in_one_batch_chain(harness: &dyn Harness) {
         Err(StoreError::Moved { record }) if record == id
     ));
     assert_eq!(stored_heads(&*store, id), Some(heads(3)));
+}
+
+fn officer(id: &str, team: Option<&str>) -> Officer {
+    Officer {
+        id: OfficerId::new(id).expect("id"),
+        name: format!("Officer {id}"),
+        role: Role::Officer,
+        team: team.map(str::to_owned),
+    }
+}
+
+fn device(id: &str, token: u8, actors: &[&str]) -> NewDevice {
+    NewDevice {
+        id: id.to_owned(),
+        label: format!("phone {id}"),
+        token_hash: [token; 32],
+        actors: actors.iter().map(|a| (*a).to_owned()).collect(),
+        created_at: 1_000,
+    }
+}
+
+/// Registers `officer` and enrols `device` for them with a fresh code.
+fn enrolled(store: &dyn ServerStore, who: &Officer, code: u8, new: &NewDevice) -> EnrolOutcome {
+    store.create_officer(who, "admin", 1).expect("officer");
+    assert!(
+        store
+            .create_code(&who.id, [code; 32], 10_000)
+            .expect("code")
+    );
+    store.enrol([code; 32], 2_000, new).expect("enrol")
+}
+
+pub(crate) fn enrolment_and_tokens(harness: &dyn Harness) {
+    let (a, b) = (harness.open(), harness.open());
+    let pc1 = officer("PC1", Some("T1"));
+    assert!(
+        !a.create_code(&pc1.id, [1; 32], 10_000).expect("code"),
+        "no code for an officer not registered"
+    );
+    let outcome = enrolled(&*a, &pc1, 1, &device("d1", 11, &["0a"]));
+    assert_eq!(
+        outcome,
+        EnrolOutcome::Enrolled {
+            officer: pc1.clone(),
+            replaced: Vec::new()
+        }
+    );
+    assert_eq!(
+        b.enrol([1; 32], 2_000, &device("d2", 12, &["0b"]))
+            .expect("enrol"),
+        EnrolOutcome::BadCode,
+        "a used code is used up on every replica"
+    );
+    assert!(a.create_code(&pc1.id, [2; 32], 3_000).expect("code"));
+    assert_eq!(
+        b.enrol([2; 32], 3_000, &device("d3", 13, &["0c"]))
+            .expect("enrol"),
+        EnrolOutcome::BadCode,
+        "an expired code"
+    );
+    assert_eq!(
+        b.enrol([9; 32], 2_000, &device("d4", 14, &["0d"]))
+            .expect("enrol"),
+        EnrolOutcome::BadCode,
+        "an unknown code"
+    );
+
+    let auth = b
+        .device_by_token([11; 32])
+        .expect("token")
+        .expect("known on B");
+    assert_eq!((auth.device_id.as_str(), auth.revoked), ("d1", false));
+    assert_eq!(auth.officer, pc1);
+    assert_eq!(auth.actors, vec!["0a".to_owned()]);
+    assert!(b.device_by_token([12; 32]).expect("token").is_none());
+
+    assert!(a.revoke("d1").expect("revoke"));
+    assert!(!a.revoke("no-such-device").expect("revoke"));
+    assert!(
+        b.device_by_token([11; 32])
+            .expect("token")
+            .expect("known")
+            .revoked,
+        "revoked on every replica at once"
+    );
+    let devices = b.devices().expect("devices");
+    assert_eq!(devices.len(), 1);
+    assert!(devices[0].revoked);
+}
+
+pub(crate) fn actors_and_replaced_devices(harness: &dyn Harness) {
+    let (a, b) = (harness.open(), harness.open());
+    let (pc1, pc2) = (officer("PC1", None), officer("PC2", None));
+    assert!(matches!(
+        enrolled(&*a, &pc1, 1, &device("d1", 11, &["0a"])),
+        EnrolOutcome::Enrolled { .. }
+    ));
+    let before = harness.open().dump().expect("dump");
+    assert_eq!(
+        enrolled(&*b, &pc2, 2, &device("d2", 12, &["0a"])),
+        EnrolOutcome::ActorTaken("0a".to_owned()),
+        "another officer cannot take an actor"
+    );
+    let after = harness.open().dump().expect("dump");
+    assert_eq!(before["devices"], after["devices"], "no device was made");
+    assert_eq!(before["actors"], after["actors"]);
+
+    // The same install (the same actor) enrolling again for its officer replaces its device.
+    assert!(b.create_code(&pc1.id, [3; 32], 10_000).expect("code"));
+    assert_eq!(
+        b.enrol([3; 32], 2_500, &device("d3", 13, &["0a"]))
+            .expect("enrol"),
+        EnrolOutcome::Enrolled {
+            officer: pc1,
+            replaced: vec!["d1".to_owned()]
+        }
+    );
+    let old = a.device_by_token([11; 32]).expect("token").expect("kept");
+    assert!(old.revoked, "the replaced device is revoked");
+    let new = a.device_by_token([13; 32]).expect("token").expect("known");
+    assert_eq!(new.actors, vec!["0a".to_owned()]);
+    let rows = a.devices().expect("devices");
+    let d1 = rows.iter().find(|d| d.id == "d1").expect("d1 listed");
+    assert_eq!(d1.replaced_by.as_deref(), Some("d3"));
+}
+
+pub(crate) fn officers_and_their_audit(harness: &dyn Harness) {
+    let (a, b) = (harness.open(), harness.open());
+    let pc1 = officer("PC1", Some("T1"));
+    assert!(a.create_officer(&pc1, "admin", 10).expect("create"));
+    assert!(
+        !b.create_officer(&officer("PC1", None), "admin", 11)
+            .expect("create")
+    );
+    assert_eq!(b.officer(&pc1.id).expect("read"), Some(pc1.clone()));
+    let changes = b
+        .update_officer(
+            &pc1.id,
+            &OfficerDetails {
+                team: TeamGiven::Team("T2".to_owned()),
+                role: Some(Role::Officer),
+                ..OfficerDetails::default()
+            },
+            "sgt",
+            20,
+        )
+        .expect("update")
+        .expect("registered");
+    assert_eq!(changes.len(), 1, "only the team differed: {changes:?}");
+    assert_eq!(
+        (
+            changes[0].field.as_str(),
+            changes[0].old.as_deref(),
+            changes[0].new.as_deref()
+        ),
+        ("team", Some("T1"), Some("T2"))
+    );
+    assert_eq!(
+        a.officer(&pc1.id).expect("read").and_then(|o| o.team),
+        Some("T2".to_owned())
+    );
+    let history = a.officer_history(&pc1.id).expect("history");
+    assert!(
+        history
+            .iter()
+            .any(|c| c.action == "created" && c.field == "name")
+    );
+    assert_eq!(
+        history
+            .last()
+            .map(|c| (c.action.as_str(), c.by.as_str(), c.at)),
+        Some(("changed", "sgt", 20))
+    );
+    assert!(
+        a.update_officer(
+            &OfficerId::new("PC9").expect("id"),
+            &OfficerDetails::default(),
+            "sgt",
+            30
+        )
+        .expect("update")
+        .is_none()
+    );
+    assert_eq!(
+        a.officers().expect("officers"),
+        vec![officer("PC1", Some("T2"))]
+    );
+}
+
+pub(crate) fn the_feed_across_replicas(harness: &dyn Harness) {
+    let (a, b) = (harness.open(), harness.open());
+    assert_eq!(a.max_seq().expect("max"), 0);
+    let (r1, r2) = (record(1), record(2));
+    let s1 = commit(&*a, &[write(r1, None, 1)]).expect("a")[0];
+    let s2 = b
+        .commit("device-2", 1_500, &[write(r2, None, 2)])
+        .expect("b")[0];
+    let s3 = commit(&*a, &[write(r1, Some(1), 3)]).expect("a")[0];
+    assert!(s1 < s2 && s2 < s3, "{s1} {s2} {s3}");
+    for store in [&a, &b] {
+        assert_eq!(
+            store.max_seq().expect("max"),
+            s3,
+            "every replica serves up to the last commit"
+        );
+        let rows = store.feed_rows(0, s3, 10).expect("rows");
+        let got: Vec<(u64, RecordId, &str)> =
+            rows.iter().map(|r| (r.seq, r.record, &*r.device)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (s1, r1, "device-1"),
+                (s2, r2, "device-2"),
+                (s3, r1, "device-1")
+            ]
+        );
+        let after_first = store.feed_rows(s1, s3, 1).expect("rows");
+        assert_eq!(
+            after_first.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            vec![s2]
+        );
+        let bodies = store.change_bodies(&[s2, s3]).expect("bodies");
+        assert_eq!(
+            bodies
+                .iter()
+                .map(|b| (b.seq, b.bytes.clone(), b.received_at))
+                .collect::<Vec<_>>(),
+            vec![(s2, vec![2], 1_500), (s3, vec![3], 1_000)]
+        );
+        assert_eq!(bodies[1].heads_after, heads(3));
+    }
+}
+
+pub(crate) fn facts_across_replicas(harness: &dyn Harness) {
+    let (a, b) = (harness.open(), harness.open());
+    a.create_officer(&officer("PC1", Some("T1")), "admin", 1)
+        .expect("officer");
+    let (crime, person) = (record(1), record(2));
+    let mut linked = write(crime, None, 1);
+    linked.facts.links = vec![("victim".to_owned(), person)];
+    linked.facts.status = Status::Submitted;
+    b.commit("device-2", 1_000, &[linked]).expect("commit on B");
+
+    // As of the position A serves up to (see `ServerStore::facts`).
+    assert!(a.max_seq().expect("max") > 0);
+    let facts = a
+        .facts(crime)
+        .expect("facts")
+        .expect("A reads what B wrote");
+    assert_eq!(
+        facts.team.as_deref(),
+        Some("T1"),
+        "the author's team when written"
+    );
+    assert_eq!(facts.status, Status::Submitted);
+    assert_eq!(a.linking_to(person).expect("links"), vec![crime]);
+    let queue = a
+        .team_records("T1", &[Status::Submitted])
+        .expect("team records");
+    assert_eq!(queue.iter().map(|f| f.id).collect::<Vec<_>>(), vec![crime]);
+
+    // B moves it on; A sees the new status at once.
+    let mut approved = write(crime, Some(1), 2);
+    approved.facts.status = Status::Approved;
+    b.commit("device-2", 2_000, &[approved])
+        .expect("commit on B");
+    a.max_seq().expect("max");
+    assert_eq!(
+        a.facts(crime).expect("facts").expect("here").status,
+        Status::Approved
+    );
+    assert!(
+        a.team_records("T1", &[Status::Submitted])
+            .expect("team")
+            .is_empty()
+    );
+    assert_eq!(
+        a.linking_to(person).expect("links"),
+        Vec::<RecordId>::new(),
+        "links as last written"
+    );
 }
