@@ -52,7 +52,7 @@ pub(crate) fn rows(
 ) -> Result<Vec<AuditRow>, ApiError> {
     let store = service.store();
     // Facts as of every commit, whichever replica made it.
-    store.max_seq()?;
+    service.catch_up()?;
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,

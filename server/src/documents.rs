@@ -157,6 +157,25 @@ impl DocumentCache {
         }
     }
 
+    /// Forgets every document older than a feed row naming its record: (record, seq) rows
+    /// read from the feed log, which any writer's commit (another replica's) appends to. Moves
+    /// the generation on, so a document read from the store before those rows committed is
+    /// not inserted after this.
+    pub(crate) fn forget_older(&self, rows: impl IntoIterator<Item = (RecordId, u64)>) -> usize {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        let mut forgotten = 0;
+        for (record, seq) in rows {
+            if inner.lru.peek(&record).is_some_and(|d| d.last_seq() < seq)
+                && let Some(old) = inner.lru.pop(&record)
+            {
+                inner.bytes -= old.weight;
+                forgotten += 1;
+            }
+        }
+        forgotten
+    }
+
     /// Estimated bytes held, and documents held.
     pub(crate) fn usage(&self) -> (usize, usize) {
         let inner = self.lock();

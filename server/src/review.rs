@@ -62,7 +62,7 @@ pub(crate) fn queue(service: &SyncService, device: &DeviceAuth) -> Result<Review
         ));
     }
     // The team's records as of every commit, whichever replica made it.
-    service.store().max_seq()?;
+    service.catch_up()?;
     let now_ms = service.now_ms();
     let now = Timestamp::from_millis(now_ms).ok_or_else(ApiError::internal)?;
     let Some(team) = officer.team.as_deref() else {

@@ -45,6 +45,9 @@ pub(crate) struct SyncService {
     store: Arc<dyn ServerStore>,
     config: ServerConfig,
     cache: DocumentCache,
+    /// The feed position up to which the cache was checked against the feed log
+    /// ([`SyncService::catch_up`]).
+    cache_checked: std::sync::atomic::AtomicU64,
     writer: Mutex<()>,
     /// Pushes waiting for the writer.
     queue: Mutex<Vec<Arc<PushJob>>>,
@@ -68,6 +71,8 @@ impl SyncService {
                 config.enrol_limit,
                 Arc::clone(&config.clock),
             ),
+            // The cache starts empty: nothing before this position can be stale in it.
+            cache_checked: std::sync::atomic::AtomicU64::new(store.max_seq().unwrap_or(0)),
             store,
             config,
             writer: Mutex::new(()),
@@ -94,6 +99,35 @@ impl SyncService {
 
     pub(crate) fn now_ms(&self) -> i64 {
         self.config.clock.now().millis()
+    }
+
+    /// Brings this server up to every commit of any writer (another replica on the same
+    /// database): the store's facts (its `max_seq`), and the document cache, from the feed
+    /// log itself (a cached document older than a feed row of its record is forgotten). Costs
+    /// one query when nothing was committed elsewhere; else a read of the new feed rows.
+    /// Returns the feed position caught up to.
+    pub(crate) fn catch_up(&self) -> Result<u64, ApiError> {
+        use std::sync::atomic::Ordering;
+        let max = self.store.max_seq()?;
+        let mut after = self.cache_checked.load(Ordering::Acquire);
+        while after < max {
+            let rows = self.store.feed_rows(after, max, 1_000)?;
+            let Some(last) = rows.last().map(|r| r.seq) else {
+                break;
+            };
+            let forgotten = self
+                .cache
+                .forget_older(rows.iter().map(|r| (r.record, r.seq)));
+            if forgotten > 0 {
+                tracing::debug!(
+                    forgotten,
+                    "documents another writer changed dropped from the cache"
+                );
+            }
+            after = last;
+        }
+        self.cache_checked.fetch_max(max, Ordering::AcqRel);
+        Ok(max)
     }
 
     /// The server's document of a record, from the cache or the store (a document loaded from

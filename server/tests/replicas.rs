@@ -250,3 +250,56 @@ async fn a_push_committed_by_another_replica_first_is_kept_and_the_later_one_che
     second.server.shutdown().await;
     first.server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_serves_what_another_replica_committed_not_the_copy_it_cached() {
+    use fieldbook_core::domain::Record;
+    use fieldbook_core::workflow;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("server.db");
+    let config = || ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &db, key());
+    let replica = |server| Fixture {
+        server,
+        db: db.clone(),
+        client: reqwest::Client::new(),
+        _dir: tempfile::tempdir().expect("temp dir"),
+    };
+    let first = replica(fieldbook_server::start(config()).await.expect("first"));
+    let second = replica(fieldbook_server::start(config()).await.expect("second"));
+    let pc1 = first.device("PC1", Role::Officer, Some("A")).await;
+    let sgt = first.device("SGT1", Role::Supervisor, Some("A")).await;
+
+    // A draft pushed through the first replica, which caches the document it stored.
+    let mut issue = new_doc(&pc1, RecordKind::NeighbourhoodIssue, |r| {
+        if let Record::Issue(i) = r {
+            i.reported_at = Some(t(1_000));
+            i.narrative = "Music from the flats.".to_owned();
+        }
+    });
+    push_accepted(&first, &pc1, vec![push_of(&issue, &[])]).await;
+    assert!(
+        first.review_queue(&sgt).await.items.is_empty(),
+        "a draft waits for no one"
+    );
+
+    // Submitted through the second replica.
+    let base = change_as(&mut issue, &pc1, 2_000, |r| {
+        workflow::submit(r, &pc1.user, &[], t(2_000)).expect("submit")
+    });
+    push_accepted(&second, &pc1, vec![push_of(&issue, &base)]).await;
+
+    // The sergeant asks the first replica: the submission is there, as submitted.
+    for replica in [&first, &second] {
+        let queue = replica.review_queue(&sgt).await;
+        let items: Vec<(RecordId, Status)> = queue.items.iter().map(|i| (i.id, i.status)).collect();
+        assert_eq!(
+            items,
+            vec![(id_of(&issue), Status::Submitted)],
+            "{}",
+            replica.server.url()
+        );
+        assert!(queue.items[0].submitted_at.is_some());
+    }
+    second.server.shutdown().await;
+    first.server.shutdown().await;
+}

@@ -98,7 +98,7 @@ impl SyncService {
             0 => wire::DEFAULT_PAGE_CHANGES,
             n => n.min(self.config.max_page_changes),
         } as usize;
-        let max = self.store.max_seq()?;
+        let max = self.catch_up()?;
         self.metrics.feed_lag(max.saturating_sub(cursor));
         if cursor >= max {
             return Ok(FeedPage {

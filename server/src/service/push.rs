@@ -135,9 +135,9 @@ impl SyncService {
                     tracing::info!(record = %moved, attempt, "a record moved under the commit: checking the group again");
                     self.metrics.commit_moved();
                     self.cache.put_committed(moved, None);
-                    // The other writer's commit moved the facts too.
-                    if let Err(e) = self.store.max_seq() {
-                        tracing::warn!(error = %e, "could not catch up with the other writer");
+                    // The other writer's commit moved the facts and documents too.
+                    if let Err(e) = self.catch_up() {
+                        tracing::warn!(code = e.code, "could not catch up with the other writer");
                     }
                     if attempt == MOVED_RETRIES {
                         for job in &jobs {
@@ -308,9 +308,9 @@ impl SyncService {
         device: &DeviceAuth,
         pushes: &[RecordPush],
     ) -> Result<PreparedPush, ApiError> {
-        // The store's facts are those of every commit up to the position it last served: bring
-        // them up to what any replica has committed before the records are checked.
-        self.store.max_seq()?;
+        // Facts and cached documents brought up to what any replica has committed, before the
+        // records are checked against them.
+        self.catch_up()?;
         let bound = bound_actors(device);
         let received_at = self.now_ms();
         let mut operations_left = wire::MAX_PUSH_OPERATIONS;

@@ -200,26 +200,3 @@ async fn the_review_queue_lists_the_teams_waiting_records_oldest_first_with_find
     assert_eq!((status, error_code(&body)), (400, "malformed".to_owned()));
     f.server.shutdown().await;
 }
-
-impl Fixture {
-    async fn get(&self, path: &str, token: Option<&str>, accept: &str) -> (u16, Vec<u8>) {
-        let mut req = self
-            .client
-            .get(format!("{}{path}", self.server.url()))
-            .header("accept", accept);
-        if let Some(token) = token {
-            req = req.header("authorization", format!("Bearer {token}"));
-        }
-        let resp = req.send().await.expect("request sent");
-        let status = resp.status().as_u16();
-        (status, resp.bytes().await.expect("body").to_vec())
-    }
-
-    async fn review_queue(&self, dev: &Dev) -> wire::ReviewQueue {
-        let (status, body) = self
-            .get("/v1/review-queue", Some(&dev.token), "application/json")
-            .await;
-        assert_eq!(status, 200, "{:?}", wire::decode::<ErrorBody>(&body));
-        serde_json::from_slice(&body).expect("a review queue as JSON")
-    }
-}

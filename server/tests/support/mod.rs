@@ -309,3 +309,28 @@ pub async fn push_accepted(f: &Fixture, dev: &Dev, pushes: Vec<RecordPush>) {
         );
     }
 }
+
+impl Fixture {
+    /// `GET path` with a token and an `Accept`: (status, body).
+    pub async fn get(&self, path: &str, token: Option<&str>, accept: &str) -> (u16, Vec<u8>) {
+        let mut req = self
+            .client
+            .get(format!("{}{path}", self.server.url()))
+            .header("accept", accept);
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        (status, resp.bytes().await.expect("body").to_vec())
+    }
+
+    /// The device's review queue, as JSON.
+    pub async fn review_queue(&self, dev: &Dev) -> wire::ReviewQueue {
+        let (status, body) = self
+            .get("/v1/review-queue", Some(&dev.token), "application/json")
+            .await;
+        assert_eq!(status, 200, "{:?}", wire::decode::<ErrorBody>(&body));
+        serde_json::from_slice(&body).expect("a review queue as JSON")
+    }
+}
