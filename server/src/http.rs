@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::service::SyncService;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fieldbook_core::sync::wire;
@@ -33,12 +33,38 @@ pub(crate) fn router(service: App) -> Router {
         .route("/v1/records/{id}/audit", get(audit::audit))
         .route("/v1/review-queue", get(review::review_queue))
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .with_state(service)
 }
 
 async fn health() -> &'static str {
     "ok"
+}
+
+/// For the load balancer: 200 `ready` while the database answers and holds the schema this
+/// server knows; else 503 with the reason (the replica stays up, and is taken out of rotation).
+async fn ready(State(app): State<App>) -> Response {
+    let service = Arc::clone(&app);
+    let checked = blocking(move || Ok(service.store().ready().map_err(|e| e.to_string()))).await;
+    let (status, body) = match checked {
+        Ok(Ok(())) => (StatusCode::OK, "ready".to_owned()),
+        Ok(Err(reason)) => {
+            tracing::warn!(%reason, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {reason}"),
+            )
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "not ready".to_owned()),
+    };
+    app.metrics.request("ready", status.as_u16());
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 async fn metrics(State(app): State<App>) -> Response {

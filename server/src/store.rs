@@ -670,6 +670,9 @@ pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<(), StoreError>;
     /// Every table, canonically ordered, as JSON (for tests comparing state).
     fn dump(&self) -> Result<serde_json::Value, StoreError>;
+    /// The database answers, and its schema is the one this server was built for (another
+    /// replica may have upgraded it since this one started): `/ready`.
+    fn ready(&self) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]

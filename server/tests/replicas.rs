@@ -117,6 +117,9 @@ impl ServerStore for Interleaved {
     fn dump(&self) -> Result<serde_json::Value, StoreError> {
         self.inner.dump()
     }
+    fn ready(&self) -> Result<(), StoreError> {
+        self.inner.ready()
+    }
 }
 
 fn accepted_heads(outcome: &PushOutcome) -> Vec<Hash> {

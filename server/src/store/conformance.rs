@@ -62,6 +62,11 @@ macro_rules! store_conformance_tests {
         }
 
         #[test]
+        fn a_new_database_is_ready_on_every_handle() {
+            $crate::store::conformance::ready(&$harness);
+        }
+
+        #[test]
         fn a_records_facts_and_links_written_by_one_replica_are_read_by_another() {
             $crate::store::conformance::facts_across_replicas(&$harness);
         }
@@ -478,4 +483,10 @@ pub(crate) fn facts_across_replicas(harness: &dyn Harness) {
         Vec::<RecordId>::new(),
         "links as last written"
     );
+}
+
+pub(crate) fn ready(harness: &dyn Harness) {
+    let (a, b) = (harness.open(), harness.open());
+    a.ready().expect("ready");
+    b.ready().expect("ready");
 }

@@ -1452,6 +1452,16 @@ impl ServerStore for SqliteStore {
         })
     }
 
+    fn ready(&self) -> Result<(), StoreError> {
+        let version: u32 =
+            self.read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))?;
+        if version == SCHEMA_VERSION {
+            Ok(())
+        } else {
+            Err(StoreError::TooNew(version, SCHEMA_VERSION))
+        }
+    }
+
     fn dump(&self) -> Result<serde_json::Value, StoreError> {
         const TABLES: [(&str, &str); 10] = [
             ("officers", "id"),
