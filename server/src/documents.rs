@@ -176,6 +176,14 @@ impl DocumentCache {
         forgotten
     }
 
+    /// Forgets every document, and moves the generation on.
+    pub(crate) fn clear(&self) {
+        let mut inner = self.lock();
+        inner.generation += 1;
+        inner.lru.clear();
+        inner.bytes = 0;
+    }
+
     /// Estimated bytes held, and documents held.
     pub(crate) fn usage(&self) -> (usize, usize) {
         let inner = self.lock();

@@ -46,7 +46,18 @@ async fn health() -> &'static str {
 /// server knows; else 503 with the reason (the replica stays up, and is taken out of rotation).
 async fn ready(State(app): State<App>) -> Response {
     let service = Arc::clone(&app);
-    let checked = blocking(move || Ok(service.store().ready().map_err(|e| e.to_string()))).await;
+    // The reason shown is the schema's (an operator's next step); a backend's own error text
+    // stays in the log.
+    let checked = blocking(move || {
+        Ok(service.store().ready().map_err(|e| {
+            tracing::warn!(error = %e, "the database is not ready");
+            match e {
+                crate::store::StoreError::TooNew(..) => e.to_string(),
+                _ => "the database does not answer".to_owned(),
+            }
+        }))
+    })
+    .await;
     let (status, body) = match checked {
         Ok(Ok(())) => (StatusCode::OK, "ready".to_owned()),
         Ok(Err(reason)) => {

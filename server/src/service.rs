@@ -48,6 +48,9 @@ pub(crate) struct SyncService {
     /// The feed position up to which the cache was checked against the feed log
     /// ([`SyncService::catch_up`]).
     cache_checked: std::sync::atomic::AtomicU64,
+    /// Held while the cache is checked against the feed log, and while a commit's documents
+    /// are put in it, so neither misses the other's rows.
+    cache_checking: Mutex<()>,
     writer: Mutex<()>,
     /// Pushes waiting for the writer.
     queue: Mutex<Vec<Arc<PushJob>>>,
@@ -73,6 +76,7 @@ impl SyncService {
             ),
             // The cache starts empty: nothing before this position can be stale in it.
             cache_checked: std::sync::atomic::AtomicU64::new(store.max_seq().unwrap_or(0)),
+            cache_checking: Mutex::new(()),
             store,
             config,
             writer: Mutex::new(()),
@@ -109,9 +113,19 @@ impl SyncService {
     pub(crate) fn catch_up(&self) -> Result<u64, ApiError> {
         use std::sync::atomic::Ordering;
         let max = self.store.max_seq()?;
-        let mut after = self.cache_checked.load(Ordering::Acquire);
-        while after < max {
-            let rows = self.store.feed_rows(after, max, 1_000)?;
+        let _checking = lock(&self.cache_checking);
+        let after = self.cache_checked.load(Ordering::Acquire);
+        self.forget_changed(after, max)?;
+        self.cache_checked.fetch_max(max, Ordering::AcqRel);
+        Ok(max)
+    }
+
+    /// Forgets the cached documents older than a feed row in `(after, upto]` of their record.
+    /// The caller holds `cache_checking`.
+    fn forget_changed(&self, mut after: u64, upto: u64) -> Result<(), ApiError> {
+        use std::sync::atomic::Ordering;
+        while after < upto {
+            let rows = self.store.feed_rows(after, upto, 1_000)?;
             let Some(last) = rows.last().map(|r| r.seq) else {
                 break;
             };
@@ -125,9 +139,37 @@ impl SyncService {
                 );
             }
             after = last;
+            // Progress kept as it goes: a request behind this one does not scan it again.
+            self.cache_checked.fetch_max(after, Ordering::AcqRel);
         }
-        self.cache_checked.fetch_max(max, Ordering::AcqRel);
-        Ok(max)
+        Ok(())
+    }
+
+    /// Puts the documents a commit just stored in the cache. Another writer may have committed
+    /// to one of them after our commit and before this, and a catch-up may already have read
+    /// that row: the rows from our lowest position up to what was checked are read again, so
+    /// such a document is forgotten rather than kept.
+    pub(super) fn cache_committed(
+        &self,
+        docs: HashMap<RecordId, Arc<CachedDoc>>,
+        lowest: Option<u64>,
+    ) {
+        use std::sync::atomic::Ordering;
+        let _checking = lock(&self.cache_checking);
+        for (record, doc) in docs {
+            self.cache.put_committed(record, Some(doc));
+        }
+        let checked = self.cache_checked.load(Ordering::Acquire);
+        if let Some(lowest) = lowest.filter(|l| *l < checked)
+            && let Err(e) = self.forget_changed(lowest, checked)
+        {
+            // The cache cannot be shown correct: empty it rather than keep what may be stale.
+            tracing::warn!(
+                code = e.code,
+                "could not check the committed documents against the feed"
+            );
+            self.cache.clear();
+        }
     }
 
     /// The server's document of a record, from the cache or the store (a document loaded from

@@ -93,20 +93,47 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
-/// `url` with the password of its user-info (`user:password@`) replaced by `***`.
+/// `url` with any password in it replaced by `***`: the user-info's (`user:password@`, the
+/// last `@` ending it, so a password holding `/`, `?` or `@` is covered) and a `password=`
+/// parameter's. Text that is no URL at all is shown only if it holds no `@`.
 fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+        return if url.contains('@') {
+            "(an address with a password, not shown)".to_owned()
+        } else {
+            url.to_owned()
+        };
     };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
+    let (authority, tail) = match rest.rfind('@') {
+        Some(at) => {
+            let host_end = rest[at..]
+                .find(['/', '?', '#'])
+                .map_or(rest.len(), |i| at + i);
+            rest.split_at(host_end)
+        }
+        None => rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len())),
+    };
+    let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
         },
-        None => url.to_owned(),
-    }
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 /// A path is an SQLite database's address.
@@ -721,6 +748,21 @@ mod tests {
             "postgres://fieldbook:***@db.example:5432/fb?sslmode=require"
         );
         assert!(!format!("{url:?}").contains("s3cret"));
+        for (given, shown) in [
+            (
+                "postgres://fb:pa/ss?w@rd@db.example/fb",
+                "postgres://fb:***@db.example/fb",
+            ),
+            (
+                "postgres://db.example/fb?user=fb&password=s3cret&sslmode=require",
+                "postgres://db.example/fb?user=fb&password=***&sslmode=require",
+            ),
+        ] {
+            let url = DatabaseUrl::parse(given).expect("postgres");
+            assert_eq!(url.to_string(), shown);
+        }
+        let e = DatabaseUrl::parse("fb:s3cret@db.example/fb").expect_err("no scheme");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
         let no_password = "postgres://fieldbook@db.example/fb";
         assert_eq!(
             DatabaseUrl::parse(no_password)

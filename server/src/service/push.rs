@@ -15,6 +15,13 @@ use fieldbook_core::sync::wire::{self, Hash, PushOutcome, PushResult, RecordPush
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+/// A group commit refused because `record` moved; `group` is every record the group wrote.
+#[derive(Debug)]
+struct Moved {
+    record: RecordId,
+    group: Vec<RecordId>,
+}
+
 /// Times a group is checked again and committed when another writer keeps committing to its
 /// records first; then the pushes still unanswered are asked to retry.
 const MOVED_RETRIES: u32 = 3;
@@ -130,11 +137,14 @@ impl SyncService {
                 Ok(()) => break,
                 Err(moved) => {
                     // Another writer (another replica) committed to this record between our
-                    // reading it and our commit: nothing was stored. Forget our copy and check
-                    // the group again on what is stored now.
-                    tracing::info!(record = %moved, attempt, "a record moved under the commit: checking the group again");
+                    // reading it and our commit: nothing was stored. Forget our copies of the
+                    // group's records (the other writer may have moved more than the one the
+                    // store named) and check the group again on what is stored now.
+                    tracing::info!(record = %moved.record, attempt, "a record moved under the commit: checking the group again");
                     self.metrics.commit_moved();
-                    self.cache.put_committed(moved, None);
+                    for record in moved.group {
+                        self.cache.put_committed(record, None);
+                    }
                     // The other writer's commit moved the facts and documents too.
                     if let Err(e) = self.catch_up() {
                         tracing::warn!(code = e.code, "could not catch up with the other writer");
@@ -153,9 +163,9 @@ impl SyncService {
 
     /// Re-validates, commits (one transaction) and answers a group of queued pushes. Holds the
     /// writer. When the commit finds a record moved on since it was checked (another writer
-    /// committed to it: [`StoreError::Moved`]), nothing is stored or answered: the record is
+    /// committed to it: [`StoreError::Moved`]), nothing is stored or answered: the records are
     /// returned, and each job's checked push is put back to be checked again.
-    fn run_group(&self, jobs: &[Arc<PushJob>]) -> Result<(), RecordId> {
+    fn run_group(&self, jobs: &[Arc<PushJob>]) -> Result<(), Moved> {
         let mut group: HashMap<RecordId, Arc<CachedDoc>> = HashMap::new();
         let mut ready: Vec<(&PushJob, PreparedPush)> = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -204,10 +214,11 @@ impl SyncService {
             Ok(seqs) => seqs,
             Err(StoreError::Moved { record }) => {
                 drop(batches);
+                let group = writes.iter().flatten().map(|w| w.facts.id).collect();
                 for (job, prepared) in ready {
                     *lock(&job.prepared) = Some(prepared);
                 }
-                return Err(record);
+                return Err(Moved { record, group });
             }
             Err(e) => {
                 let e = ApiError::from(e);
@@ -226,12 +237,13 @@ impl SyncService {
                 *l = (*l).max(*seq);
             }
         }
-        for (record, doc) in group {
-            if let Some(seq) = last.get(&record).filter(|s| **s > 0) {
+        for (record, doc) in &group {
+            if let Some(seq) = last.get(record).filter(|s| **s > 0) {
                 doc.set_last_seq(*seq);
             }
-            self.cache.put_committed(record, Some(doc));
         }
+        let lowest = seqs.iter().flatten().copied().filter(|s| *s > 0).min();
+        self.cache_committed(group, lowest);
         for (job, prepared) in ready {
             let mut results = Vec::with_capacity(job.pushes.len());
             let mut accepted = 0u64;

@@ -4,7 +4,7 @@
 //! database are two replicas: each test that needs another writer opens a second one.
 
 use super::{
-    CommitBatch, EnrolOutcome, NewChange, NewDevice, Officer, OfficerDetails, RecordFacts,
+    CommitBatch, EnrolOutcome, Holding, NewChange, NewDevice, Officer, OfficerDetails, RecordFacts,
     RecordWrite, ServerStore, StoreError, TeamGiven,
 };
 use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status};
@@ -59,6 +59,11 @@ macro_rules! store_conformance_tests {
         #[test]
         fn the_feed_serves_in_commit_order_what_any_replica_committed() {
             $crate::store::conformance::the_feed_across_replicas(&$harness);
+        }
+
+        #[test]
+        fn what_a_device_holds_is_the_same_on_every_replica_whichever_decided_it() {
+            $crate::store::conformance::holdings_across_replicas(&$harness);
         }
 
         #[test]
@@ -489,4 +494,52 @@ pub(crate) fn ready(harness: &dyn Harness) {
     let (a, b) = (harness.open(), harness.open());
     a.ready().expect("ready");
     b.ready().expect("ready");
+}
+
+pub(crate) fn holdings_across_replicas(harness: &dyn Harness) {
+    let (a, b) = (harness.open(), harness.open());
+    let (r1, r2) = (record(1), record(2));
+    let held = |as_of_cursor, through_seq| Holding {
+        held: true,
+        as_of_cursor,
+        prev_held: false,
+        through_seq,
+    };
+    assert!(
+        a.holdings("device-1", &[r1, r2])
+            .expect("none yet")
+            .is_empty()
+    );
+    a.set_holdings("device-1", &[(r1, held(5, 4))])
+        .expect("A decides");
+    assert_eq!(
+        b.holding("device-1", r1).expect("B reads"),
+        Some(held(5, 4))
+    );
+
+    // The device's next page is served by B, which evicts r1 and sends r2.
+    let evicted = Holding {
+        held: false,
+        as_of_cursor: 9,
+        prev_held: true,
+        through_seq: 4,
+    };
+    b.set_holdings("device-1", &[(r1, evicted), (r2, held(9, 8))])
+        .expect("B decides");
+    let on_a = a.holdings("device-1", &[r1, r2]).expect("A reads");
+    assert_eq!(on_a.get(&r1), Some(&evicted), "A sees B's eviction");
+    assert_eq!(on_a.get(&r2), Some(&held(9, 8)));
+    assert!(
+        a.holdings("device-2", &[r1])
+            .expect("another device")
+            .is_empty()
+    );
+
+    // A commit by the device marks what it pushed as held, on every replica.
+    commit(&*b, &[write(record(3), None, 3)]).expect("pushed through B");
+    assert!(
+        a.holding("device-1", record(3))
+            .expect("A reads")
+            .is_some_and(|h| h.held)
+    );
 }

@@ -156,10 +156,6 @@ pub struct SqliteStore {
     memory: RwLock<Memory>,
     /// The highest committed `seq` whose record facts are in `memory`.
     watermark: AtomicU64,
-    /// What each device that asked for its feed holds (`device_records`), loaded on first use
-    /// under the writer lock and kept up to date by `commit` and `set_holdings` after they
-    /// commit, still under it.
-    held: RwLock<HashMap<String, HashMap<RecordId, Holding>>>,
     /// The feed's rows since the store opened (every scan of every device reads them), appended
     /// by the catch-up; older positions are read from SQLite.
     tail: RwLock<Tail>,
@@ -279,7 +275,6 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             memory: RwLock::new(memory),
             watermark: AtomicU64::new(watermark),
-            held: RwLock::new(HashMap::new()),
             tail: RwLock::new(Tail {
                 start: watermark,
                 ..Tail::default()
@@ -1213,26 +1208,7 @@ impl ServerStore for SqliteStore {
                     .map(|b| commit_writes(tx, b.device, b.received_at, b.writes))
                     .collect()
             },
-            |conn| {
-                let mut held = self.held.write().unwrap_or_else(|e| e.into_inner());
-                for b in batches {
-                    if let Some(device) = held.get_mut(b.device) {
-                        for w in b.writes {
-                            let h = device.entry(w.facts.id).or_insert(Holding {
-                                held: true,
-                                as_of_cursor: 0,
-                                prev_held: true,
-                                through_seq: 0,
-                            });
-                            h.held = true;
-                            h.as_of_cursor = 0;
-                            h.prev_held = true;
-                        }
-                    }
-                }
-                drop(held);
-                self.catch_up(conn)
-            },
+            |conn| self.catch_up(conn),
         )
     }
 
@@ -1255,8 +1231,6 @@ impl ServerStore for SqliteStore {
             Err(std::sync::TryLockError::WouldBlock) => return Ok(watermark),
         };
         self.catch_up(&conn)?;
-        // Another writer may have changed holdings too: read them again when next needed.
-        self.held.write().unwrap_or_else(|e| e.into_inner()).clear();
         Ok(self.watermark.load(Ordering::Acquire))
     }
 
@@ -1381,32 +1355,23 @@ impl ServerStore for SqliteStore {
         device: &str,
         records: &[RecordId],
     ) -> Result<HashMap<RecordId, Holding>, StoreError> {
-        let pick = |all: &HashMap<RecordId, Holding>| {
-            records
-                .iter()
-                .filter_map(|r| all.get(r).map(|h| (*r, *h)))
-                .collect()
-        };
-        if let Some(all) = self
-            .held
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(device)
-        {
-            return Ok(pick(all));
+        // Read from the database at every call, never kept: another replica's feed pages
+        // change what a device holds without a change row to catch up from.
+        if records.is_empty() {
+            return Ok(HashMap::new());
         }
-        // First use for this device: load under the writer lock, so no commit slips between.
-        let conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let mut all = HashMap::new();
-        {
-            let mut stmt = conn.prepare_cached(
+        let ids: Vec<String> = records.iter().map(RecordId::to_string).collect();
+        let ids = serde_json::to_string(&ids).map_err(|_| corrupt("record ids"))?;
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
                 "SELECT record, held, as_of_cursor, prev_held, through_seq FROM device_records
-                 WHERE device = ?1",
+                 WHERE device = ?1 AND record IN (SELECT value FROM json_each(?2))",
             )?;
-            let mut rows = stmt.query([device])?;
+            let mut rows = stmt.query(params![device, ids])?;
+            let mut found = HashMap::with_capacity(records.len());
             while let Some(r) = rows.next()? {
                 let record = r.get_ref(0)?.as_str().map_err(|_| corrupt("record id"))?;
-                all.insert(
+                found.insert(
                     parse_record_id(record)?,
                     Holding {
                         held: r.get(1)?,
@@ -1416,14 +1381,8 @@ impl ServerStore for SqliteStore {
                     },
                 );
             }
-        }
-        let out = pick(&all);
-        self.held
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(device.to_owned(), all);
-        drop(conn);
-        Ok(out)
+            Ok(found)
+        })
     }
 
     fn set_holdings(
@@ -1444,12 +1403,7 @@ impl ServerStore for SqliteStore {
                 stmt.execute(params![device, record.to_string(), h.held, h.as_of_cursor as i64, h.prev_held, h.through_seq as i64])?;
             }
             Ok(())
-        }, |_| {
-            if let Some(all) = self.held.write().unwrap_or_else(|e| e.into_inner()).get_mut(device) {
-                all.extend(holdings.iter().copied());
-            }
-            Ok(())
-        })
+        }, |_| Ok(()))
     }
 
     fn ready(&self) -> Result<(), StoreError> {
