@@ -90,31 +90,20 @@ async fn a_request_in_flight_completes_during_graceful_shutdown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_answers_while_the_database_holds_the_schema_this_server_knows() {
     let f = fixture(|_| {}).await;
-    let ready = || async {
-        let r = f
-            .client
-            .get(format!("{}/ready", f.server.url()))
-            .send()
-            .await
-            .expect("ready");
-        (r.status().as_u16(), r.text().await.expect("text"))
-    };
-    assert_eq!(ready().await, (200, "ready".to_owned()));
+    let text = |(status, body): (u16, Vec<u8>)| (status, String::from_utf8(body).expect("text"));
+    assert_eq!(
+        text(f.get("/ready", None, "text/plain").await),
+        (200, "ready".to_owned())
+    );
 
     // Another replica, newer, upgraded the schema: this one is taken out of rotation, and
     // says why; its liveness is unchanged.
     raw_connection(&f.db)
         .pragma_update(None, "user_version", 99)
         .expect("bump");
-    let (status, body) = ready().await;
+    let (status, body) = text(f.get("/ready", None, "text/plain").await);
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("schema version 99"), "{body}");
-    let health = f
-        .client
-        .get(format!("{}/health", f.server.url()))
-        .send()
-        .await
-        .expect("health");
-    assert_eq!(health.status().as_u16(), 200);
+    assert_eq!(f.get("/health", None, "text/plain").await.0, 200);
     f.server.shutdown().await;
 }
