@@ -237,15 +237,8 @@ async fn a_push_committed_by_another_replica_first_is_kept_and_the_later_one_che
             replica.server.url()
         );
     }
-    let metrics = first
-        .client
-        .get(format!("{}/metrics", first.server.url()))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let (_, metrics) = first.get("/metrics", None, "text/plain").await;
+    let metrics = String::from_utf8(metrics).expect("text");
     assert!(
         metrics.contains("fieldbook_commits_moved_total 1"),
         "the first replica counted the moved commit: {metrics}"
