@@ -8,7 +8,8 @@
 //!   that holds concurrent values after a merge keeps them until a person chooses one
 //!   ([`RecordDoc::resolve`]), so a later unrelated save never settles a legal conflict silently;
 //! - free-text fields ([`crate::limits::NARRATIVE_FIELDS`]) are automerge text, edited by splices
-//!   computed from a character diff, so two officers adding to one account both keep their words;
+//!   computed from a diff of its words, so two officers adding to one account both keep their
+//!   words, none split by the other's;
 //! - lists are diffed item by item, so concurrent additions (victims, workflow events) both stay;
 //! - a coded value (an object with a `code`) whose code changes is replaced whole, so code and
 //!   label can never come from two different writers; a legal object field (classification,

@@ -15,6 +15,7 @@ use fieldbook_core::doc::{ChangeAuthor, RecordDoc, new_actor};
 use fieldbook_core::domain::{CrimeReport, OfficerId, PropertyItem, Record, RecordKind, Timestamp};
 use fieldbook_scenarios::{at, classification, crime, officer, outcome, record_id};
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -408,7 +409,17 @@ fn reported_conflict(doc: &RecordDoc, field: &str) -> Vec<(String, Option<Office
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: CASES,
+        // Cargo runs a test in its package's folder, where proptest's default (a path taken from
+        // `file!()`, which is relative to the workspace) finds nothing: name the file itself, so
+        // the failures recorded in it are replayed first on every run.
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/merge.proptest-regressions"
+        )))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn replicas_merged_in_any_order_converge_keep_every_appended_word_and_report_every_conflict(

@@ -244,8 +244,17 @@ fn insert_value<T: Transactable + ReadDoc>(
     Ok(())
 }
 
-/// Turns the text object into `new` with the fewest splices (a character diff), so concurrent
-/// additions elsewhere in the text survive.
+/// Turns the text object into `new` with the fewest splices, computed on words and the runs of
+/// white space between them, so concurrent additions elsewhere in the text survive and no word an
+/// officer typed is ever split by another officer's concurrent insertion.
+///
+/// A character diff is not enough: where the text repeats itself (reference numbers, names,
+/// "r1 r2 r3") it may build a new word from characters already there plus a few new ones, and a
+/// concurrent insertion landing between them then splits or glues the word. On words, every
+/// inserted word is new characters typed in one run, which automerge keeps together. An insertion
+/// that could sit in several places (before or after a space) is placed as far left as it goes, so
+/// two devices inserting at the same spot anchor their runs on the same character and neither
+/// glues onto the other.
 fn splice_text<T: Transactable + ReadDoc>(
     tx: &mut T,
     text: &ObjId,
@@ -259,23 +268,67 @@ fn splice_text<T: Transactable + ReadDoc>(
     if old == new {
         return Ok(());
     }
-    let old_chars: Vec<char> = old.chars().collect();
-    let new_chars: Vec<char> = new.chars().collect();
-    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, &old_chars, &new_chars);
-    let mut index = 0usize;
-    for op in ops {
-        let (_, old_range, new_range) = op.as_tag_tuple();
-        match op {
-            similar::DiffOp::Equal { len, .. } => index += len,
-            _ => {
-                let inserted: String = new_chars[new_range.clone()].iter().collect();
-                let deleted = isize::try_from(old_range.len()).unwrap_or(isize::MAX);
-                tx.splice_text(text, index, deleted, &inserted)?;
-                index += new_range.len();
-            }
-        }
+    let old_words = words_and_spaces(&old);
+    let new_words = words_and_spaces(new);
+    // Character offset of each word of the new text: where a splice lands once everything before
+    // it has already become the new text.
+    let mut offsets = Vec::with_capacity(new_words.len() + 1);
+    let mut at = 0usize;
+    offsets.push(at);
+    for w in &new_words {
+        at += w.chars().count();
+        offsets.push(at);
+    }
+    for (old_range, new_range) in word_hunks(&old_words, &new_words) {
+        let deleted: usize = old_words[old_range].iter().map(|w| w.chars().count()).sum();
+        let inserted: String = new_words[new_range.clone()].concat();
+        let deleted = isize::try_from(deleted).unwrap_or(isize::MAX);
+        tx.splice_text(text, offsets[new_range.start], deleted, &inserted)?;
     }
     Ok(())
+}
+
+/// The text cut into maximal runs of white space and of everything else; concatenated they are
+/// the text again.
+fn words_and_spaces(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    let mut in_space = None;
+    for (i, c) in text.char_indices() {
+        let space = c.is_whitespace();
+        if in_space.is_some_and(|s| s != space) {
+            out.push(&text[start..i]);
+            start = i;
+        }
+        in_space = Some(space);
+    }
+    if start < text.len() {
+        out.push(&text[start..]);
+    }
+    out
+}
+
+/// The changed runs between two word lists, in order: (old words replaced, new words put there).
+/// A pure insertion is slid left while the word before it equals its last word, which leaves the
+/// same text but one place for it wherever the diff happened to put it.
+fn word_hunks(old: &[&str], new: &[&str]) -> Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+    let ops = similar::capture_diff_slices(similar::Algorithm::Myers, old, new);
+    let mut hunks: Vec<(std::ops::Range<usize>, std::ops::Range<usize>)> = Vec::new();
+    for op in ops {
+        if let similar::DiffOp::Equal { .. } = op {
+            continue;
+        }
+        let (_, mut old_range, mut new_range) = op.as_tag_tuple();
+        let floor = hunks.last().map_or(0, |(o, _)| o.end);
+        if old_range.is_empty() {
+            while old_range.start > floor && old[old_range.start - 1] == new[new_range.end - 1] {
+                old_range = old_range.start - 1..old_range.end - 1;
+                new_range = new_range.start - 1..new_range.end - 1;
+            }
+        }
+        hunks.push((old_range, new_range));
+    }
+    hunks
 }
 
 fn is_scalar(v: &Value) -> bool {

@@ -89,6 +89,38 @@ fn concurrent_narrative_additions_both_survive_a_merge() {
 }
 
 #[test]
+fn a_word_inserted_among_look_alike_words_is_never_split_by_a_concurrent_insertion() {
+    // Reference-like words repeat their characters, so a character diff may build the new word
+    // from characters already there; whichever device's actor sorts first, every word survives
+    // whole and no two are glued together.
+    let low = ActorId::from([0x01u8; 16].as_slice());
+    let high = ActorId::from([0xfeu8; 16].as_slice());
+    for (first, second) in [(&low, &high), (&high, &low)] {
+        let (base, mut c) = new_crime();
+        let mut a = base.fork_as(first);
+        c.narrative = "r2e10 r2e1".into();
+        a.update(&Record::Crime(c.clone()), &officer("PC1"), "edit", at(1))
+            .expect("edit");
+        let mut b = a.fork_as(second);
+        let mut ca = c.clone();
+        let mut cb = c;
+        // Found by a search: a character diff writes one of these as "...e1" plus a few new
+        // characters, and the merge read "r2e10 r2e1 r3e102 r2e1".
+        ca.narrative = "r2e10 r2e1 r3e10".into();
+        cb.narrative = "r2e10 r2e12 r2e1".into();
+        a.update(&Record::Crime(ca), &officer("PC1"), "edit", at(2))
+            .expect("edit");
+        b.update(&Record::Crime(cb), &officer("PC2"), "edit", at(2))
+            .expect("edit");
+        a.merge(&mut b).expect("merge");
+        let merged = crime(&a).narrative;
+        let mut words: Vec<&str> = merged.split_whitespace().collect();
+        words.sort_unstable();
+        assert_eq!(words, ["r2e1", "r2e10", "r2e12", "r3e10"], "{merged:?}");
+    }
+}
+
+#[test]
 fn a_legal_conflict_is_reported_and_survives_an_unrelated_save() {
     let (mut a, _) = new_crime();
     let mut b = a.fork_as(&new_actor());

@@ -131,7 +131,7 @@ fn a_long_narrative_near_its_limit_passes_as_a_change_and_as_a_document() {
     record = patched(&record, json!({"narrative": long}));
     doc.update(&record, &officer("PC1"), "edit", at(1))
         .expect("saves");
-    // An amendment at the end (a character diff of a whole rewrite is slow to compute).
+    // An amendment at the end (a diff of a whole rewrite is slow to compute).
     let mut amended = long[..long.len() - 20].to_owned();
     amended.push_str(" Amended at 22:00.");
     record = patched(&record, json!({"narrative": amended}));
