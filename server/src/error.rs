@@ -139,7 +139,16 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         tracing::error!(error = %e, "storage failed");
-        ApiError::internal()
+        match e {
+            // Out of rotation until the database is restored: the device keeps everything and
+            // retries, as for any unavailable server.
+            StoreError::Damaged { .. } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the server cannot use its database; nothing of this request was stored: retry later",
+            ),
+            _ => ApiError::internal(),
+        }
     }
 }
 

@@ -42,8 +42,9 @@ async fn health() -> &'static str {
     "ok"
 }
 
-/// For the load balancer: 200 `ready` while the database answers and holds the schema this
-/// server knows; else 503 with the reason (the replica stays up, and is taken out of rotation).
+/// For the load balancer: 200 `ready` while the database answers, holds the schema this server
+/// knows and has not failed its integrity check; else 503 with the reason (the replica stays up,
+/// and is taken out of rotation).
 async fn ready(State(app): State<App>) -> Response {
     let service = Arc::clone(&app);
     // The reason shown is the schema's (an operator's next step); a backend's own error text
@@ -53,6 +54,10 @@ async fn ready(State(app): State<App>) -> Response {
             tracing::warn!(error = %e, "the database is not ready");
             match e {
                 crate::store::StoreError::TooNew(..) => e.to_string(),
+                // The path and the check's detail are the operator's, in the log.
+                crate::store::StoreError::Damaged { .. } => {
+                    "the database is damaged (see the server's log)".to_owned()
+                }
                 _ => "the database does not answer".to_owned(),
             }
         }))

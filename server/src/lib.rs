@@ -75,12 +75,34 @@ pub struct RunningServer {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    integrity: Option<JoinHandle<Result<(), StoreError>>>,
 }
 
-/// Opens the database (under `config.key`), checks its integrity, binds `config.listen` (port 0
-/// picks a free port) and serves in a tokio task. Returns once the socket is bound, so requests
-/// may be sent at once. A database that the key does not open, that is not encrypted, or that
-/// is damaged is refused here (a [`StoreError`](store::StoreError) naming the file).
+/// The outcome of the integrity check a server runs once it listens ([`RunningServer::integrity`]).
+#[derive(Debug)]
+pub struct IntegrityCheck(Option<JoinHandle<Result<(), StoreError>>>);
+
+impl IntegrityCheck {
+    /// Waits for the check: `Ok` when the database passed (or was already waited for),
+    /// [`StoreError::Damaged`] when it did not (the store refuses every call from then on).
+    pub async fn outcome(self) -> Result<(), StoreError> {
+        match self.0 {
+            Some(task) => task.await.unwrap_or_else(|e| {
+                Err(StoreError::Backend(
+                    format!("the integrity check did not finish: {e}").into(),
+                ))
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Opens the database (under `config.key`), binds `config.listen` (port 0 picks a free port)
+/// and serves in a tokio task. Returns once the socket is bound, so requests may be sent at
+/// once; opening does not grow with the database. A database that the key does not open or
+/// that is not encrypted is refused here (a [`StoreError`](store::StoreError) naming the file).
+/// The whole database's integrity check then runs in the background: damage found is logged,
+/// makes `/ready` answer 503 and the store refuse every call ([`RunningServer::integrity`]).
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let database = config.database.clone();
     let key = config.key.clone();
@@ -102,11 +124,23 @@ pub async fn start_with_store(
         idle: config.idle_timeout,
         max_connections: config.max_connections,
     };
-    let service = Arc::new(service::SyncService::new(store, config));
+    let service = Arc::new(service::SyncService::new(Arc::clone(&store), config));
     let app = http::router(service);
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(connections::serve(listener, app, limits, stopped));
     tracing::info!(%addr, "fieldbook-server listening");
+    let integrity = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let checked = store.check_integrity();
+        match &checked {
+            Ok(()) => tracing::info!(
+                seconds = started.elapsed().as_secs_f64(),
+                "the database passed its integrity check"
+            ),
+            Err(e) => tracing::error!(error = %e, "the database failed its integrity check"),
+        }
+        checked
+    });
     if let Some(warning) = connections::plain_http_warning(addr) {
         tracing::warn!("{warning}");
     }
@@ -114,6 +148,7 @@ pub async fn start_with_store(
         addr,
         stop: Some(stop),
         task: Some(task),
+        integrity: Some(integrity),
     })
 }
 
@@ -121,6 +156,12 @@ impl RunningServer {
     /// The bound address (the real port when 0 was asked for).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The background integrity check started with the server, to wait for (once; later calls
+    /// get a check that is already `Ok`).
+    pub fn integrity(&mut self) -> IntegrityCheck {
+        IntegrityCheck(self.integrity.take())
     }
 
     /// `http://ADDR`, the base URL for clients.

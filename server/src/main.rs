@@ -1,5 +1,5 @@
 //! `fieldbook-server`: serve, enrol, officer (set, show, list), revoke, devices,
-//! encrypt-database.
+//! check-database, encrypt-database.
 
 use clap::{Parser, Subcommand};
 use fieldbook_core::domain::{OfficerId, Role, Timestamp};
@@ -114,6 +114,13 @@ enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Read the whole database and check it (a running server does this in the background
+    /// when it starts); exits non-zero, naming what is damaged, when it is not sound. For a
+    /// restored backup before it is served.
+    CheckDatabase {
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Encrypt, under the key, a plaintext database written before the server encrypted its
     /// database. Stop the server first; back the file up first.
     EncryptDatabase {
@@ -202,13 +209,22 @@ fn run(cli: Cli) -> Result<(), ServerError> {
             let mut config = ServerConfig::new(listen, DatabaseUrl::parse(&database)?, key);
             file.apply(&mut config)?;
             let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(async {
-                let server = fieldbook_server::start(config).await?;
-                shutdown_signal().await;
+            let served = runtime.block_on(async {
+                let mut server = fieldbook_server::start(config).await?;
+                let integrity = server.integrity().outcome();
+                // A database found damaged stops the server (it refuses every request anyway):
+                // the exit status and the message tell the operator to restore it.
+                let damaged = tokio::select! {
+                    () = shutdown_signal() => None,
+                    Err(e) = integrity => Some(e),
+                };
                 tracing::info!("shutting down: finishing requests in flight");
                 server.shutdown().await;
-                Ok(())
-            })
+                damaged.map_or(Ok(()), |e| Err(e.into()))
+            });
+            // A shutdown while the integrity check still reads the file does not wait for it.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            served
         }
         Command::Enrol {
             db,
@@ -248,6 +264,12 @@ fn run(cli: Cli) -> Result<(), ServerError> {
                     escaped(&d.label),
                 );
             }
+            Ok(())
+        }
+        Command::CheckDatabase { db } => {
+            let (database, key) = db.open()?;
+            database.open(&key)?.check_integrity()?;
+            println!("{database}: passed its integrity check");
             Ok(())
         }
         Command::EncryptDatabase { db } => {

@@ -225,9 +225,9 @@ pub enum StoreError {
         /// The database file.
         path: std::path::PathBuf,
     },
-    /// The integrity check at open found damage.
+    /// The integrity check found damage; the store refuses to read or write from then on.
     #[error(
-        "the server database {} is damaged ({detail}): the server does not start on it; keep the file for investigation and restore the database from the last backup",
+        "the server database {} is damaged ({detail}): the server refuses to read or write it; stop it, keep the file for investigation and restore the database from the last backup",
         path.display()
     )]
     Damaged {
@@ -700,6 +700,11 @@ pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
     /// The database answers, and its schema is the one this server was built for (another
     /// replica may have upgraded it since this one started): `/ready`.
     fn ready(&self) -> Result<(), StoreError>;
+    /// Reads the whole database and checks it: O(database), so it runs off the request path
+    /// (the server starts it in the background once it listens, and `check-database` runs it
+    /// in the foreground). Damage found is [`StoreError::Damaged`], and from then on the store
+    /// refuses every call with it, so nothing more is written onto a damaged database.
+    fn check_integrity(&self) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use support::*;
 
 use fieldbook_core::domain::{Record, RecordKind, Role};
 use fieldbook_core::storage::DatabaseKey;
+use fieldbook_core::sync::wire::{self, SyncRequest};
 use fieldbook_server::store::StoreError;
 use fieldbook_server::{Admin, ServerConfig, ServerError, SqliteStore};
 use sha2::{Digest, Sha256};
@@ -388,10 +389,14 @@ async fn a_plaintext_database_is_refused_until_encrypt_database_encrypts_it_in_p
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_damaged_database_refuses_to_start_naming_the_file_and_the_backup() {
-    let (f, _dev) = with_records(40).await;
+async fn a_damaged_database_is_found_by_the_check_after_start_and_then_refused_naming_the_file_and_the_backup()
+ {
+    let (f, dev) = with_records(40).await;
     let Fixture {
-        server, db, _dir, ..
+        server,
+        db,
+        _dir,
+        client,
     } = f;
     server.shutdown().await;
     assert!(!sibling(&db, "-wal").exists(), "checkpointed");
@@ -405,28 +410,63 @@ async fn a_damaged_database_refuses_to_start_naming_the_file_and_the_backup() {
     std::fs::write(&db, &bytes).expect("write");
     let damaged = sha(&db);
 
+    // Opening reads only the first pages, so the server starts at once; the whole-file check
+    // after it finds the damage, and from then the replica is out of rotation and refuses
+    // every request: nothing is written onto the damaged file.
     let config = ServerConfig::new("127.0.0.1:0".parse().expect("addr"), &db, key());
-    let err = fieldbook_server::start(config).await.expect_err("damaged");
+    let mut server = fieldbook_server::start(config).await.expect("starts");
+    let err = server
+        .integrity()
+        .outcome()
+        .await
+        .expect_err("the check finds the damage");
+    assert!(matches!(err, StoreError::Damaged { .. }), "{err:?}");
+    let f = Fixture {
+        server,
+        db: db.clone(),
+        _dir,
+        client,
+    };
+    let (status, body) = f.get("/ready", None, "text/plain").await;
+    assert_eq!(status, 503);
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.contains("damaged"), "{body}");
     assert!(
-        matches!(err, ServerError::Store(StoreError::Damaged { .. })),
-        "{err:?}"
+        !body.contains(&db.display().to_string()),
+        "no path on the wire: {body}"
     );
+    let request = SyncRequest {
+        protocol: wire::PROTOCOL_VERSION,
+        cursor: 0,
+        page_limit: 0,
+        push: Vec::new(),
+    };
+    let (status, _) = f
+        .post("/v1/sync", Some(&dev.token), wire::encode(&request))
+        .await;
+    assert_eq!(status, 503, "a sync is refused, to be retried");
+    let Fixture { server, _dir, .. } = f;
+    server.shutdown().await;
+
+    // `serve` stops on it, and `check-database` says so before a restored file is served.
     let database = format!("sqlite://{}", db.display());
-    let out = server_command(
-        &["serve", "--listen", "127.0.0.1:0", "--database", &database],
-        Some(KEY_HEX),
-    );
-    assert!(!out.status.success(), "serve exits non-zero");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("is damaged"), "{stderr}");
-    assert!(
-        stderr.contains(&db.display().to_string()),
-        "names the file: {stderr}"
-    );
-    assert!(
-        stderr.contains("restore the database from the last backup"),
-        "{stderr}"
-    );
+    for args in [
+        &["serve", "--listen", "127.0.0.1:0", "--database", &database][..],
+        &["check-database", "--database", &database][..],
+    ] {
+        let out = server_command(args, Some(KEY_HEX));
+        assert!(!out.status.success(), "{} exits non-zero", args[0]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("is damaged"), "{stderr}");
+        assert!(
+            stderr.contains(&db.display().to_string()),
+            "names the file: {stderr}"
+        );
+        assert!(
+            stderr.contains("restore the database from the last backup"),
+            "{stderr}"
+        );
+    }
     assert_eq!(sha(&db), damaged, "the damaged file was left as it was");
 }
 

@@ -35,6 +35,9 @@ impl std::fmt::Debug for Interleaved {
 }
 
 impl ServerStore for Interleaved {
+    fn check_integrity(&self) -> Result<(), StoreError> {
+        self.inner.check_integrity()
+    }
     fn commit_many(&self, batches: &[CommitBatch<'_>]) -> Result<Vec<Vec<u64>>, StoreError> {
         let hook = self.before_commit.lock().expect("hook").take();
         if let Some(hook) = hook {

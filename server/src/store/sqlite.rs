@@ -7,13 +7,22 @@
 //! still at the version its write was checked against (a compare-and-swap on `records.heads`
 //! in the write transaction), so another process writing the same file cannot be overwritten.
 //!
-//! **Facts in memory.** The scope facts of every record (`RecordFacts`) and the reverse links
-//! are kept in memory, loaded at open and brought up to date after every commit, still under
-//! the writer lock, from the records of the changes committed since (one query). The feed's
-//! watermark (`max_seq`) advances only with that catch-up, so a feed page never sees a change
-//! whose record's facts are not in memory yet. Another writer on the same file (a server that
-//! was stopped while a push was finishing) is caught up the same way when `max_seq` finds
-//! committed changes beyond the watermark and no commit of ours is running.
+//! **Nothing of the records in memory.** A record's scope facts, the links to it and a team's
+//! review candidates are read from the `records` and `record_links` tables and their indexes
+//! (one primary-key or index lookup each), written in the same transaction as the record's
+//! changes, so they are never behind a feed row and memory does not grow with the records held.
+//! What is kept is the feed's recent rows (`Tail`, bounded), which every device's scan reads: it
+//! is appended after every commit, still under the writer lock, and the feed's watermark
+//! (`max_seq`) advances only with it. Another writer on the same file (a server that was stopped
+//! while a push was finishing) is caught up the same way when `max_seq` finds committed changes
+//! beyond the watermark and no commit of ours is running.
+//!
+//! **Opening is bounded.** The key is proved and the schema read and upgraded at open; the
+//! whole-file integrity check (`PRAGMA quick_check`, every page read and decrypted: about 4.6 s
+//! a gigabyte) runs after, on its own connection in the background ([`SqliteStore::check`]).
+//! Until it has passed the store answers, as SQLite itself refuses any damaged page it reads;
+//! once it finds damage the store refuses every call with [`StoreError::Damaged`], so nothing is
+//! written onto a damaged file and `/ready` says why.
 //!
 //! Durability: `synchronous=FULL`. An `Accepted` tells the device it may stop keeping the change
 //! as unacknowledged; with `NORMAL` a power cut right after the answer could lose that commit,
@@ -48,12 +57,13 @@ impl From<rusqlite::Error> for StoreError {
 /// `server/sql/upgrade_vN_to_vM.sql` with its arm in `upgrade_from`, change `SCHEMA` (columns
 /// added by `ALTER TABLE` go last), and freeze the old schema as
 /// `server/sql/tests/create_vN_db.sql` for the migration test.
-pub(crate) const SCHEMA_VERSION: u32 = 2;
+pub(crate) const SCHEMA_VERSION: u32 = 3;
 
 /// Upgrades the schema from `version` to `version + 1`.
 fn upgrade_from(tx: &rusqlite::Transaction<'_>, version: u32) -> Result<(), StoreError> {
     match version {
         1 => Ok(tx.execute_batch(include_str!("../../sql/upgrade_v1_to_v2.sql"))?),
+        2 => Ok(tx.execute_batch(include_str!("../../sql/upgrade_v2_to_v3.sql"))?),
         other => Err(StoreError::Corrupt(format!(
             "schema version {other} has no upgrade path"
         ))),
@@ -108,6 +118,7 @@ CREATE TABLE record_links (
     PRIMARY KEY (from_id, role, to_id)
 ) WITHOUT ROWID;
 CREATE INDEX record_links_to ON record_links(to_id);
+CREATE INDEX records_team_status ON records(team, status);
 CREATE TABLE changes (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT, -- feed position, never reused
     hash        BLOB NOT NULL UNIQUE,
@@ -153,8 +164,9 @@ pub struct SqliteStore {
     key: DatabaseKey,
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
-    memory: RwLock<Memory>,
-    /// The highest committed `seq` whose record facts are in `memory`.
+    /// What the integrity check found, once it found damage: every call is refused from then.
+    damaged: std::sync::OnceLock<String>,
+    /// The highest committed `seq` whose feed row is in `tail`.
     watermark: AtomicU64,
     /// The feed's rows since the store opened (every scan of every device reads them), appended
     /// by the catch-up; older positions are read from SQLite.
@@ -172,37 +184,10 @@ struct Tail {
 /// Rows kept in `Tail` at most (about 100 bytes each); the older half is dropped beyond.
 const TAIL_ROWS: usize = 1_000_000;
 
-/// What the feed needs of every record, kept in memory (see the module header).
-#[derive(Debug, Default)]
-struct Memory {
-    facts: HashMap<RecordId, Arc<RecordFacts>>,
-    /// Record → the records linking to it.
-    linking: HashMap<RecordId, BTreeSet<RecordId>>,
-}
-
-impl Memory {
-    fn put(&mut self, facts: RecordFacts) {
-        if let Some(old) = self.facts.get(&facts.id) {
-            for (_, to) in &old.links {
-                if let Some(from) = self.linking.get_mut(to) {
-                    from.remove(&facts.id);
-                    if from.is_empty() {
-                        self.linking.remove(to);
-                    }
-                }
-            }
-        }
-        for (_, to) in &facts.links {
-            self.linking.entry(*to).or_default().insert(facts.id);
-        }
-        self.facts.insert(facts.id, Arc::new(facts));
-    }
-}
-
 impl SqliteStore {
-    /// Opens (creating if needed) the encrypted database at `path` under `key`, checks its
-    /// integrity (`PRAGMA quick_check`, which reads every page: O(database), see
-    /// `docs/benchmarks.md`) and brings its schema up to date.
+    /// Opens (creating if needed) the encrypted database at `path` under `key`, proves the key
+    /// and brings its schema up to date, in time that does not grow with the database: the
+    /// whole-file check is [`ServerStore::check_integrity`], run after.
     ///
     /// A new database and its `-wal` and `-shm` files are created readable by their owner only
     /// (0600). A wrong key, a plaintext database from before the server was keyed
@@ -224,7 +209,6 @@ impl SqliteStore {
             r.get::<_, i64>(0)
         })
         .map_err(|e| classify_open(path, e))?;
-        quick_check(&conn, path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         make_private(&wal_file(path, "-wal"))?;
         make_private(&wal_file(path, "-shm"))?;
@@ -248,24 +232,11 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             tx.commit()?;
         }
-        let mut memory = Memory::default();
-        let watermark = {
-            let tx = conn.transaction()?;
-            {
-                let mut stmt = tx.prepare(
-                    "SELECT id, kind, author, team, attending, status, links FROM records",
-                )?;
-                let rows = stmt.query_map([], facts_from_row)?;
-                for r in rows {
-                    memory.put(parse_facts(r?)?);
-                }
-            }
-            let max: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+        let watermark: i64 =
+            conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
                 r.get(0)
             })?;
-            tx.commit()?;
-            max as u64
-        };
+        let watermark = watermark as u64;
         // Proved readable and current: closing may now fold the WAL back into the file.
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
         Ok(SqliteStore {
@@ -273,7 +244,7 @@ impl SqliteStore {
             key: key.clone(),
             writer: Mutex::new(conn),
             readers: Mutex::new(Vec::new()),
-            memory: RwLock::new(memory),
+            damaged: std::sync::OnceLock::new(),
             watermark: AtomicU64::new(watermark),
             tail: RwLock::new(Tail {
                 start: watermark,
@@ -351,7 +322,7 @@ impl SqliteStore {
             return Err(e);
         }
         // Proved to open and check as the server opens it, before it replaces anything.
-        if let Err(e) = SqliteStore::open(&partial, key) {
+        if let Err(e) = SqliteStore::open(&partial, key).and_then(|s| s.check_integrity()) {
             let _ = std::fs::remove_file(&partial);
             return Err(e);
         }
@@ -375,10 +346,22 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Refuses every call once the integrity check found damage.
+    fn undamaged(&self) -> Result<(), StoreError> {
+        match self.damaged.get() {
+            Some(detail) => Err(StoreError::Damaged {
+                path: self.path.clone(),
+                detail: detail.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn write<T>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.undamaged()?;
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
@@ -393,6 +376,7 @@ impl SqliteStore {
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
         after: impl FnOnce(&Connection) -> Result<(), StoreError>,
     ) -> Result<T, StoreError> {
+        self.undamaged()?;
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
@@ -401,7 +385,7 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// Brings the in-memory facts up to every committed change, then advances the watermark.
+    /// Appends every committed change's feed row to the tail, then advances the watermark.
     /// Called with the writer's connection, under its lock.
     fn catch_up(&self, conn: &Connection) -> Result<(), StoreError> {
         let from = self.watermark.load(Ordering::Acquire);
@@ -412,19 +396,6 @@ impl SqliteStore {
         if upto <= from {
             return Ok(());
         }
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, kind, author, team, attending, status, links FROM records
-             WHERE id IN (SELECT DISTINCT record FROM changes WHERE seq > ?1 AND seq <= ?2)",
-        )?;
-        let facts = stmt
-            .query_map(params![from as i64, upto as i64], facts_from_row)?
-            .map(|r| parse_facts(r?))
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut memory = self.memory.write().unwrap_or_else(|e| e.into_inner());
-        for f in facts {
-            memory.put(f);
-        }
-        drop(memory);
         let mut stmt = conn.prepare_cached(
             "SELECT seq, record, device FROM changes WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
         )?;
@@ -453,7 +424,7 @@ impl SqliteStore {
             tail.start = tail.rows.front().map_or(upto, |r| r.seq - 1);
         }
         drop(tail);
-        // Only now may feed pages read up to these changes (their facts are in memory).
+        // Only now may feed pages read up to these changes (their rows are in the tail).
         self.watermark.store(upto, Ordering::Release);
         Ok(())
     }
@@ -462,6 +433,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        self.undamaged()?;
         let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match pooled {
             Some(c) => c,
@@ -1291,8 +1263,14 @@ impl ServerStore for SqliteStore {
     }
 
     fn facts(&self, record: RecordId) -> Result<Option<Arc<RecordFacts>>, StoreError> {
-        let memory = self.memory.read().unwrap_or_else(|e| e.into_inner());
-        Ok(memory.facts.get(&record).cloned())
+        let row = self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT id, kind, author, team, attending, status, links FROM records WHERE id = ?1",
+            )?
+            .query_row([record.to_string()], facts_from_row)
+            .optional()?)
+        })?;
+        row.map(|r| parse_facts(r).map(Arc::new)).transpose()
     }
 
     fn team_records(
@@ -1300,26 +1278,34 @@ impl ServerStore for SqliteStore {
         team: &str,
         statuses: &[Status],
     ) -> Result<Vec<Arc<RecordFacts>>, StoreError> {
-        // From the facts in memory: a scan of every record, no SQL. A team's queue is asked for
-        // by its supervisors, not on every sync; an index by team is the next step if it shows.
-        let memory = self.memory.read().unwrap_or_else(|e| e.into_inner());
-        let mut found: Vec<Arc<RecordFacts>> = memory
-            .facts
-            .values()
-            .filter(|f| f.team.as_deref() == Some(team) && statuses.contains(&f.status))
-            .cloned()
-            .collect();
+        let statuses: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        let statuses = serde_json::to_string(&statuses).map_err(|_| corrupt("status list"))?;
+        let rows = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, kind, author, team, attending, status, links FROM records
+                 WHERE team = ?1 AND status IN (SELECT value FROM json_each(?2)) ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![team, statuses], facts_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        let mut found = rows
+            .into_iter()
+            .map(|r| parse_facts(r).map(Arc::new))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Record ids are UUIDs: their text sorts as they do, but the order is the contract's.
         found.sort_by_key(|f| f.id);
         Ok(found)
     }
 
     fn linking_to(&self, record: RecordId) -> Result<Vec<RecordId>, StoreError> {
-        let memory = self.memory.read().unwrap_or_else(|e| e.into_inner());
-        Ok(memory
-            .linking
-            .get(&record)
-            .map(|from| from.iter().copied().collect())
-            .unwrap_or_default())
+        let ids: Vec<String> = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT DISTINCT from_id FROM record_links WHERE to_id = ?1 ORDER BY from_id",
+            )?;
+            let rows = stmt.query_map([record.to_string()], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })?;
+        ids.iter().map(|id| parse_record_id(id)).collect()
     }
 
     fn receipts(&self, record: RecordId, upto: u64) -> Result<Vec<(Vec<u8>, i64)>, StoreError> {
@@ -1404,6 +1390,17 @@ impl ServerStore for SqliteStore {
             }
             Ok(())
         }, |_| Ok(()))
+    }
+
+    fn check_integrity(&self) -> Result<(), StoreError> {
+        self.undamaged()?;
+        let conn = connect(&self.path, &self.key)?;
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
+        let checked = quick_check(&conn, &self.path);
+        if let Err(StoreError::Damaged { detail, .. }) = &checked {
+            let _ = self.damaged.set(detail.clone());
+        }
+        checked
     }
 
     fn ready(&self) -> Result<(), StoreError> {

@@ -136,6 +136,60 @@ fn a_frozen_v1_database_upgrades_to_the_schema_of_a_new_one_and_keeps_its_rows()
 }
 
 #[test]
+fn a_frozen_v2_database_upgrades_to_the_schema_of_a_new_one_and_its_records_are_found_by_team() {
+    let dir = tempfile::tempdir().expect("dir");
+    let old = dir.path().join("v2.db");
+    let record = RecordId::generate();
+    let person = RecordId::generate();
+    {
+        std::fs::File::create(&old).expect("the file");
+        let conn = connect(&old, &KEY).expect("connect");
+        conn.execute_batch(include_str!("../../../sql/tests/create_v2_db.sql"))
+            .expect("the frozen v2 schema");
+        conn.execute(
+            "INSERT INTO records (id, kind, author, team, attending, status, links, heads, snapshot,
+                                  snapshot_seq, last_seq, changes_since_snapshot)
+             VALUES (?1, ?3, 'PC1', 'A', '[\"PC1\"]', ?4, ?2, x'', x'', 0, 0, 0)",
+            params![
+                record.to_string(),
+                format!("[[\"victim\",\"{person}\"]]"),
+                RecordKind::CrimeReport.as_str(),
+                Status::Submitted.as_str(),
+            ],
+        )
+        .expect("a record");
+        conn.execute(
+            "INSERT INTO record_links (from_id, role, to_id) VALUES (?1, 'victim', ?2)",
+            params![record.to_string(), person.to_string()],
+        )
+        .expect("its link");
+    }
+    assert_eq!(user_version(&old), 2);
+
+    let store = SqliteStore::open(&old, &KEY).expect("a v2 database opens");
+    assert_eq!(user_version(&old), SCHEMA_VERSION);
+    let new = dir.path().join("new.db");
+    drop(SqliteStore::open(&new, &KEY).expect("a new database"));
+    assert_eq!(
+        schema_of(&old),
+        schema_of(&new),
+        "the upgraded schema is a new one's"
+    );
+    let queue = store
+        .team_records("A", &[Status::Submitted])
+        .expect("team records");
+    assert_eq!(queue.iter().map(|f| f.id).collect::<Vec<_>>(), [record]);
+    assert_eq!(queue[0].links, [("victim".to_owned(), person)]);
+    assert_eq!(store.linking_to(person).expect("links"), [record]);
+    assert!(
+        store
+            .team_records("B", &[Status::Submitted])
+            .expect("none")
+            .is_empty()
+    );
+}
+
+#[test]
 fn a_database_from_a_newer_server_is_refused_and_left_as_it_was() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("future.db");
