@@ -16,6 +16,8 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+/// A record's scope facts are the scope module's: the store keeps them and the keys they give.
+pub use crate::scope::{FeedScope, RecordFacts};
 use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status};
 use fieldbook_core::storage::DatabaseKey;
 use std::path::{Path, PathBuf};
@@ -445,25 +447,6 @@ pub struct DeviceRow {
     pub replaced_by: Option<String>,
 }
 
-/// The queryable facts of a record the scope decision needs (derived from its document).
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordFacts {
-    /// Record id.
-    pub id: RecordId,
-    /// Kind.
-    pub kind: RecordKind,
-    /// Author.
-    pub author: String,
-    /// Team of the author when the record was last written (from the officers table).
-    pub team: Option<String>,
-    /// Attending officers.
-    pub attending: Vec<String>,
-    /// Workflow status.
-    pub status: Status,
-    /// Records this one refers to: (role, id).
-    pub links: Vec<(String, RecordId)>,
-}
-
 /// A record's stored document: a compacted snapshot plus the changes stored after it.
 #[derive(Debug, Clone)]
 pub struct StoredDocument {
@@ -656,18 +639,34 @@ pub trait ServerStore: Send + Sync + std::fmt::Debug + 'static {
     /// record is no longer at its [`RecordWrite::base_heads`] (a batch's earlier writes count)
     /// fails the whole with [`StoreError::Moved`].
     fn commit_many(&self, batches: &[CommitBatch<'_>]) -> Result<Vec<Vec<u64>>, StoreError>;
-    /// The highest committed feed position (the stable watermark).
+    /// The highest feed position under which every position is committed (the stable
+    /// watermark): the feed serves up to it, never beyond, so no change that commits later
+    /// under a lower position is skipped.
     fn max_seq(&self) -> Result<u64, StoreError>;
     /// Feed rows with `after < seq <= upto`, oldest first, at most `limit`.
     fn feed_rows(&self, after: u64, upto: u64, limit: usize) -> Result<Vec<FeedRow>, StoreError>;
+    /// As [`ServerStore::feed_rows`], only the rows of records `scope` reaches (see
+    /// [`FeedScope`]): every such row is there, others may be.
+    fn scoped_feed_rows(
+        &self,
+        scope: &FeedScope,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<FeedRow>, StoreError>;
     /// The bodies of the changes at these feed positions, oldest first.
     fn change_bodies(&self, seqs: &[u64]) -> Result<Vec<ChangeBody>, StoreError>;
-    /// A record's facts. Facts, links ([`ServerStore::linking_to`]) and team records
-    /// ([`ServerStore::team_records`]) hold every commit up to the position
-    /// [`ServerStore::max_seq`] last returned on this handle, whichever replica made it (a store
-    /// may answer them from memory it brings up to date there); callers ask `max_seq` first
-    /// when they need another writer's commits.
+    /// A record's facts. Facts, links ([`ServerStore::linking_to`]), team records
+    /// ([`ServerStore::team_records`]) and scope keys are read from the database: they hold
+    /// every commit made before the call, whichever replica made it, and are written in the
+    /// transaction that commits the record's changes (never behind a feed row). No store keeps
+    /// them in memory: memory must not grow with the records held.
     fn facts(&self, record: RecordId) -> Result<Option<std::sync::Arc<RecordFacts>>, StoreError>;
+    /// The facts of each of `records` the store holds (as [`ServerStore::facts`], in one read).
+    fn facts_of(
+        &self,
+        records: &[RecordId],
+    ) -> Result<std::collections::HashMap<RecordId, std::sync::Arc<RecordFacts>>, StoreError>;
     /// Records that link to `record`.
     fn linking_to(&self, record: RecordId) -> Result<Vec<RecordId>, StoreError>;
     /// The facts of every record whose author is on `team` (as of its last write) and whose

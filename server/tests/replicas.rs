@@ -35,6 +35,21 @@ impl std::fmt::Debug for Interleaved {
 }
 
 impl ServerStore for Interleaved {
+    fn facts_of(
+        &self,
+        records: &[RecordId],
+    ) -> Result<std::collections::HashMap<RecordId, Arc<RecordFacts>>, StoreError> {
+        self.inner.facts_of(records)
+    }
+    fn scoped_feed_rows(
+        &self,
+        scope: &fieldbook_server::store::FeedScope,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<fieldbook_server::store::FeedRow>, StoreError> {
+        self.inner.scoped_feed_rows(scope, after, upto, limit)
+    }
     fn check_integrity(&self) -> Result<(), StoreError> {
         self.inner.check_integrity()
     }

@@ -268,12 +268,16 @@ fn splice_text<T: Transactable + ReadDoc>(
     if old == new {
         return Ok(());
     }
-    let old_words = words_and_spaces(&old);
-    let new_words = words_and_spaces(new);
+    // Only what lies between the runs both texts begin and end with is cut into words: an
+    // officer's edit touches one place of a long account, and the rest is compared as bytes.
+    let front = shared_front(&old, new);
+    let back = shared_back(&old[front..], &new[front..]);
+    let old_words = words_and_spaces(&old[front..old.len() - back]);
+    let new_words = words_and_spaces(&new[front..new.len() - back]);
     // Character offset of each word of the new text: where a splice lands once everything before
     // it has already become the new text.
     let mut offsets = Vec::with_capacity(new_words.len() + 1);
-    let mut at = 0usize;
+    let mut at = old[..front].chars().count();
     offsets.push(at);
     for w in &new_words {
         at += w.chars().count();
@@ -286,6 +290,52 @@ fn splice_text<T: Transactable + ReadDoc>(
         tx.splice_text(text, offsets[new_range.start], deleted, &inserted)?;
     }
     Ok(())
+}
+
+/// The bytes both texts begin with, cut back to the start of the last run of white space or of
+/// other characters in them, so that the rest of each text cuts into the same words as it would
+/// whole.
+fn shared_front(a: &str, b: &str) -> usize {
+    let mut common = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
+    // A character boundary of one text is one of the other here: equal lead bytes, equal length.
+    while !a.is_char_boundary(common) {
+        common -= 1;
+    }
+    let mut chars = a[..common].char_indices().rev();
+    let Some((mut start, last)) = chars.next() else {
+        return 0;
+    };
+    for (i, c) in chars {
+        if c.is_whitespace() != last.is_whitespace() {
+            break;
+        }
+        start = i;
+    }
+    start
+}
+
+/// As [`shared_front`] for the bytes both texts end with: cut forward past the first run in them.
+fn shared_back(a: &str, b: &str) -> usize {
+    let mut common = a
+        .bytes()
+        .rev()
+        .zip(b.bytes().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    while !a.is_char_boundary(a.len() - common) {
+        common -= 1;
+    }
+    let shared = &a[a.len() - common..];
+    let mut chars = shared.char_indices();
+    let Some((_, first)) = chars.next() else {
+        return 0;
+    };
+    for (i, c) in chars {
+        if c.is_whitespace() != first.is_whitespace() {
+            return common - i;
+        }
+    }
+    0
 }
 
 /// The text cut into maximal runs of white space and of everything else; concatenated they are

@@ -340,3 +340,24 @@ fn an_edit_made_on_an_older_version_keeps_what_was_merged_since() {
     assert!(merged.narrative.contains("cut lip"), "{}", merged.narrative);
     assert!(merged.flags.repeat_victim && merged.flags.hate_crime);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+    /// Whatever the two texts (repeated words, runs of white space, characters of several
+    /// bytes), saving the second over the first leaves exactly the second.
+    #[test]
+    fn a_narrative_saved_over_another_reads_back_exactly(
+        before in "[ab é\n\t]{0,40}",
+        after in "[ab é\n\t]{0,40}",
+    ) {
+        let (mut doc, mut c) = new_crime();
+        c.narrative = before;
+        doc.update(&Record::Crime(c.clone()), &officer("PC1"), "edit", at(1))
+            .expect("edit");
+        c.narrative = after.clone();
+        doc.update(&Record::Crime(c), &officer("PC1"), "edit", at(2))
+            .expect("edit");
+        proptest::prop_assert_eq!(crime(&doc).narrative, after);
+    }
+}

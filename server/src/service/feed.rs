@@ -5,7 +5,7 @@ use super::SyncService;
 use crate::documents::CachedDoc;
 use crate::error::ApiError;
 use crate::scope::Viewer;
-use crate::store::{ChangeBody, DeviceAuth, Holding, RecordFacts};
+use crate::store::{ChangeBody, DeviceAuth, FeedScope, Holding, RecordFacts};
 use fieldbook_core::doc::Heads;
 use fieldbook_core::domain::{RecordId, RecordKind};
 use fieldbook_core::sync::wire::{self, Bytes, FeedEntry, FeedPage, Hash, Receipt, ReceivedChange};
@@ -108,16 +108,25 @@ impl SyncService {
             });
         }
         let mut page = PageBuilder::new(device, cursor);
-        // Out-of-scope rows cost a scan but no entry; bound the scan so one request stays short.
+        // Only the rows of records the device's scope reaches are read; of those, its own
+        // changes cost a scan but no entry: bound the scan so one request stays short.
+        let scope = FeedScope {
+            device: device.device_id.clone(),
+            keys: page.viewer.scope_keys(),
+        };
         let scan_budget = limit * 8 + 256;
         let mut position = cursor;
         let mut sent = 0usize;
         let mut scanned = 0usize;
         'scan: loop {
-            let rows = self.store.feed_rows(position, max, limit.clamp(64, 1000))?;
-            if rows.is_empty() {
+            if sent >= limit || scanned >= scan_budget {
                 break;
             }
+            let fetch = limit.clamp(64, 1000);
+            let rows = self.store.scoped_feed_rows(&scope, position, max, fetch)?;
+            // Fewer rows than asked: none of the device's is left up to `max`, so once these
+            // are scanned the page reaches `max` (the rows between were all out of its scope).
+            let last_rows = rows.len() < fetch;
             // What the device holds of these rows' records, in one query rather than one each.
             let unknown: HashSet<RecordId> = rows
                 .iter()
@@ -129,6 +138,7 @@ impl SyncService {
             for r in unknown {
                 page.known_holdings.insert(r, found.get(&r).copied());
             }
+            self.read_facts_ahead(&mut page, rows.iter().map(|r| r.record))?;
             for row in rows {
                 if sent >= limit || scanned >= scan_budget {
                     break 'scan;
@@ -144,6 +154,10 @@ impl SyncService {
                         add_change(&mut page, row.record, row.seq);
                     }
                 }
+            }
+            if last_rows {
+                position = max;
+                break;
             }
         }
         // Bodies only of the rows sent, and of the rows whose heads end a changes entry.
@@ -192,6 +206,37 @@ impl SyncService {
             cursor: position,
             more: position < max,
         })
+    }
+
+    /// Reads, in one query each, the facts of these records and of the records they link to,
+    /// for the decisions about them (one lookup per record otherwise).
+    fn read_facts_ahead(
+        &self,
+        page: &mut PageBuilder<'_>,
+        records: impl Iterator<Item = RecordId>,
+    ) -> Result<(), ApiError> {
+        let mut wanted: Vec<RecordId> = records.filter(|r| !page.direct.contains_key(r)).collect();
+        for _ in 0..2 {
+            wanted.sort_unstable();
+            wanted.dedup();
+            if wanted.is_empty() {
+                break;
+            }
+            let found = self.store.facts_of(&wanted)?;
+            let mut linked = Vec::new();
+            for r in wanted {
+                let d = found.get(&r).map(|f| {
+                    linked.extend(f.links.iter().map(|(_, to)| *to));
+                    (Arc::clone(f), page.viewer.holds_directly(f))
+                });
+                page.direct.insert(r, d);
+            }
+            wanted = linked
+                .into_iter()
+                .filter(|r| !page.direct.contains_key(r))
+                .collect();
+        }
+        Ok(())
     }
 
     /// The record's facts and whether it is in the viewer's scope by itself.

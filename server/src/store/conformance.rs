@@ -67,6 +67,11 @@ macro_rules! store_conformance_tests {
         }
 
         #[test]
+        fn a_scoped_feed_reads_every_row_a_scope_reaches_and_none_of_the_rest() {
+            $crate::store::conformance::scoped_feed(&$harness);
+        }
+
+        #[test]
         fn a_new_database_is_ready_on_every_handle() {
             $crate::store::conformance::ready(&$harness);
         }
@@ -488,6 +493,131 @@ pub(crate) fn facts_across_replicas(harness: &dyn Harness) {
         Vec::<RecordId>::new(),
         "links as last written"
     );
+}
+
+pub(crate) fn scoped_feed(harness: &dyn Harness) {
+    let (a, b) = (harness.open(), harness.open());
+    scoped_feed_checks(&*a, &*b, &|scope, after, upto, limit| {
+        a.scoped_feed_rows(scope, after, upto, limit).expect("rows")
+    });
+}
+
+/// Reads scoped feed rows (a store's own method, or one of its ways to them).
+pub(crate) type ScopedRows<'a> =
+    dyn Fn(&super::FeedScope, u64, u64, usize) -> Vec<super::FeedRow> + 'a;
+
+/// The scoped feed's checks on `a` (B commits, A reads), reading rows through `rows`.
+pub(crate) fn scoped_feed_checks(a: &dyn ServerStore, b: &dyn ServerStore, rows: &ScopedRows<'_>) {
+    let by = |record: RecordId, n: u8, author: &str, kind: RecordKind| {
+        let mut w = write(record, None, n);
+        w.facts.author = author.to_owned();
+        w.facts.kind = kind;
+        w
+    };
+    let (crime, victim, assessment, relative) = (record(1), record(2), record(3), record(4));
+    let (elsewhere, attended, held) = (record(5), record(6), record(7));
+    a.create_officer(&officer("PC1", Some("T1")), "admin", 1)
+        .expect("officer");
+    let mut own = by(crime, 1, "PC1", RecordKind::CrimeReport);
+    own.facts.links = vec![("victim".to_owned(), victim)];
+    own.facts.status = Status::Submitted;
+    let mut needs = by(assessment, 3, "PC2", RecordKind::VictimNeedsAssessment);
+    needs.facts.links = vec![
+        ("crime".to_owned(), crime),
+        ("relative".to_owned(), relative),
+    ];
+    let mut with_pc1 = by(attended, 6, "PC2", RecordKind::CrimeReport);
+    with_pc1.facts.attending = vec!["PC1".to_owned()];
+    let writes = [
+        own,
+        by(victim, 2, "PC2", RecordKind::Person),
+        needs,
+        by(relative, 4, "PC2", RecordKind::Person),
+        by(elsewhere, 5, "PC2", RecordKind::CrimeReport),
+        with_pc1,
+        by(held, 7, "PC2", RecordKind::StopSearch),
+    ];
+    let seqs = b.commit("device-2", 1_000, &writes).expect("commit on B");
+    b.set_holdings(
+        "device-9",
+        &[(
+            held,
+            Holding {
+                held: true,
+                as_of_cursor: 0,
+                prev_held: false,
+                through_seq: 0,
+            },
+        )],
+    )
+    .expect("held");
+    // A later change of the out-of-scope crime, and of the crime in scope.
+    let later = b
+        .commit(
+            "device-2",
+            2_000,
+            &[
+                {
+                    let mut w = by(elsewhere, 15, "PC2", RecordKind::CrimeReport);
+                    w.base_heads = Some(heads(5));
+                    w.snapshot = None;
+                    w
+                },
+                {
+                    let mut w = by(crime, 11, "PC1", RecordKind::CrimeReport);
+                    w.base_heads = Some(heads(1));
+                    w.snapshot = None;
+                    w.facts.links = vec![("victim".to_owned(), victim)];
+                    w.facts.status = Status::Submitted;
+                    w
+                },
+            ],
+        )
+        .expect("later");
+    let max = a.max_seq().expect("max");
+    let scope = super::FeedScope {
+        device: "device-9".to_owned(),
+        keys: vec!["attends:PC1".to_owned()],
+    };
+    let all = rows(&scope, 0, max, 100);
+    let got: Vec<(u64, RecordId)> = all.iter().map(|r| (r.seq, r.record)).collect();
+    let want: Vec<(u64, RecordId)> = [
+        (seqs[0], crime),
+        (seqs[1], victim),
+        (seqs[2], assessment),
+        (seqs[3], relative),
+        (seqs[5], attended),
+        (seqs[6], held),
+        (later[1], crime),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(
+        got, want,
+        "the crime, its victim, its needs assessment and the relative it names, the crime PC1 \
+         attends and the record the device holds; not the other crime"
+    );
+    let page = rows(&scope, seqs[1], max, 2);
+    assert_eq!(
+        page.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![seqs[2], seqs[3]],
+        "after the cursor, in order, at most the limit"
+    );
+    // A supervisor of the author's team (the team is the officers table's, not the push's).
+    let supervisor = super::FeedScope {
+        device: "device-8".to_owned(),
+        keys: vec!["author:SGT1".to_owned(), "submitted:T1".to_owned()],
+    };
+    let queue: Vec<RecordId> = rows(&supervisor, 0, seqs[6], 100)
+        .iter()
+        .map(|r| r.record)
+        .collect();
+    assert_eq!(queue, vec![crime, victim, assessment, relative]);
+    let nobody = super::FeedScope {
+        device: "device-0".to_owned(),
+        keys: vec!["attends:PC9".to_owned()],
+    };
+    assert!(rows(&nobody, 0, max, 100).is_empty());
 }
 
 pub(crate) fn ready(harness: &dyn Harness) {

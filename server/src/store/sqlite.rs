@@ -11,11 +11,9 @@
 //! review candidates are read from the `records` and `record_links` tables and their indexes
 //! (one primary-key or index lookup each), written in the same transaction as the record's
 //! changes, so they are never behind a feed row and memory does not grow with the records held.
-//! What is kept is the feed's recent rows (`Tail`, bounded), which every device's scan reads: it
-//! is appended after every commit, still under the writer lock, and the feed's watermark
-//! (`max_seq`) advances only with it. Another writer on the same file (a server that was stopped
-//! while a push was finishing) is caught up the same way when `max_seq` finds committed changes
-//! beyond the watermark and no commit of ours is running.
+//! The feed's positions need no watermark here: SQLite has one writer at a time (across
+//! processes too), so `seq` is assigned in commit order and every position at or below the
+//! committed `max(seq)` is committed.
 //!
 //! **Opening is bounded.** The key is proved and the schema read and upgraded at open; the
 //! whole-file integrity check (`PRAGMA quick_check`, every page read and decrypted: about 4.6 s
@@ -30,9 +28,9 @@
 //! request's batch (one transaction per request).
 
 use super::{
-    ChangeBody, ChangeOrigin, CommitBatch, DeviceAuth, DeviceRow, EnrolOutcome, FeedRow, Holding,
-    NewDevice, Officer, OfficerChange, OfficerDetails, RecordFacts, RecordWrite, ServerStore,
-    StoreError, StoredDocument,
+    ChangeBody, ChangeOrigin, CommitBatch, DeviceAuth, DeviceRow, EnrolOutcome, FeedRow, FeedScope,
+    Holding, NewDevice, Officer, OfficerChange, OfficerDetails, RecordFacts, RecordWrite,
+    ServerStore, StoreError, StoredDocument,
 };
 use fieldbook_core::domain::{OfficerId, RecordId, RecordKind, Role, Status};
 use fieldbook_core::storage::DatabaseKey;
@@ -41,8 +39,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionB
 use serde_json::json;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 /// SQLite's errors reach the store's callers boxed: nothing above the store names rusqlite.
 impl From<rusqlite::Error> for StoreError {
@@ -63,7 +60,22 @@ pub(crate) const SCHEMA_VERSION: u32 = 3;
 fn upgrade_from(tx: &rusqlite::Transaction<'_>, version: u32) -> Result<(), StoreError> {
     match version {
         1 => Ok(tx.execute_batch(include_str!("../../sql/upgrade_v1_to_v2.sql"))?),
-        2 => Ok(tx.execute_batch(include_str!("../../sql/upgrade_v2_to_v3.sql"))?),
+        2 => {
+            tx.execute_batch(include_str!("../../sql/upgrade_v2_to_v3.sql"))?;
+            // The scope keys are the scope module's rule, so they are derived here, not in SQL.
+            let facts = {
+                let mut stmt = tx.prepare(
+                    "SELECT id, kind, author, team, attending, status, links FROM records",
+                )?;
+                let rows = stmt.query_map([], facts_from_row)?;
+                rows.map(|r| parse_facts(r?))
+                    .collect::<Result<Vec<_>, StoreError>>()?
+            };
+            for f in facts {
+                write_scope_keys(tx, &f)?;
+            }
+            Ok(())
+        }
         other => Err(StoreError::Corrupt(format!(
             "schema version {other} has no upgrade path"
         ))),
@@ -119,6 +131,12 @@ CREATE TABLE record_links (
 ) WITHOUT ROWID;
 CREATE INDEX record_links_to ON record_links(to_id);
 CREATE INDEX records_team_status ON records(team, status);
+CREATE TABLE record_scope (
+    key    TEXT NOT NULL,                 -- who holds the record by itself (scope::RecordFacts::scope_keys)
+    record TEXT NOT NULL,
+    PRIMARY KEY (key, record)
+) WITHOUT ROWID;
+CREATE INDEX record_scope_record ON record_scope(record);
 CREATE TABLE changes (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT, -- feed position, never reused
     hash        BLOB NOT NULL UNIQUE,
@@ -156,6 +174,46 @@ CREATE TRIGGER officer_audit_no_delete BEFORE DELETE ON officer_audit
 BEGIN SELECT RAISE(ABORT, 'the officer audit is append-only'); END;
 ";
 
+/// The feed rows a scope reaches (see [`FeedScope`]), record by record: the scope's records
+/// are listed first, then each one's changes after the cursor are read from `changes_record`
+/// (the `CROSS JOIN` keeps SQLite from turning the loop around). `?1` the viewer's keys (JSON),
+/// `?2` the device, `?3`..`?4` the positions, `?5` the limit.
+const SCOPED_ROWS_BY_RECORD: &str = "
+WITH direct(id) AS MATERIALIZED (
+    SELECT record FROM record_scope WHERE key IN (SELECT value FROM json_each(?1))),
+assessments(id) AS MATERIALIZED (
+    SELECT l.from_id FROM record_links l
+    WHERE l.role = 'crime' AND l.to_id IN (SELECT id FROM direct)),
+near(id) AS MATERIALIZED (
+    SELECT id FROM direct
+    UNION SELECT id FROM assessments
+    UNION SELECT l.to_id FROM record_links l
+          WHERE l.from_id IN (SELECT id FROM direct UNION SELECT id FROM assessments)
+    UNION SELECT record FROM device_records WHERE device = ?2)
+SELECT c.seq, c.record, c.device FROM near CROSS JOIN changes c ON c.record = near.id
+WHERE c.seq > ?3 AND c.seq <= ?4
+ORDER BY c.seq LIMIT ?5";
+
+/// The same rows as [`SCOPED_ROWS_BY_RECORD`], asking of each row in turn whether the scope
+/// reaches its record: by a key, by being held, as a needs assessment of a crime a key reaches,
+/// as a record linked from one a key reaches, or from such a needs assessment.
+const SCOPED_ROWS_BY_ROW: &str = "
+SELECT seq, record, device FROM changes c
+WHERE seq > ?3 AND seq <= ?4
+  AND (EXISTS (SELECT 1 FROM record_scope s
+               WHERE s.record = c.record AND s.key IN (SELECT value FROM json_each(?1)))
+       OR EXISTS (SELECT 1 FROM device_records d WHERE d.device = ?2 AND d.record = c.record)
+       OR EXISTS (SELECT 1 FROM record_links l JOIN record_scope s ON s.record = l.to_id
+                  WHERE l.from_id = c.record AND l.role = 'crime'
+                    AND s.key IN (SELECT value FROM json_each(?1)))
+       OR EXISTS (SELECT 1 FROM record_links l JOIN record_scope s ON s.record = l.from_id
+                  WHERE l.to_id = c.record AND s.key IN (SELECT value FROM json_each(?1)))
+       OR EXISTS (SELECT 1 FROM record_links l
+                  JOIN record_links a ON a.from_id = l.from_id AND a.role = 'crime'
+                  JOIN record_scope s ON s.record = a.to_id
+                  WHERE l.to_id = c.record AND s.key IN (SELECT value FROM json_each(?1))))
+ORDER BY seq LIMIT ?5";
+
 /// The SQLite implementation of [`ServerStore`].
 #[derive(Debug)]
 pub struct SqliteStore {
@@ -163,26 +221,12 @@ pub struct SqliteStore {
     /// Every connection is keyed (the readers open lazily).
     key: DatabaseKey,
     writer: Mutex<Connection>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Readers>,
+    /// Signalled when a reader is given back to the pool.
+    reader_free: std::sync::Condvar,
     /// What the integrity check found, once it found damage: every call is refused from then.
     damaged: std::sync::OnceLock<String>,
-    /// The highest committed `seq` whose feed row is in `tail`.
-    watermark: AtomicU64,
-    /// The feed's rows since the store opened (every scan of every device reads them), appended
-    /// by the catch-up; older positions are read from SQLite.
-    tail: RwLock<Tail>,
 }
-
-/// Feed rows with `seq > start`, in order, without gaps up to the watermark.
-#[derive(Debug, Default)]
-struct Tail {
-    start: u64,
-    rows: std::collections::VecDeque<FeedRow>,
-    devices: HashMap<String, Arc<str>>,
-}
-
-/// Rows kept in `Tail` at most (about 100 bytes each); the older half is dropped beyond.
-const TAIL_ROWS: usize = 1_000_000;
 
 impl SqliteStore {
     /// Opens (creating if needed) the encrypted database at `path` under `key`, proves the key
@@ -232,24 +276,15 @@ impl SqliteStore {
             tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             tx.commit()?;
         }
-        let watermark: i64 =
-            conn.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
-                r.get(0)
-            })?;
-        let watermark = watermark as u64;
         // Proved readable and current: closing may now fold the WAL back into the file.
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
         Ok(SqliteStore {
             path: path.to_owned(),
             key: key.clone(),
             writer: Mutex::new(conn),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(Readers::default()),
+            reader_free: std::sync::Condvar::new(),
             damaged: std::sync::OnceLock::new(),
-            watermark: AtomicU64::new(watermark),
-            tail: RwLock::new(Tail {
-                start: watermark,
-                ..Tail::default()
-            }),
         })
     }
 
@@ -369,64 +404,22 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// As `write`, then `after` on the writer's connection once the transaction committed,
-    /// still under the writer lock (so in-memory state follows commit order).
-    fn write_then<T>(
+    /// [`ServerStore::scoped_feed_rows`] by one of its two queries.
+    pub(crate) fn scoped_rows_with(
         &self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
-        after: impl FnOnce(&Connection) -> Result<(), StoreError>,
-    ) -> Result<T, StoreError> {
-        self.undamaged()?;
-        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        after(&conn)?;
-        Ok(out)
-    }
-
-    /// Appends every committed change's feed row to the tail, then advances the watermark.
-    /// Called with the writer's connection, under its lock.
-    fn catch_up(&self, conn: &Connection) -> Result<(), StoreError> {
-        let from = self.watermark.load(Ordering::Acquire);
-        let upto: i64 = conn
-            .prepare_cached("SELECT coalesce(max(seq), 0) FROM changes")?
-            .query_row([], |r| r.get(0))?;
-        let upto = upto as u64;
-        if upto <= from {
-            return Ok(());
-        }
-        let mut stmt = conn.prepare_cached(
-            "SELECT seq, record, device FROM changes WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
-        )?;
-        let mut rows = stmt.query(params![from as i64, upto as i64])?;
-        let mut tail = self.tail.write().unwrap_or_else(|e| e.into_inner());
-        while let Some(r) = rows.next()? {
-            let record = r.get_ref(1)?.as_str().map_err(|_| corrupt("record id"))?;
-            let device = r.get_ref(2)?.as_str().map_err(|_| corrupt("device id"))?;
-            let device = match tail.devices.get(device) {
-                Some(d) => Arc::clone(d),
-                None => {
-                    let d: Arc<str> = Arc::from(device);
-                    tail.devices.insert(device.to_owned(), Arc::clone(&d));
-                    d
-                }
-            };
-            tail.rows.push_back(FeedRow {
-                seq: r.get::<_, i64>(0)? as u64,
-                record: parse_record_id(record)?,
-                device,
-            });
-        }
-        if tail.rows.len() > TAIL_ROWS {
-            let drop_to = tail.rows.len() - TAIL_ROWS / 2;
-            tail.rows.drain(..drop_to);
-            tail.start = tail.rows.front().map_or(upto, |r| r.seq - 1);
-        }
-        drop(tail);
-        // Only now may feed pages read up to these changes (their rows are in the tail).
-        self.watermark.store(upto, Ordering::Release);
-        Ok(())
+        sql: &str,
+        scope: &FeedScope,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<FeedRow>, StoreError> {
+        let keys = serde_json::to_string(&scope.keys).map_err(|_| corrupt("scope keys"))?;
+        let params = params![keys, scope.device, after as i64, upto as i64, limit as i64];
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(sql)?;
+            let rows = stmt.query(params)?;
+            read_feed_rows(rows)
+        })
     }
 
     fn read<T>(
@@ -434,23 +427,78 @@ impl SqliteStore {
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.undamaged()?;
-        let pooled = self.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        // At most `READERS` connections: a caller beyond them waits for one to come back, as
+        // opening (and closing) a keyed connection for every burst costs far more than the wait.
+        let pooled = {
+            let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(c) = pool.idle.pop() {
+                    break Some(c);
+                }
+                if pool.open < READERS {
+                    pool.open += 1;
+                    break None;
+                }
+                pool = self
+                    .reader_free
+                    .wait(pool)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+        };
         let conn = match pooled {
             Some(c) => c,
             None => {
-                let conn = connect(&self.path, &self.key)?;
-                // The writer proved the key: whichever connection closes last checkpoints.
-                conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
-                conn
+                let opened = connect(&self.path, &self.key).and_then(|conn| {
+                    // The writer proved the key: whichever connection closes last
+                    // checkpoints.
+                    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, false)?;
+                    Ok(conn)
+                });
+                match opened {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
+                        pool.open -= 1;
+                        self.reader_free.notify_one();
+                        return Err(e.into());
+                    }
+                }
             }
         };
         let out = f(&conn);
-        let mut pool = self.readers.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < 8 {
-            pool.push(conn);
-        }
+        self.readers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .idle
+            .push(conn);
+        self.reader_free.notify_one();
         out
     }
+}
+
+/// Reader connections: the idle ones, and how many are open (idle or in use).
+#[derive(Debug, Default)]
+struct Readers {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
+/// Reader connections at most (WAL lets them all read while the writer writes).
+const READERS: usize = 8;
+
+/// Feed rows from a query selecting `seq, record, device`.
+fn read_feed_rows(mut rows: rusqlite::Rows<'_>) -> Result<Vec<FeedRow>, StoreError> {
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let record = r.get_ref(1)?.as_str().map_err(|_| corrupt("record id"))?;
+        let device = r.get_ref(2)?.as_str().map_err(|_| corrupt("device id"))?;
+        out.push(FeedRow {
+            seq: r.get::<_, i64>(0)? as u64,
+            record: parse_record_id(record)?,
+            device: Arc::from(device),
+        });
+    }
+    Ok(out)
 }
 
 /// A records row as read: id, kind, author, team, attending, status, links.
@@ -752,6 +800,14 @@ fn commit_writes(
             }
             (None, None) => return Err(corrupt("a new record must be written with a snapshot")),
         }
+        // The keys are the facts as stored: the team is the author's now, from the officers.
+        write_scope_keys(
+            tx,
+            &RecordFacts {
+                team: team.clone(),
+                ..w.facts.clone()
+            },
+        )?;
         tx.prepare_cached("DELETE FROM record_links WHERE from_id = ?1")?
             .execute([&id])?;
         for (role, to) in &links {
@@ -769,6 +825,19 @@ fn commit_writes(
         last.push(if inserted > 0 { last_seq } else { 0 });
     }
     Ok(last)
+}
+
+/// Replaces the record's scope keys with those its facts give now.
+fn write_scope_keys(tx: &rusqlite::Transaction<'_>, facts: &RecordFacts) -> Result<(), StoreError> {
+    let id = facts.id.to_string();
+    tx.prepare_cached("DELETE FROM record_scope WHERE record = ?1")?
+        .execute([&id])?;
+    let mut insert =
+        tx.prepare_cached("INSERT OR IGNORE INTO record_scope (key, record) VALUES (?1, ?2)")?;
+    for key in facts.scope_keys() {
+        insert.execute(params![key, id])?;
+    }
+    Ok(())
 }
 
 /// Appends one row to the officer audit.
@@ -1173,71 +1242,65 @@ impl ServerStore for SqliteStore {
     }
 
     fn commit_many(&self, batches: &[CommitBatch<'_>]) -> Result<Vec<Vec<u64>>, StoreError> {
-        self.write_then(
-            |tx| {
-                batches
-                    .iter()
-                    .map(|b| commit_writes(tx, b.device, b.received_at, b.writes))
-                    .collect()
-            },
-            |conn| self.catch_up(conn),
-        )
+        self.write(|tx| {
+            batches
+                .iter()
+                .map(|b| commit_writes(tx, b.device, b.received_at, b.writes))
+                .collect()
+        })
     }
 
     fn max_seq(&self) -> Result<u64, StoreError> {
-        let watermark = self.watermark.load(Ordering::Acquire);
-        let committed = self.read(|c| {
+        self.read(|c| {
             Ok(
                 c.prepare_cached("SELECT coalesce(max(seq), 0) FROM changes")?
                     .query_row([], |r| r.get::<_, i64>(0))? as u64,
             )
-        })?;
-        if committed <= watermark {
-            return Ok(watermark);
-        }
-        // Changes beyond the watermark: ours being committed (the commit catches up, wait for
-        // it elsewhere), or another writer's (catch up now, if no commit of ours is running).
-        let conn = match self.writer.try_lock() {
-            Ok(c) => c,
-            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return Ok(watermark),
-        };
-        self.catch_up(&conn)?;
-        Ok(self.watermark.load(Ordering::Acquire))
+        })
     }
 
     fn feed_rows(&self, after: u64, upto: u64, limit: usize) -> Result<Vec<FeedRow>, StoreError> {
-        {
-            let tail = self.tail.read().unwrap_or_else(|e| e.into_inner());
-            if after >= tail.start {
-                let first = tail.rows.partition_point(|r| r.seq <= after);
-                return Ok(tail
-                    .rows
-                    .range(first..)
-                    .take_while(|r| r.seq <= upto)
-                    .take(limit)
-                    .cloned()
-                    .collect());
-            }
-        }
         self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, record, device FROM changes
                  WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3",
             )?;
-            let mut rows = stmt.query(params![after as i64, upto as i64, limit as i64])?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
-                let record = r.get_ref(1)?.as_str().map_err(|_| corrupt("record id"))?;
-                let device = r.get_ref(2)?.as_str().map_err(|_| corrupt("device id"))?;
-                out.push(FeedRow {
-                    seq: r.get::<_, i64>(0)? as u64,
-                    record: parse_record_id(record)?,
-                    device: Arc::from(device),
-                });
-            }
-            Ok(out)
+            let rows = stmt.query(params![after as i64, upto as i64, limit as i64])?;
+            read_feed_rows(rows)
         })
+    }
+
+    fn scoped_feed_rows(
+        &self,
+        scope: &FeedScope,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<FeedRow>, StoreError> {
+        let keys = serde_json::to_string(&scope.keys).map_err(|_| corrupt("scope keys"))?;
+        let chosen = self.read(|c| {
+            // Two ways to the same rows; which is cheaper depends on the scope's size against
+            // the rows after the cursor. Going record by record costs an index lookup for each
+            // record the scope reaches, whatever went by since the cursor; asking of each row
+            // after the cursor whether the scope reaches it costs a few lookups a row. A scope
+            // that is large against the rows to read (a replacement phone's first pull, a
+            // supervisor's team) is asked row by row; any other (an officer reconnecting after
+            // others' work went by, a phone syncing every few minutes) goes record by record.
+            let held: i64 = c
+                .prepare_cached(
+                    "SELECT (SELECT count(*) FROM record_scope
+                             WHERE key IN (SELECT value FROM json_each(?1)))
+                          + (SELECT count(*) FROM device_records WHERE device = ?2)",
+                )?
+                .query_row(params![keys, scope.device], |r| r.get(0))?;
+            let window = upto.saturating_sub(after);
+            Ok(if (held as u64).saturating_mul(4) >= window {
+                SCOPED_ROWS_BY_ROW
+            } else {
+                SCOPED_ROWS_BY_RECORD
+            })
+        })?;
+        self.scoped_rows_with(chosen, scope, after, upto, limit)
     }
 
     fn change_bodies(&self, seqs: &[u64]) -> Result<Vec<ChangeBody>, StoreError> {
@@ -1271,6 +1334,28 @@ impl ServerStore for SqliteStore {
             .optional()?)
         })?;
         row.map(|r| parse_facts(r).map(Arc::new)).transpose()
+    }
+
+    fn facts_of(
+        &self,
+        records: &[RecordId],
+    ) -> Result<HashMap<RecordId, Arc<RecordFacts>>, StoreError> {
+        if records.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids: Vec<String> = records.iter().map(ToString::to_string).collect();
+        let ids = serde_json::to_string(&ids).map_err(|_| corrupt("record list"))?;
+        let rows = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, kind, author, team, attending, status, links FROM records
+                 WHERE id IN (SELECT value FROM json_each(?1))",
+            )?;
+            let rows = stmt.query_map([ids], facts_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        rows.into_iter()
+            .map(|r| parse_facts(r).map(|f| (f.id, Arc::new(f))))
+            .collect()
     }
 
     fn team_records(
@@ -1379,7 +1464,7 @@ impl ServerStore for SqliteStore {
         if holdings.is_empty() {
             return Ok(());
         }
-        self.write_then(|tx| {
+        self.write(|tx| {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO device_records (device, record, held, as_of_cursor, prev_held, through_seq)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -1389,7 +1474,7 @@ impl ServerStore for SqliteStore {
                 stmt.execute(params![device, record.to_string(), h.held, h.as_of_cursor as i64, h.prev_held, h.through_seq as i64])?;
             }
             Ok(())
-        }, |_| Ok(()))
+        })
     }
 
     fn check_integrity(&self) -> Result<(), StoreError> {

@@ -187,6 +187,79 @@ fn a_frozen_v2_database_upgrades_to_the_schema_of_a_new_one_and_its_records_are_
             .expect("none")
             .is_empty()
     );
+    // The upgrade gave the records already held their scope keys: the feed finds them.
+    let scope = crate::store::FeedScope {
+        device: "dev-1".into(),
+        keys: vec!["attends:PC1".into()],
+    };
+    let queue = crate::store::FeedScope {
+        device: "dev-2".into(),
+        keys: vec!["submitted:A".into()],
+    };
+    let conn = connect(&old, &KEY).expect("connect");
+    conn.execute(
+        "INSERT INTO changes (hash, record, device, actor, bytes, received_at, heads_after)
+         VALUES (x'01', ?1, 'dev-1', 'ab', x'', 0, x'')",
+        [record.to_string()],
+    )
+    .expect("a change row");
+    drop(conn);
+    for scope in [scope, queue] {
+        let rows = store.scoped_feed_rows(&scope, 0, 10, 10).expect("rows");
+        assert_eq!(rows.iter().map(|r| r.record).collect::<Vec<_>>(), [record]);
+    }
+}
+
+#[test]
+fn damage_the_background_check_finds_makes_the_store_refuse_every_call_from_then_on() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("server.db");
+    let store = SqliteStore::open(&path, &KEY).expect("opens");
+    {
+        let conn = connect(&path, &KEY).expect("connect");
+        for i in 0..400 {
+            conn.execute(
+                "INSERT INTO officers (id, name, role, team) VALUES (?1, ?2, 'officer', 'A')",
+                params![format!("PC{i}"), "x".repeat(900)],
+            )
+            .expect("an officer");
+        }
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .expect("checkpoint");
+    }
+    assert_eq!(store.officers().expect("read").len(), 400);
+    store.check_integrity().expect("sound");
+
+    // A disk that returns garbage for part of a page while the server runs.
+    let mut bytes = std::fs::read(&path).expect("read");
+    let at = bytes.len() / 2;
+    bytes[at..at + 64].fill(0xA5);
+    std::fs::write(&path, &bytes).expect("write");
+    let damaged = std::fs::read(&path).expect("read");
+
+    match store.check_integrity() {
+        Err(StoreError::Damaged { path: p, .. }) => assert_eq!(p, path),
+        other => panic!("expected Damaged, got {other:?}"),
+    }
+    assert!(matches!(store.officers(), Err(StoreError::Damaged { .. })));
+    assert!(matches!(store.max_seq(), Err(StoreError::Damaged { .. })));
+    assert!(matches!(store.ready(), Err(StoreError::Damaged { .. })));
+    let officer = Officer {
+        id: OfficerId::new("PC9999").expect("id"),
+        name: "New".into(),
+        role: Role::Officer,
+        team: None,
+    };
+    assert!(matches!(
+        store.create_officer(&officer, "admin", 1),
+        Err(StoreError::Damaged { .. })
+    ));
+    drop(store);
+    assert_eq!(
+        std::fs::read(&path).expect("read"),
+        damaged,
+        "nothing was written onto it"
+    );
 }
 
 #[test]
@@ -206,6 +279,20 @@ fn a_database_from_a_newer_server_is_refused_and_left_as_it_was() {
         other => panic!("expected TooNew, got {other:?}"),
     }
     assert_eq!(schema_of(&path), schema);
+}
+
+#[test]
+fn both_ways_to_a_scoped_feed_read_the_same_rows() {
+    for sql in [SCOPED_ROWS_BY_RECORD, SCOPED_ROWS_BY_ROW] {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("server.db");
+        let a = SqliteStore::open(&path, &KEY).expect("a");
+        let b = SqliteStore::open(&path, &KEY).expect("b");
+        crate::store::conformance::scoped_feed_checks(&a, &b, &|scope, after, upto, limit| {
+            a.scoped_rows_with(sql, scope, after, upto, limit)
+                .expect("rows")
+        });
+    }
 }
 
 /// The conformance suite on SQLite: every handle opens the same encrypted file.
